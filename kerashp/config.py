@@ -1,0 +1,364 @@
+"""Load presets: find by name or path, follow `extends`, apply `--set` overrides, validate.
+
+The result is a `Preset`: a plain nested dict holding every key with its default filled in (the
+resolved preset, saved in each run directory so any run can be repeated) plus attribute access
+for the code that reads it. Every problem is a one-line `PresetError` naming file, key and value.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Iterable
+
+from kerashp import schema
+from kerashp.errors import PresetError
+from kerashp.fields import Field
+from kerashp.models.catalog import MODEL_OPTIONS
+
+PRESET_PATH_ENV = "KERASHP_PRESET_PATH"
+
+
+class Preset(dict):
+    """A resolved preset: a dict, with `preset.optimizer.learning_rate` style access for reading."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        return Preset(value) if isinstance(value, dict) else value
+
+    @property
+    def name(self) -> str:
+        return self.get("name", "")
+
+    def get_path(self, dotted: str) -> Any:
+        return _walk(self, dotted.split("."))
+
+
+# ---------------------------------------------------------------------------------------- finding
+
+
+def preset_dirs() -> list[Path]:
+    """Where presets are looked up: $KERASHP_PRESET_PATH entries, then the bundled presets."""
+    dirs = [Path(p) for p in os.environ.get(PRESET_PATH_ENV, "").split(os.pathsep) if p]
+    package = Path(__file__).resolve().parent
+    for bundled in (package / "presets", package.parent / "presets"):  # wheel, then source checkout
+        if bundled.is_dir():
+            dirs.append(bundled)
+            break
+    return dirs
+
+
+def available_presets() -> dict[str, Path]:
+    """Preset name -> file, earlier directories shadowing later ones."""
+    found: dict[str, Path] = {}
+    for directory in reversed(preset_dirs()):
+        for path in sorted(directory.glob("*.toml")):
+            found[path.stem] = path
+    return dict(sorted(found.items()))
+
+
+def find_preset(name_or_path: str, relative_to: Path | None = None) -> Path:
+    """A preset given by path (anything with a slash or a .toml suffix) or by name."""
+    looks_like_path = name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path
+    if looks_like_path:
+        candidates = [Path(name_or_path)]
+        if relative_to is not None:
+            candidates.insert(0, relative_to / name_or_path)
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        raise PresetError(name_or_path, "", "no such preset file", has_value=False)
+    presets = available_presets()
+    if name_or_path in presets:
+        return presets[name_or_path]
+    close = difflib.get_close_matches(name_or_path, presets, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else f"available: {', '.join(presets)}"
+    raise PresetError("preset", name_or_path, f"unknown preset; {hint}", has_value=False)
+
+
+# ---------------------------------------------------------------------------------------- loading
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise PresetError(str(path), "", f"TOML syntax error: {exc}", has_value=False) from None
+    except OSError as exc:
+        raise PresetError(str(path), "", f"cannot read: {exc.strerror}", has_value=False) from None
+
+
+def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The document at `path` merged over its `extends` ancestors (child keys win)."""
+    resolved = path.resolve()
+    if resolved in seen:
+        cycle = " -> ".join(p.stem for p in (*seen, resolved))
+        raise PresetError(str(path), "extends", f"cycle: {cycle}", has_value=False)
+    document = read_toml(path)
+    parent_name = document.pop("extends", None)
+    if parent_name is None:
+        return document
+    if not isinstance(parent_name, str):
+        raise PresetError(str(path), "extends", "expected a preset name or path", parent_name)
+    try:
+        parent_path = find_preset(parent_name, relative_to=path.parent)
+    except PresetError as exc:
+        raise PresetError(str(path), "extends", f"{exc.problem}", parent_name) from None
+    return deep_merge(_load_chain(parent_path, (*seen, resolved)), document)
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Tables merge key by key; everything else (lists included) is replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_preset(name_or_path: str, overrides: Iterable[str] = ()) -> Preset:
+    """Find, merge, override and validate a preset; raise `PresetError` on the first problem."""
+    path = find_preset(name_or_path)
+    document = _load_chain(path)
+    for expression in overrides:
+        apply_override(document, expression)
+    preset = validate(document, source=str(path))
+    preset["name"] = path.stem
+    return preset
+
+
+# ---------------------------------------------------------------------------------------- overrides
+
+
+def parse_override(expression: str) -> tuple[str, Any]:
+    """`key=value` with a TOML value (`0.05`, `true`, `[1, 2]`, `"x"`); bare words are strings."""
+    key, sep, text = expression.partition("=")
+    key, text = key.strip(), text.strip()
+    if not sep or not key or not text:
+        raise PresetError("--set", expression, "expected KEY=VALUE, e.g. optimizer.learning_rate=0.05", has_value=False)
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text  # a bare word or path, e.g. data.source=folder:../images
+    return key, value
+
+
+def apply_override(document: dict, expression: str) -> None:
+    key, value = parse_override(expression)
+    parts = key.split(".")
+    try:
+        parent = _walk(document, parts[:-1], create=True)
+    except (KeyError, IndexError, TypeError):
+        raise PresetError("--set", key, "no such key in this preset", value) from None
+    last = parts[-1]
+    if isinstance(parent, list):
+        parent[_list_index(parent, last)] = value
+    else:
+        parent[last] = value
+    # remember which keys came from --set, by the name validation reports them under
+    document.setdefault("__overrides__", {})[_canonical_key(document, parts)] = value
+
+
+def _canonical_key(document: dict, parts: list[str]) -> str:
+    """`augment.transforms.0.p` -> `augment.transforms.vertical_flip.p`, as errors spell it."""
+    names, node = [], document
+    for part in parts:
+        if isinstance(node, list):
+            node = node[_list_index(node, part)]
+            names.append(node.get("name", part) if isinstance(node, dict) else part)
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+            names.append(part)
+    return ".".join(names)
+
+
+def _list_index(items: list, part: str) -> int:
+    """Address list entries by position (`transforms.0`) or by their name (`transforms.vertical_flip`)."""
+    if part.isdigit():
+        index = int(part)
+        if index >= len(items):
+            raise IndexError(part)
+        return index
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and item.get("name") == part:
+            return index
+    raise KeyError(part)
+
+
+def _walk(node: Any, parts: list[str], create: bool = False) -> Any:
+    for part in parts:
+        if isinstance(node, list):
+            node = node[_list_index(node, part)]
+        elif isinstance(node, dict):
+            if part not in node:
+                if not create:
+                    raise KeyError(part)
+                node[part] = {}
+            node = node[part]
+        else:
+            raise TypeError(part)
+    return node
+
+
+# ---------------------------------------------------------------------------------------- validating
+
+
+class _Checker:
+    """Checks one document against the schema, blaming overrides when they supplied the value."""
+
+    def __init__(self, source: str, overrides: dict[str, Any]):
+        self.source = source
+        self.overrides = overrides
+
+    def fail(self, key: str, problem: str, value: Any = None, has_value: bool = True) -> PresetError:
+        source = "--set" if key in self.overrides else self.source
+        return PresetError(source, key, problem, value, has_value=has_value)
+
+    def table(self, where: str, document: Any, fields: dict[str, Field], extra: Iterable[str] = ()) -> dict:
+        if not isinstance(document, dict):
+            raise self.fail(where, "expected a table", document)
+        allowed = (*fields, *extra)
+        for key in document:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise self.fail(_join(where, key), f"unknown key; {hint}allowed: {', '.join(allowed)}", has_value=False)
+        return {key: self.value(_join(where, key), document.get(key, field.default), field) for key, field in fields.items()}
+
+    def value(self, key: str, value: Any, field: Field) -> Any:
+        try:
+            return field.check(copy.deepcopy(value))
+        except ValueError as exc:
+            raise self.fail(key, str(exc), value) from None
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def validate(document: dict, source: str = "preset") -> Preset:
+    """Check every key, fill defaults, and return the resolved preset."""
+    document = dict(document)
+    overrides = document.pop("__overrides__", {})
+    document.pop("name", None)
+    checker = _Checker(source, overrides)
+    sections = ("model", "search", "reference", *schema.SECTIONS)
+    resolved = checker.table("", {k: v for k, v in document.items() if k not in sections}, schema.TOP_LEVEL)
+    for key in document:
+        if key not in schema.TOP_LEVEL and key not in sections:
+            raise checker.fail(key, "unknown section or key", has_value=False)
+
+    for section, fields in schema.SECTIONS.items():
+        body = document.get(section, {})
+        if section == "augment":
+            resolved[section] = _check_augment(checker, body)
+        elif section == "search":
+            resolved[section] = _check_search(checker, body)
+        else:
+            resolved[section] = checker.table(section, body, fields)
+    resolved["model"] = _check_model(checker, document.get("model", {}))
+    resolved["reference"] = _check_reference(checker, document.get("reference", {}))
+    _check_consistency(checker, resolved)
+    return Preset(resolved)
+
+
+def _check_model(checker: _Checker, body: Any) -> dict:
+    if not isinstance(body, dict):
+        raise checker.fail("model", "expected a table", body)
+    name = checker.value("model.name", body.get("name", schema.MODEL_NAME.default), schema.MODEL_NAME)
+    options = checker.table("model", {k: v for k, v in body.items() if k != "name"}, MODEL_OPTIONS[name])
+    return {"name": name, **options}
+
+
+def _check_transforms(checker: _Checker, where: str, items: Any) -> list[dict]:
+    if not isinstance(items, list):
+        raise checker.fail(where, "expected a list of transform tables", items)
+    checked = []
+    for index, item in enumerate(items):
+        here = f"{where}.{index}"
+        if not isinstance(item, dict) or "name" not in item:
+            raise checker.fail(here, 'expected a table like { name = "horizontal_flip", p = 0.5 }', item)
+        name = item["name"]
+        if name not in schema.TRANSFORMS:
+            raise checker.fail(f"{here}.name", f"unknown transform; allowed: {', '.join(schema.TRANSFORMS)}", name)
+        fields = {"p": schema.PROBABILITY, **schema.TRANSFORMS[name]}
+        body = {k: v for k, v in item.items() if k != "name"}
+        checked.append({"name": name, **checker.table(f"{where}.{name}", body, fields)})
+    return checked
+
+
+def _check_augment(checker: _Checker, body: Any) -> dict:
+    if not isinstance(body, dict):
+        raise checker.fail("augment", "expected a table", body)
+    plain = {k: v for k, v in body.items() if k not in schema.TRANSFORM_LISTS}
+    resolved = checker.table("augment", plain, schema.AUGMENT, extra=schema.TRANSFORM_LISTS)
+    for key in schema.TRANSFORM_LISTS:
+        resolved[key] = _check_transforms(checker, f"augment.{key}", body.get(key, []))
+    return resolved
+
+
+def _check_search(checker: _Checker, body: Any) -> dict:
+    if not isinstance(body, dict):
+        raise checker.fail("search", "expected a table", body)
+    plain = {k: v for k, v in body.items() if k != "space"}
+    resolved = checker.table("search", plain, schema.SEARCH, extra=("space",))
+    space = body.get("space", {})
+    if not isinstance(space, dict):
+        raise checker.fail("search.space", "expected a table of preset keys", space)
+    resolved["space"] = {key: _check_space_entry(checker, key, entry) for key, entry in space.items()}
+    return resolved
+
+
+def _check_space_entry(checker: _Checker, key: str, entry: Any) -> dict:
+    where = f'search.space."{key}"'
+    if isinstance(entry, list):  # shorthand: a list of choices
+        entry = {"type": "choice", "values": entry}
+    if not isinstance(entry, dict):
+        raise checker.fail(where, "expected a table like { type = \"float\", min = 1e-4, max = 0.1, log = true } or a list of choices", entry)
+    plain = {k: v for k, v in entry.items() if k not in ("values", "when")}
+    checked = checker.table(where, plain, schema.SPACE_ENTRY, extra=("values", "when"))
+    kind = checked["type"]
+    if kind == "choice":
+        values = entry.get("values")
+        if not isinstance(values, list) or not values:
+            raise checker.fail(f"{where}.values", "a choice needs a non-empty list of values", values)
+        checked["values"] = values
+    elif kind in ("float", "int"):
+        if "min" not in entry or "max" not in entry:
+            raise checker.fail(where, f"a {kind} range needs min and max", has_value=False)
+        if checked["min"] >= checked["max"]:
+            raise checker.fail(where, f"empty range: min ({checked['min']:g}) must be below max ({checked['max']:g})", has_value=False)
+        if checked["log"] and checked["min"] <= 0:
+            raise checker.fail(f"{where}.min", "a log range must stay above zero", checked["min"])
+    when = entry.get("when", {})
+    if not isinstance(when, dict):
+        raise checker.fail(f"{where}.when", 'expected a table like { "optimizer.name" = "sgd" }', when)
+    checked["when"] = when
+    return checked
+
+
+def _check_reference(checker: _Checker, body: Any) -> dict:
+    if not isinstance(body, dict):
+        raise checker.fail("reference", "expected a table of reported figures", body)
+    return {key: checker.value(f"reference.{key}", value, schema.REFERENCE_VALUE) for key, value in body.items()}
+
+
+def _check_consistency(checker: _Checker, preset: dict) -> None:
+    """Rules that involve more than one key."""
+    data = preset["data"]
+    if len(data["mean"]) != len(data["std"]):
+        raise checker.fail("data.std", f"needs as many values as data.mean ({len(data['mean'])})", data["std"])
+    for key in preset["search"]["space"]:
+        try:
+            _walk(preset, key.split("."))
+        except (KeyError, IndexError, TypeError):
+            raise checker.fail(f'search.space."{key}"', "not a key of this preset", has_value=False) from None

@@ -1,0 +1,37 @@
+"""Errors a user can fix. The CLI prints them as one line and exits with code 2 (no traceback)."""
+
+
+class UserError(Exception):
+    """Bad input: a preset, an override, a path or a dataset the user named."""
+
+    exit_code = 2
+
+
+class PresetError(UserError):
+    """A preset value that breaks the schema, reported as `source: key = value: problem`."""
+
+    def __init__(self, source: str, key: str, problem: str, value: object = None, *, has_value: bool = True):
+        self.source, self.key, self.value, self.problem = source, key, value, problem
+        where = f"{key} = {format_value(value)}" if has_value and key else key
+        super().__init__(": ".join(part for part in (source, where, problem) if part))
+
+
+class DataError(UserError):
+    """A dataset that cannot be found, read or prepared."""
+
+
+class RunError(UserError):
+    """A run directory that does not exist or cannot be resumed."""
+
+
+def format_value(value: object) -> str:
+    """Show a value the way it would be written in TOML, so users can copy it back."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "{...}"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return repr(value)

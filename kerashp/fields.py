@@ -1,0 +1,174 @@
+"""Typed preset fields: each knows its default, checks a value and says what is allowed.
+
+`check` returns the (possibly coerced) value or raises `ValueError` whose text completes the
+sentence "<key> = <value>: ...", so every schema error reads the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Field:
+    default: Any
+    doc: str = ""
+
+    def check(self, value: Any) -> Any:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def allowed(self) -> str:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Float(Field):
+    """A real number in [lo, hi]; `lo_open`/`hi_open` exclude the bound."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def allowed(self) -> str:
+        if self.lo is None and self.hi is None:
+            return "a number"
+        if self.hi is None:
+            return f"a number {'>' if self.lo_open else '>='} {self.lo:g}"
+        if self.lo is None:
+            return f"a number {'<' if self.hi_open else '<='} {self.hi:g}"
+        left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+        return f"a number in {left}{self.lo:g}, {self.hi:g}{right}"
+
+    def check(self, value: Any) -> float:
+        if not _is_number(value) or not math.isfinite(value):
+            raise ValueError(f"expected {self.allowed()}")
+        too_low = self.lo is not None and (value < self.lo or (self.lo_open and value == self.lo))
+        too_high = self.hi is not None and (value > self.hi or (self.hi_open and value == self.hi))
+        if too_low or too_high:
+            raise ValueError(f"out of range; allowed: {self.allowed()}")
+        return float(value)
+
+
+@dataclass(frozen=True)
+class Int(Field):
+    lo: int | None = None
+    hi: int | None = None
+
+    def allowed(self) -> str:
+        if self.hi is None:
+            return "an integer" if self.lo is None else f"an integer >= {self.lo}"
+        return f"an integer in [{self.lo}, {self.hi}]"
+
+    def check(self, value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"expected {self.allowed()}")
+        if (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
+            raise ValueError(f"out of range; allowed: {self.allowed()}")
+        return value
+
+
+@dataclass(frozen=True)
+class Bool(Field):
+    def allowed(self) -> str:
+        return "true or false"
+
+    def check(self, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")
+        return value
+
+
+@dataclass(frozen=True)
+class Str(Field):
+    prefixes: tuple[str, ...] = ()
+
+    def allowed(self) -> str:
+        if self.prefixes:
+            return "a string starting with " + " or ".join(f'"{p}"' for p in self.prefixes)
+        return "a string"
+
+    def check(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"expected {self.allowed()}")
+        if self.prefixes and not value.startswith(self.prefixes):
+            raise ValueError(f"expected {self.allowed()}")
+        return value
+
+
+@dataclass(frozen=True)
+class Choice(Field):
+    choices: tuple[str, ...] = ()
+
+    def allowed(self) -> str:
+        return "one of " + ", ".join(self.choices)
+
+    def check(self, value: Any) -> str:
+        if value not in self.choices:
+            raise ValueError(f"unknown value; allowed: {', '.join(self.choices)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Numbers(Field):
+    """A list of numbers, each checked by `item`, with a length from `lengths` (empty = any)."""
+
+    item: Field = field(default_factory=lambda: Float(0.0))
+    lengths: tuple[int, ...] = ()
+    ascending: bool = False
+
+    def allowed(self) -> str:
+        size = " or ".join(str(n) for n in self.lengths) if self.lengths else "any number of"
+        order = ", ascending" if self.ascending else ""
+        return f"a list of {size} values, each {self.item.allowed()}{order}"
+
+    def check(self, value: Any) -> list:
+        if not isinstance(value, list):
+            raise ValueError(f"expected {self.allowed()}")
+        if self.lengths and len(value) not in self.lengths:
+            raise ValueError(f"wrong length; expected {self.allowed()}")
+        try:
+            checked = [self.item.check(v) for v in value]
+        except ValueError:
+            raise ValueError(f"expected {self.allowed()}") from None
+        if self.ascending and checked != sorted(checked):
+            raise ValueError(f"expected {self.allowed()}")
+        return checked
+
+
+@dataclass(frozen=True)
+class FractionOrCount(Field):
+    """A fraction in [0, 1) of a split, or an absolute count >= 1 (like `random_split([40000, 10000])`)."""
+
+    def allowed(self) -> str:
+        return "a fraction in [0, 1) or a whole count >= 1"
+
+    def check(self, value: Any) -> float | int:
+        if not _is_number(value) or value < 0:
+            raise ValueError(f"expected {self.allowed()}")
+        if value >= 1:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(f"expected {self.allowed()}")
+            return int(value)
+        return float(value)
+
+
+@dataclass(frozen=True)
+class Scalar(Field):
+    """A free number or string (used by `[reference]`, which records what a study reported)."""
+
+    def allowed(self) -> str:
+        return "a number or a string"
+
+    def check(self, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError(f"expected {self.allowed()}")
+        return value
