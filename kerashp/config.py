@@ -251,11 +251,12 @@ def validate(document: dict, source: str = "preset") -> Preset:
     overrides = document.pop("__overrides__", {})
     document.pop("name", None)
     checker = _Checker(source, overrides)
-    sections = ("model", "search", "reference", *schema.SECTIONS)
-    resolved = checker.table("", {k: v for k, v in document.items() if k not in sections}, schema.TOP_LEVEL)
+    sections = ("model", "reference", *schema.SECTIONS)
     for key in document:
         if key not in schema.TOP_LEVEL and key not in sections:
-            raise checker.fail(key, "unknown section or key", has_value=False)
+            allowed = ", ".join((*schema.TOP_LEVEL, "extends", *sections))
+            raise checker.fail(key, f"unknown section or key; allowed: {allowed}", has_value=False)
+    resolved = checker.table("", {k: v for k, v in document.items() if k not in sections}, schema.TOP_LEVEL)
 
     for section, fields in schema.SECTIONS.items():
         body = document.get(section, {})

@@ -1,0 +1,111 @@
+"""Rich rendering of training events for the headless CLI: a progress bar per epoch, a line per
+epoch, and a final table. It only consumes events; it never reaches into the engine."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from kerashp import events as ev
+
+
+def fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e-3 and value else f"{value:.{digits}f}"
+    return str(value)
+
+
+class ConsoleView:
+    """A listener: call it with each event."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(highlight=False)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=self.console,
+            transient=True,
+        )
+        self.task = None
+
+    def __call__(self, event: ev.Event) -> None:
+        handler = getattr(self, f"on_{type(event).__name__}", None)
+        if handler:
+            handler(event)
+
+    def _bar(self, description: str, total: int, status: str = "") -> None:
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task(description, total=total, status=status)
+        else:
+            self.progress.reset(self.task, total=total, description=description, status=status)
+
+    def _close_bar(self) -> None:
+        if self.task is not None:
+            self.progress.stop()
+            self.progress.remove_task(self.task)
+            self.task = None
+
+    def on_Progress(self, event: ev.Progress) -> None:
+        self._bar(event.what, event.total)
+        self.progress.update(self.task, completed=event.done)
+        if event.done >= event.total:
+            self._close_bar()
+
+    def on_RunStarted(self, event: ev.RunStarted) -> None:
+        resumed = f", resuming after epoch {event.initial_epoch}" if event.initial_epoch else ""
+        self.console.print(
+            f"[bold]{event.preset}[/]: {event.parameters:,} parameters on {event.device}, "
+            f"{event.epochs} epochs of {event.steps_per_epoch} steps{resumed}\n  run: {event.run_dir}"
+        )
+
+    def on_EpochStarted(self, event: ev.EpochStarted) -> None:
+        self._bar(f"epoch {event.epoch}/{event.epochs}", event.steps)
+
+    def on_BatchEnded(self, event: ev.BatchEnded) -> None:
+        if self.task is not None:
+            status = f"loss {event.loss:.4f}  acc {event.accuracy:.4f}"
+            self.progress.update(self.task, completed=event.step, status=status)
+
+    def on_EpochEnded(self, event: ev.EpochEnded) -> None:
+        self._close_bar()
+        m = event.metrics
+        star = " [green]*best[/]" if event.best else ""
+        self.console.print(
+            f"epoch {event.epoch:>3}/{event.epochs}  loss {fmt(m.get('loss'))}  acc {fmt(m.get('accuracy'))}  "
+            f"val_loss {fmt(m.get('val_loss'))}  val_acc {fmt(m.get('val_accuracy'))}  "
+            f"lr {m.get('lr', 0):.3g}  {m.get('epoch_time', 0):.1f}s{star}"
+        )
+
+    def on_Evaluated(self, event: ev.Evaluated) -> None:
+        self._close_bar()
+
+    def on_RunFinished(self, event: ev.RunFinished) -> None:
+        self._close_bar()
+        s = event.summary
+        colour = {"completed": "green", "diverged": "red", "interrupted": "yellow"}.get(event.status, "red")
+        table = Table(title=f"[{colour}]{event.status}[/]  {event.run_dir}", title_justify="left")
+        for column in ("", "loss", "accuracy"):
+            table.add_column(column, justify="right" if column else "left")
+        final = s.get("final", {})
+        table.add_row("train (final epoch)", fmt(final.get("loss")), fmt(final.get("accuracy")))
+        table.add_row("validation (final epoch)", fmt(final.get("val_loss")), fmt(final.get("val_accuracy")))
+        test = s.get("test")
+        if test:
+            table.add_row(f"test (best epoch {s.get('best_epoch')})", fmt(test.get("loss")), fmt(test.get("accuracy")))
+        self.console.print(table)
+        if event.status == "diverged":
+            self.console.print(f"[red]loss became NaN/inf at epoch {s.get('diverged_at_epoch')}[/]; the last finite epoch is in history.csv")
+        elif event.status == "interrupted":
+            self.console.print(f"[yellow]stopped[/]: resume with  kerashp train --resume {event.run_dir}")
+        self.console.print(f"wall time {s.get('wall_time', 0):.1f}s")
+
+    def on_RunFailed(self, event: ev.RunFailed) -> None:
+        self._close_bar()

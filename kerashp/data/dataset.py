@@ -1,0 +1,57 @@
+"""The in-memory dataset every source produces, and `load_dataset` that dispatches on the source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from kerashp.errors import DataError
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+@dataclass
+class ImageSet:
+    images: np.ndarray  # uint8, (N, H, W, C)
+    labels: np.ndarray  # int64, (N,)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, indices: np.ndarray) -> "ImageSet":
+        return ImageSet(self.images[indices], self.labels[indices])
+
+
+@dataclass
+class Dataset:
+    source: str
+    train: ImageSet
+    test: ImageSet
+    class_names: list[str]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train.images.shape[1:])
+
+
+def load_dataset(source: str, image_size: list[int] | None = None, progress: Progress | None = None) -> Dataset:
+    """Load `tfds:NAME` or `folder:PATH` fully into memory as uint8 images (resized if asked)."""
+    kind, _, target = source.partition(":")
+    if not target:
+        raise DataError(f"data.source = \"{source}\": expected tfds:NAME or folder:PATH")
+    size = tuple(image_size) if image_size else None
+    if kind == "tfds":
+        from kerashp.data.tfds_source import load_tfds
+
+        return load_tfds(target, size, progress)
+    if kind == "folder":
+        from kerashp.data.folder_source import load_folder
+
+        return load_folder(target, size, progress)
+    raise DataError(f"data.source = \"{source}\": unknown source kind '{kind}'; allowed: tfds, folder")

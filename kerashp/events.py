@@ -1,0 +1,86 @@
+"""Events: what training reports. Front ends (CLI, TUI, run directory) consume these; the engine
+imports no UI library. Every event is a small frozen dataclass that serialises to one JSON line."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Protocol
+
+
+@dataclass(frozen=True)
+class Event:
+    def to_json(self) -> dict:
+        return {"event": type(self).__name__, "time": time.time(), **asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    run_dir: str
+    preset: str
+    epochs: int
+    initial_epoch: int
+    steps_per_epoch: int
+    device: str
+    parameters: int
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """Long work outside epochs (reading a dataset, evaluating), for progress bars."""
+
+    what: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class EpochStarted(Event):
+    epoch: int  # 1-based
+    epochs: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class BatchEnded(Event):
+    """Sent every few batches (not every one) so front ends stay cheap."""
+
+    epoch: int
+    step: int  # 1-based within the epoch
+    steps: int
+    loss: float
+    accuracy: float
+
+
+@dataclass(frozen=True)
+class EpochEnded(Event):
+    epoch: int
+    epochs: int
+    metrics: dict = field(default_factory=dict)  # loss, accuracy, val_loss, val_accuracy, lr, epoch_time
+    best: bool = False
+
+
+@dataclass(frozen=True)
+class Evaluated(Event):
+    split: str
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    status: str  # completed | diverged | interrupted
+    run_dir: str
+    summary: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunFailed(Event):
+    run_dir: str
+    error: str
+
+
+class Listener(Protocol):
+    def __call__(self, event: Event) -> None: ...
+
+
+Listeners = list[Callable[[Event], None]]

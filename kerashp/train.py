@@ -1,0 +1,322 @@
+"""`train(preset, ...)`: build everything a preset describes, run Keras `fit`, record the run.
+
+The flow is the same for a new run and a resumed one: a resumed run reloads the last committed
+epoch checkpoint (model and optimizer state, so the step-based LR schedule continues where it
+stopped), truncates the history to that epoch, and positions the data feed at the next epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from kerashp.backend import device_description, use_torch_backend, versions
+from kerashp.config import Preset, validate
+from kerashp.errors import RunError
+from kerashp.events import (
+    BatchEnded,
+    EpochEnded,
+    EpochStarted,
+    Evaluated,
+    Event,
+    Progress,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
+from kerashp.runs import RunDir
+
+use_torch_backend()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from kerashp.augment import build_pipeline  # noqa: E402
+from kerashp.data import load_dataset  # noqa: E402
+from kerashp.data.normalize import normalization  # noqa: E402
+from kerashp.data.split import split_indices  # noqa: E402
+from kerashp.generator import ImageBatches  # noqa: E402
+from kerashp.mixing import MixSpec  # noqa: E402
+from kerashp.models import build_model  # noqa: E402
+from kerashp.optim import apply_l2, build_optimizer, current_learning_rate  # noqa: E402
+
+Emit = Callable[[Event], None]
+BATCH_EVENTS_PER_EPOCH = 50
+
+
+@dataclass
+class RunResult:
+    run: RunDir
+    status: str  # completed | diverged | interrupted
+    summary: dict
+
+    @property
+    def exit_code(self) -> int:
+        return {"completed": 0, "interrupted": 130}.get(self.status, 1)
+
+
+@dataclass
+class Feeds:
+    train: ImageBatches
+    validation: ImageBatches | None
+    test: ImageBatches
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+
+def train(preset: Preset, runs_dir: Path, listeners=(), epochs: int | None = None) -> RunResult:
+    """Start a new run of `preset` under `runs_dir`."""
+    if epochs is not None:
+        preset["train"]["epochs"] = epochs
+    run = RunDir.create(Path(runs_dir), preset.name or "run")
+    run.write_preset(preset)
+    return _execute(run, preset, listeners, epochs_done=0)
+
+
+def resume(run_path: Path | str, listeners=(), epochs: int | None = None) -> RunResult:
+    """Continue a run from its last finished epoch (after Ctrl-C, a crash or SIGKILL)."""
+    run = RunDir.open(run_path)
+    preset = validate(run.read_preset_document(), source=str(run.preset_file))
+    preset["name"] = run.read_summary().get("preset", run.name)
+    if epochs is not None:
+        preset["train"]["epochs"] = epochs
+        run.write_preset(preset)
+    state = run.read_state()
+    epochs_done = int(state.get("epochs_done", 0))
+    if epochs_done >= preset["train"]["epochs"] and run.status() == "completed":
+        raise RunError(f"{run.path}: already completed {epochs_done} epochs; pass --epochs N to train further")
+    return _execute(run, preset, listeners, epochs_done=epochs_done, state=state)
+
+
+# ---------------------------------------------------------------------------------------- building
+
+
+def build_feeds(preset: Preset, emit: Emit, run: RunDir | None = None, initial_epoch: int = 0) -> Feeds:
+    """Data -> split -> normalisation -> generators, exactly as the preset says."""
+    data, train_cfg = preset["data"], preset["train"]
+    dataset = load_dataset(data["source"], data["image_size"], lambda what, done, total: emit(Progress(what, done, total)))
+    train_idx, val_idx = split_indices(dataset.train.labels, data["validation"], data["split"], preset["seed"])
+    if run is not None:
+        _save_split(run, train_idx, val_idx)
+    train_set, val_set = dataset.train.subset(train_idx), dataset.train.subset(val_idx)
+    mean, std = normalization(data, train_set.images)
+    height, width = dataset.image_shape[:2]
+    common = dict(num_classes=dataset.num_classes, batch_size=train_cfg["batch_size"], mean=mean, std=std)
+    feed = ImageBatches(
+        train_set.images,
+        train_set.labels,
+        pipeline=build_pipeline(preset["augment"], height, width, seed=preset["seed"]),
+        mix=MixSpec.from_augment(preset["augment"]),
+        shuffle=True,
+        seed=preset["seed"],
+        epoch=initial_epoch,
+        workers=train_cfg["workers"],
+        use_multiprocessing=train_cfg["use_multiprocessing"],
+        **common,
+    )
+    validation = ImageBatches(val_set.images, val_set.labels, **common) if len(val_set) else None
+    test = ImageBatches(dataset.test.images, dataset.test.labels, **common)
+    return Feeds(feed, validation, test, dataset.image_shape, dataset.num_classes)
+
+
+def _save_split(run: RunDir, train_idx: np.ndarray, val_idx: np.ndarray) -> None:
+    temp = run.path / ".split.tmp.npz"
+    np.savez_compressed(temp, train=train_idx, validation=val_idx)
+    os.replace(temp, run.path / "split.npz")
+
+
+def build_compiled_model(preset: Preset, feeds: Feeds) -> keras.Model:
+    model = build_model(preset["model"]["name"], preset["model"], feeds.input_shape, feeds.num_classes)
+    apply_l2(model, preset["optimizer"]["l2"])
+    compile_model(model, preset, len(feeds.train))
+    return model
+
+
+def compile_model(model: keras.Model, preset: Preset, steps_per_epoch: int) -> None:
+    train_cfg = preset["train"]
+    model.compile(
+        optimizer=build_optimizer(preset["optimizer"], preset["schedule"], steps_per_epoch, train_cfg["epochs"]),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=train_cfg["label_smoothing"]),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+
+
+def load_checkpoint(path: Path) -> keras.Model:
+    """Load a `.keras` checkpoint in safe mode (no arbitrary code from the file is run)."""
+    import kerashp.optim  # noqa: F401  registers the schedule class for deserialisation
+
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+# ---------------------------------------------------------------------------------------- running
+
+
+def _execute(run: RunDir, preset: Preset, listeners, epochs_done: int, state: dict | None = None) -> RunResult:
+    def emit(event: Event) -> None:
+        run.append_event(event.to_json())
+        for listener in listeners:
+            listener(event)
+
+    started = time.time()
+    state = dict(state or {})
+    previous = run.read_summary()
+    summary = previous | {
+        "wall_time_before": previous.get("wall_time", 0.0),
+        "preset": preset.name,
+        "status": "running",
+        "pid": os.getpid(),
+        "started": started,
+        "epochs": preset["train"]["epochs"],
+        "device": device_description(),
+        "versions": versions(),
+    }
+    run.write_summary(summary)
+    try:
+        keras.utils.set_random_seed(preset["seed"] + epochs_done)
+        feeds = build_feeds(preset, emit, run, initial_epoch=epochs_done)
+        if epochs_done:
+            model = load_checkpoint(run.epoch_checkpoint(epochs_done))
+        else:
+            model = build_compiled_model(preset, feeds)
+        recorder = EpochRecorder(run, preset, emit, run.read_history()[:epochs_done], state)
+        emit(
+            RunStarted(
+                str(run.path),
+                preset.name,
+                preset["train"]["epochs"],
+                epochs_done,
+                len(feeds.train),
+                summary["device"],
+                model.count_params(),
+            )
+        )
+        status = "completed"
+        try:
+            model.fit(
+                feeds.train,
+                validation_data=feeds.validation,
+                epochs=preset["train"]["epochs"],
+                initial_epoch=epochs_done,
+                callbacks=[recorder],
+                verbose=0,
+            )
+        except KeyboardInterrupt:
+            status = "interrupted"
+        if recorder.diverged_at is not None:
+            status = "diverged"
+        summary |= recorder.summary()
+        summary["parameters"] = model.count_params()
+        if status != "interrupted" and preset["train"]["evaluate_test"] and run.best_checkpoint.exists():
+            summary["test"] = _evaluate(load_checkpoint(run.best_checkpoint), feeds.test, emit)
+    except KeyboardInterrupt:
+        status = "interrupted"
+    except Exception as exc:
+        summary |= {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "wall_time": _wall(summary, started)}
+        run.write_summary(summary)
+        emit(RunFailed(str(run.path), summary["error"]))
+        raise
+    summary |= {"status": status, "finished": time.time(), "wall_time": _wall(summary, started)}
+    run.write_summary(summary)
+    emit(RunFinished(status, str(run.path), summary))
+    return RunResult(run, status, summary)
+
+
+def _wall(summary: dict, started: float) -> float:
+    """Wall time across every session of the run (a resumed run adds to the earlier total)."""
+    return round(summary.get("wall_time_before", 0.0) + time.time() - started, 2)
+
+
+def _evaluate(model: keras.Model, feed: ImageBatches, emit: Emit) -> dict:
+    emit(Progress("evaluating on test", 0, len(feed)))
+    metrics = model.evaluate(feed, verbose=0, return_dict=True)
+    result = {"loss": float(metrics["loss"]), "accuracy": float(metrics["accuracy"])}
+    emit(Evaluated("test", result))
+    return result
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Per-batch and per-epoch bookkeeping: events, divergence, history, checkpoints, commit.
+
+    At each epoch end the order is: epoch checkpoint, best checkpoint, history, then state.json
+    (the commit record). A kill before the commit leaves the previous epoch as the resume point.
+    """
+
+    def __init__(self, run: RunDir, preset: Preset, emit: Emit, history: list[dict], state: dict):
+        super().__init__()
+        self.run, self.emit, self.history = run, emit, history
+        self.epochs = preset["train"]["epochs"]
+        self.monitor = preset["train"]["monitor"]
+        self.best_value = state.get("best_value")
+        self.best_epoch = state.get("best_epoch")
+        self.diverged_at: int | None = None
+
+    def _better(self, value: float) -> bool:
+        if self.best_value is None:
+            return True
+        return value > self.best_value if self.monitor.endswith("accuracy") else value < self.best_value
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.perf_counter()
+        self.steps = self.params.get("steps") or 0
+        self.every = max(1, self.steps // BATCH_EVENTS_PER_EPOCH)
+        self.epoch_number = epoch + 1
+        self.emit(EpochStarted(self.epoch_number, self.epochs, self.steps))
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = batch + 1
+        if step % self.every and step != self.steps:
+            return
+        loss = float(logs.get("loss", math.nan))
+        if not math.isfinite(loss):
+            self._diverge(self.epoch_number)
+            return
+        self.emit(BatchEnded(self.epoch_number, step, self.steps, loss, float(logs.get("accuracy", math.nan))))
+
+    def _diverge(self, epoch: int) -> None:
+        self.diverged_at = epoch
+        self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.diverged_at is not None or not all(math.isfinite(float(v)) for v in logs.values()):
+            self._diverge(epoch + 1)
+            return
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
+        row["lr"] = current_learning_rate(self.model.optimizer)
+        row["epoch_time"] = round(time.perf_counter() - self.epoch_started, 3)
+        monitored = row.get(self.monitor, row.get(self.monitor.removeprefix("val_")))
+        best = monitored is not None and self._better(monitored)
+        checkpoint = self.run.epoch_checkpoint(epoch + 1)
+        _atomic_save(self.model, checkpoint)
+        if best:
+            self.best_value, self.best_epoch = monitored, epoch + 1
+            _atomic_save(self.model, self.run.best_checkpoint)
+        self.history.append(row)
+        self.run.write_history(self.history)
+        self.run.write_state({"epochs_done": epoch + 1, "best_epoch": self.best_epoch, "best_value": self.best_value})
+        for old in self.run.checkpoints.glob("epoch-*.keras"):
+            if old != checkpoint:
+                old.unlink(missing_ok=True)
+        self.emit(EpochEnded(epoch + 1, self.epochs, row, best))
+
+    def summary(self) -> dict:
+        final = self.history[-1] if self.history else {}
+        result = {
+            "epochs_done": len(self.history),
+            "best_epoch": self.best_epoch,
+            "best": {self.monitor: self.best_value},
+            "final": final,
+        }
+        if self.diverged_at is not None:
+            result["diverged_at_epoch"] = self.diverged_at
+        return result
+
+
+def _atomic_save(model: keras.Model, path: Path) -> None:
+    temp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(temp)
+    os.replace(temp, path)

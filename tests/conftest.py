@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny image datasets generated on the fly, so tests need no downloads."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+CLASSES = ("cat", "dog", "frog", "ship")
+
+
+def write_image_folder(root: Path, train_per_class: int = 12, test_per_class: int = 4, size: int = 32, seed: int = 0) -> Path:
+    """An ImageFolder dataset whose classes differ by colour, so a model can learn them quickly."""
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", train_per_class), ("test", test_per_class)):
+        for label, name in enumerate(CLASSES):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for index in range(count):
+                base = np.zeros((size, size, 3))
+                base[..., label % 3] = 160 + 80 * (label // 3)
+                pixels = np.clip(base + rng.normal(0, 30, base.shape), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / f"{index:04d}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory) -> Path:
+    return write_image_folder(tmp_path_factory.mktemp("tiny") / "images")
+
+
+@pytest.fixture
+def preset_dir(tmp_path, monkeypatch) -> Path:
+    """A directory on the preset search path, for tests that write their own presets."""
+    directory = tmp_path / "presets"
+    directory.mkdir()
+    monkeypatch.setenv("KERASHP_PRESET_PATH", str(directory))
+    return directory

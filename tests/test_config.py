@@ -1,0 +1,159 @@
+"""The preset schema, extends, overrides and their one-line error messages."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+import tomli_w
+
+from kerashp.config import available_presets, load_preset, parse_override, validate
+from kerashp.errors import PresetError
+
+
+def write(directory, name, text):
+    path = directory / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def error_of(name_or_path, overrides=()):
+    with pytest.raises(PresetError) as caught:
+        load_preset(str(name_or_path), overrides)
+    message = str(caught.value)
+    assert "\n" not in message, "errors are one line"
+    return message
+
+
+def test_every_shipped_preset_is_valid_and_resolves_every_section():
+    presets = available_presets()
+    assert {"lenet5", "lenet5_aug"} <= set(presets)
+    for name in presets:
+        preset = load_preset(name)
+        assert preset.name == name
+        assert {"data", "augment", "model", "optimizer", "schedule", "train", "search", "reference"} <= set(preset)
+
+
+def test_lenet5_aug_matches_the_study():
+    preset = load_preset("lenet5_aug")
+    assert preset.optimizer.name == "sgd" and preset.optimizer.nesterov and preset.optimizer.momentum == 0.9
+    assert preset.optimizer.learning_rate == 0.01 and preset.optimizer.l2 == 1e-4
+    assert (preset.schedule.name, preset.schedule.step_epochs, preset.schedule.gamma) == ("step", 2, 0.96)
+    assert (preset.train.epochs, preset.train.batch_size) == (30, 128)
+    assert preset.augment.order == "random"
+    probabilities = {t["name"]: t["p"] for t in preset.augment.transforms + preset.augment.after}
+    assert probabilities == {
+        "vertical_flip": 0.10,
+        "horizontal_flip": 0.15,
+        "pad_crop": 0.15,
+        "affine": 0.20,
+        "color_jitter": 0.15,
+        "random_erasing": 0.10,
+    }
+    assert preset.data.mean == [0.4914, 0.4822, 0.4465] and preset.data.std == [0.2023, 0.1994, 0.2010]
+    assert preset.reference == {"epochs": 30, "val_accuracy": 0.677, "train_accuracy": 0.645}
+
+
+def test_extends_inherits_and_child_wins(preset_dir):
+    write(preset_dir, "child", 'extends = "lenet5"\n[optimizer]\nlearning_rate = 0.05\n')
+    preset = load_preset("child")
+    assert preset.optimizer.learning_rate == 0.05
+    assert preset.optimizer.momentum == 0.9  # inherited
+    assert preset.model.batch_norm is True
+
+
+def test_overrides_are_typed_and_reach_list_entries_by_name_or_index():
+    preset = load_preset(
+        "lenet5_aug",
+        [
+            "optimizer.learning_rate=0.05",
+            "train.batch_size=64",
+            "optimizer.nesterov=false",
+            "augment.transforms.vertical_flip.p=0.3",
+            "augment.after.0.p=0.2",
+            "data.source=folder:../images",
+        ],
+    )
+    assert preset.optimizer.learning_rate == 0.05 and isinstance(preset.train.batch_size, int)
+    assert preset.optimizer.nesterov is False
+    assert preset.augment.transforms[0] == {"name": "vertical_flip", "p": 0.3}
+    assert preset.augment.after[0]["p"] == 0.2
+    assert preset.data.source == "folder:../images"
+
+
+def test_parse_override_reads_toml_values_and_bare_words():
+    assert parse_override("a.b=[1, 2]") == ("a.b", [1, 2])
+    assert parse_override('a="x y"') == ("a", "x y")
+    assert parse_override("a=1e-3") == ("a", 0.001)
+    assert parse_override("a=folder:/data") == ("a", "folder:/data")
+
+
+def test_resolved_preset_round_trips_through_toml():
+    preset = load_preset("lenet5_aug")
+    document = {k: v for k, v in preset.items() if k != "name"}
+    again = validate(tomllib.loads(tomli_w.dumps(document)))
+    assert again == document
+
+
+BAD_DOCUMENTS = [
+    ("[optimizer]\nlearning_rate = -0.1\n", "optimizer.learning_rate = -0.1", "a number > 0"),
+    ("[optimizer]\nlearnin_rate = 0.1\n", "optimizer.learnin_rate", "did you mean learning_rate"),
+    ("[optimizer]\nname = \"adamax\"\n", 'optimizer.name = "adamax"', "allowed: sgd, adam, adamw, adagrad, rmsprop"),
+    ("[model]\nname = \"transformer\"\n", 'model.name = "transformer"', "allowed: "),
+    ("[model]\nname = \"lenet5\"\ndepth = 3\n", "model.depth", "unknown key"),
+    ("[schedule]\nname = \"warm\"\n", 'schedule.name = "warm"', "constant, step"),
+    ("[train]\nbatch_size = \"big\"\n", 'train.batch_size = "big"', "an integer >= 1"),
+    ("[train]\nepochs = 0\n", "train.epochs = 0", "an integer >= 1"),
+    ("[train]\nepochs = 2.5\n", "train.epochs = 2.5", "an integer"),
+    ("[optimizer]\nnesterov = 1\n", "optimizer.nesterov = 1", "true or false"),
+    ("[augment]\ntransforms = [{ name = \"twirl\", p = 0.5 }]\n", 'augment.transforms.0.name = "twirl"', "horizontal_flip"),
+    ("[augment]\ntransforms = [{ name = \"vertical_flip\", p = 1.5 }]\n", "augment.transforms.vertical_flip.p = 1.5", "[0, 1]"),
+    ("[augment]\ntransforms = [{ name = \"affine\", shear = 5 }]\n", "augment.transforms.affine.shear", "unknown key"),
+    ("[augment]\ntransforms = [{ name = \"random_erasing\", scale = [0.3, 0.1] }]\n", "augment.transforms.random_erasing.scale", "ascending"),
+    ("[data]\nsource = \"s3://bucket\"\n", 'data.source = "s3://bucket"', '"tfds:" or "folder:"'),
+    ("[data]\nmean = [0.5, 0.5]\n", "data.mean = [0.5, 0.5]", "1 or 3"),
+    ("[data]\nvalidation = 1.5\n", "data.validation = 1.5", "fraction"),
+    ("[colour]\nx = 1\n", "colour", "unknown section"),
+    ("seed = -1\n", "seed = -1", ">= 0"),
+    ("[reference]\nval_accuracy = [1]\n", "reference.val_accuracy", "a number or a string"),
+    ('[search.space]\n"optimizer.learning_rate" = { type = "float", min = 0.1, max = 0.1 }\n', "search.space", "empty range"),
+    ('[search.space]\n"optimizer.learning_rate" = { type = "float", min = 0.0, max = 0.1, log = true }\n', "min", "above zero"),
+    ('[search.space]\n"optimizer.speed" = { type = "float", min = 0.1, max = 1.0 }\n', "optimizer.speed", "not a key of this preset"),
+    ("[optimizer\nname = 1\n", "", "TOML syntax error"),
+]
+
+
+@pytest.mark.parametrize("text, key_part, allowed_part", BAD_DOCUMENTS)
+def test_bad_presets_name_file_key_value_and_what_is_allowed(preset_dir, text, key_part, allowed_part):
+    path = write(preset_dir, "bad", text)
+    message = error_of(path)
+    assert message.startswith(str(path))
+    assert key_part in message
+    assert allowed_part in message
+
+
+def test_extends_cycle_and_missing_parent(preset_dir):
+    write(preset_dir, "a", 'extends = "b"\n')
+    write(preset_dir, "b", 'extends = "a"\n')
+    assert "cycle: a -> b -> a" in error_of("a")
+    write(preset_dir, "orphan", 'extends = "nowhere"\n')
+    message = error_of("orphan")
+    assert "orphan.toml: extends = \"nowhere\"" in message and "unknown preset" in message
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("optimizer.learning_rate=-1", "--set: optimizer.learning_rate = -1: out of range"),
+        ("optimizer.lr=1", "--set: optimizer.lr: unknown key"),
+        ("augment.transforms.0.p=2", "--set: augment.transforms.vertical_flip.p = 2"),
+        ("nothing", "--set: nothing: expected KEY=VALUE"),
+        ("augment.transforms.9.p=0.1", "--set: augment.transforms.9.p = 0.1: no such key"),
+    ],
+)
+def test_bad_overrides_blame_the_override(override, expected):
+    assert error_of("lenet5_aug", [override]).startswith(expected)
+
+
+def test_unknown_preset_suggests_close_names():
+    assert "did you mean lenet5" in error_of("lenet")

@@ -1,0 +1,93 @@
+"""Dataset sources (folder and the real tfds reading path on mock data), splits, normalisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import CLASSES, write_image_folder
+from kerashp.data import load_dataset
+from kerashp.data.normalize import channel_stats, normalization
+from kerashp.data.split import split_indices
+from kerashp.errors import DataError
+
+
+def test_folder_source_reads_classes_splits_and_pixels(tiny_folder):
+    dataset = load_dataset(f"folder:{tiny_folder}")
+    assert dataset.class_names == list(CLASSES)
+    assert dataset.train.images.shape == (48, 32, 32, 3) and dataset.train.images.dtype == np.uint8
+    assert dataset.test.images.shape == (16, 32, 32, 3)
+    assert np.bincount(dataset.train.labels).tolist() == [12] * 4
+    # class 0 is red-dominant in the generated data
+    assert dataset.train.images[dataset.train.labels == 0][..., 0].mean() > 100
+
+
+def test_folder_source_resizes_when_asked(tiny_folder):
+    dataset = load_dataset(f"folder:{tiny_folder}", image_size=[20, 24])
+    assert dataset.train.images.shape[1:] == (20, 24, 3)
+
+
+def test_folder_errors_name_the_problem(tmp_path):
+    with pytest.raises(DataError, match="no such directory"):
+        load_dataset(f"folder:{tmp_path / 'missing'}")
+    root = write_image_folder(tmp_path / "broken", train_per_class=2, test_per_class=1)
+    (root / "train" / "cat" / "0000.png").write_bytes(b"not an image")
+    with pytest.raises(DataError, match=r"cat/0000.png: cannot decode image"):
+        load_dataset(f"folder:{root}")
+    empty = write_image_folder(tmp_path / "empty", train_per_class=2, test_per_class=1)
+    (empty / "train" / "bird").mkdir()
+    with pytest.raises(DataError, match="bird: empty class folder"):
+        load_dataset(f"folder:{empty}")
+
+
+def test_tfds_source_reads_through_data_source_on_mock_data():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=12):
+        dataset = load_dataset("tfds:cifar10")
+    assert dataset.train.images.shape == (12, 32, 32, 3)
+    assert dataset.num_classes == 10 and len(dataset.class_names) == 10
+    assert dataset.train.labels.max() < 10
+
+
+def test_unknown_tfds_name_is_one_clear_line():
+    with pytest.raises(DataError, match="tfds:cifar1000: no such tfds dataset"):
+        load_dataset("tfds:cifar1000")
+
+
+def test_unprepared_tfds_dataset_says_how_to_prepare_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError) as caught:
+        load_dataset("tfds:mnist")
+    message = str(caught.value)
+    assert "kerashp data prepare mnist" in message and "folder:PATH" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("mode", ["random", "stratified"])
+def test_splits_are_reproducible_and_disjoint(mode):
+    labels = np.repeat(np.arange(5), 20)
+    train_a, val_a = split_indices(labels, 0.2, mode, seed=3)
+    train_b, val_b = split_indices(labels, 0.2, mode, seed=3)
+    assert np.array_equal(val_a, val_b) and np.array_equal(train_a, train_b)
+    assert len(val_a) == 20 and not set(train_a) & set(val_a) and len(train_a) + len(val_a) == 100
+    _, other = split_indices(labels, 0.2, mode, seed=4)
+    assert not np.array_equal(val_a, other)
+
+
+def test_stratified_split_keeps_class_proportions_and_counts_work():
+    labels = np.concatenate([np.zeros(60, int), np.ones(30, int), np.full(10, 2)])
+    _, val = split_indices(labels, 10, "stratified", seed=0)
+    assert np.bincount(labels[val]).tolist() == [6, 3, 1]
+
+
+def test_validation_larger_than_data_is_rejected():
+    with pytest.raises(DataError, match="leaves no training images"):
+        split_indices(np.zeros(10, int), 10, "random", 0)
+
+
+def test_channel_stats_match_numpy():
+    images = np.random.default_rng(0).integers(0, 256, (50, 8, 8, 3), dtype=np.uint8)
+    mean, std = channel_stats(images)
+    scaled = images / 255.0
+    assert np.allclose(mean, scaled.mean(axis=(0, 1, 2))) and np.allclose(std, scaled.std(axis=(0, 1, 2)))
+    fixed = normalization({"normalize": "fixed", "mean": [0.1, 0.2, 0.3], "std": [1, 2, 3]}, images)
+    assert fixed[0].tolist() == pytest.approx([0.1, 0.2, 0.3])
