@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from kerashp import __version__
-from kerashp.errors import UserError
+from kerashp.errors import RunFailedError, UserError
 
 RUNS_DIR_ENV = "KERASHP_RUNS_DIR"
 
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except UserError as exc:
+    except (UserError, RunFailedError) as exc:
         print(f"kerashp: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -81,7 +81,8 @@ class ConsoleView:
         self.console.print(
             f"epoch {event.epoch:>3}/{event.epochs}  loss {fmt(m.get('loss'))}  acc {fmt(m.get('accuracy'))}  "
             f"val_loss {fmt(m.get('val_loss'))}  val_acc {fmt(m.get('val_accuracy'))}  "
-            f"lr {m.get('lr', 0):.3g}  {m.get('epoch_time', 0):.1f}s{star}"
+            f"lr {m.get('lr', 0):.3g}  {m.get('epoch_time', 0):.1f}s{star}",
+            soft_wrap=True,
         )
 
     def on_Evaluated(self, event: ev.Evaluated) -> None:

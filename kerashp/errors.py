@@ -35,3 +35,9 @@ def format_value(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     return repr(value)
+
+
+class RunFailedError(Exception):
+    """A run that broke for a reason other than bad input; its traceback is in the run's error.log."""
+
+    exit_code = 1

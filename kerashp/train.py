@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import os
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from kerashp.backend import device_description, use_torch_backend, versions
 from kerashp.config import Preset, validate
-from kerashp.errors import RunError
+from kerashp.errors import RunError, RunFailedError, UserError
 from kerashp.events import (
     BatchEnded,
     EpochEnded,
@@ -217,8 +218,11 @@ def _execute(run: RunDir, preset: Preset, listeners, epochs_done: int, state: di
     except Exception as exc:
         summary |= {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "wall_time": _wall(summary, started)}
         run.write_summary(summary)
+        (run.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
         emit(RunFailed(str(run.path), summary["error"]))
-        raise
+        if isinstance(exc, UserError):
+            raise
+        raise RunFailedError(f"{run.path}: run failed: {summary['error']} (traceback in error.log)") from exc
     summary |= {"status": status, "finished": time.time(), "wall_time": _wall(summary, started)}
     run.write_summary(summary)
     emit(RunFinished(status, str(run.path), summary))

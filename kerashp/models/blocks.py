@@ -23,11 +23,13 @@ def normalize_activate(x, *, batch_norm: bool, activation: str | None):
     return x
 
 
-def conv(x, filters: int, kernel_size: int, *, strides: int = 1, padding: str = "same",
-         batch_norm: bool, activation: str | None, initializer: str):
-    """Conv2D -> [batch norm] -> [activation]."""
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
-                      kernel_initializer=initializer, use_bias=not batch_norm)(x)
+def conv(
+    x, filters: int, kernel_size: int, *, strides: int = 1, batch_norm: bool, activation: str | None, initializer: str
+):
+    """Conv2D ("same" padding) -> [batch norm] -> [activation]."""
+    x = layers.Conv2D(
+        filters, kernel_size, strides=strides, padding="same", kernel_initializer=initializer, use_bias=not batch_norm
+    )(x)
     return normalize_activate(x, batch_norm=batch_norm, activation=activation)
 
 

@@ -75,11 +75,17 @@ def _widths(default: list[int], doc: str) -> Numbers:
 
 def _transfer(**extra: Field) -> dict[str, Field]:
     return {
-        "weights": Choice("imagenet", 'imagenet: pretrained (downloaded once to ~/.keras/models); none: from scratch',
-                          choices=("imagenet", "none")),
-        "freeze": Choice("base", "none: train everything; base: freeze the convolutional base; "
-                         "dense: also freeze the pretrained dense layers, so only the new head trains",
-                         choices=("none", "base", "dense")),
+        "weights": Choice(
+            "imagenet",
+            "imagenet: pretrained (downloaded once to ~/.keras/models); none: from scratch",
+            choices=("imagenet", "none"),
+        ),
+        "freeze": Choice(
+            "base",
+            "none: train everything; base: freeze the convolutional base; "
+            "dense: also freeze the pretrained dense layers, so only the new head trains",
+            choices=("none", "base", "dense"),
+        ),
         **extra,
         "head": _widths([256], "widths of the new hidden Dense layers before the logits"),
         "dropout": _dropout(0.2, "after each new hidden Dense layer"),
@@ -110,8 +116,7 @@ MODEL_OPTIONS: dict[str, dict[str, Field]] = {
     },
     "resnet": {
         "stages": _widths([64, 128, 256, 512], "channels of each stage; each stage after the first halves the map"),
-        "blocks": PerStage(2, "basic blocks per stage: one count for all stages or one per stage",
-                           item=Int(2, lo=1)),
+        "blocks": PerStage(2, "basic blocks per stage: one count for all stages or one per stage", item=Int(2, lo=1)),
         "kernel_size": Int(3, "kernel size of the block convolutions", lo=1),
         "skip_pool": Bool(False, "max-pool (stride 1) before each 1x1 skip convolution, as in the 5M-parameter study"),
         "activation": _activation(),

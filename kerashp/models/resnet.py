@@ -10,6 +10,8 @@ Pooling has no weights, so it leaves the parameter count unchanged.
 
 from __future__ import annotations
 
+from functools import partial
+
 import keras
 from keras import layers
 
@@ -20,27 +22,35 @@ from kerashp.models.blocks import classifier, conv
 def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     stages = options["stages"]
     counts = _blocks_per_stage(options["blocks"], stages)
-    block_options = dict(kernel_size=options["kernel_size"], skip_pool=options["skip_pool"],
-                         activation=options["activation"], initializer=options["initializer"])
+    block_options = {key: options[key] for key in ("kernel_size", "skip_pool", "activation", "initializer")}
     inputs = keras.Input(shape=input_shape, name="image")
-    x = conv(inputs, stages[0], options["kernel_size"], batch_norm=True,
-             activation=options["activation"], initializer=options["initializer"])
-    for stage, (filters, count) in enumerate(zip(stages, counts)):
+    x = conv(
+        inputs,
+        stages[0],
+        options["kernel_size"],
+        batch_norm=True,
+        activation=options["activation"],
+        initializer=options["initializer"],
+    )
+    for stage, (filters, count) in enumerate(zip(stages, counts, strict=True)):
         for block in range(count):
             x = _basic_block(x, filters, strides=2 if stage and not block else 1, **block_options)
     x = layers.GlobalAveragePooling2D()(x)
     return classifier(inputs, x, num_classes, options["initializer"], name="resnet")
 
 
-def _basic_block(x, filters: int, *, strides: int, kernel_size: int, skip_pool: bool, activation: str, initializer: str):
+def _basic_block(
+    x, filters: int, *, strides: int, kernel_size: int, skip_pool: bool, activation: str, initializer: str
+):
     """Two convolutions added to the skip connection, then the activation."""
+    conv_bn = partial(conv, batch_norm=True, initializer=initializer)
     skip = x
     if strides != 1 or x.shape[-1] != filters:
         if skip_pool:
             skip = layers.MaxPooling2D(kernel_size, strides=1, padding="same")(skip)
-        skip = conv(skip, filters, 1, strides=strides, batch_norm=True, activation=None, initializer=initializer)
-    x = conv(x, filters, kernel_size, strides=strides, batch_norm=True, activation=activation, initializer=initializer)
-    x = conv(x, filters, kernel_size, batch_norm=True, activation=None, initializer=initializer)
+        skip = conv_bn(skip, filters, 1, strides=strides, activation=None)
+    x = conv_bn(x, filters, kernel_size, strides=strides, activation=activation)
+    x = conv_bn(x, filters, kernel_size, activation=None)
     return layers.Activation(activation)(layers.Add()([skip, x]))
 
 

@@ -17,6 +17,7 @@ from keras import layers
 from kerashp.errors import UserError
 from kerashp.models.blocks import classifier, dense_stack
 
+HEAD_INITIALIZER = "glorot_uniform"
 # Messages of keras.utils.get_file when a download fails or arrives corrupted.
 _DOWNLOAD_FAILURES = ("URL fetch failure", "Incomplete or corrupted file")
 
@@ -48,9 +49,15 @@ def _build(name, application, options, input_shape, num_classes, pretrained_dens
         x = base.get_layer(pretrained_dense[-1]).output
     else:
         x = layers.GlobalAveragePooling2D()(base.output)
-    x = dense_stack(x, options["head"], dropout=options["dropout"], batch_norm=False,
-                    activation="relu", initializer="glorot_uniform")
-    return classifier(base.inputs, x, num_classes, "glorot_uniform", name=name)
+    x = dense_stack(
+        x,
+        options["head"],
+        dropout=options["dropout"],
+        batch_norm=False,
+        activation="relu",
+        initializer=HEAD_INITIALIZER,
+    )
+    return classifier(base.input, x, num_classes, HEAD_INITIALIZER, name=name)
 
 
 def _load(name: str, application, weights: str, **kwargs) -> keras.Model:
@@ -64,5 +71,6 @@ def _load(name: str, application, weights: str, **kwargs) -> keras.Model:
         reason = " ".join(str(exc).split())
         raise UserError(
             f'model.weights = "imagenet": could not download the pretrained {name} weights ({reason}); '
-            f'Keras caches them in {cache} once downloaded, or set model.weights = "none" to train from scratch'
+            f"Keras keeps them in {cache} once downloaded (copy the file there on an offline machine), "
+            'or set model.weights = "none" to train from scratch'
         ) from exc

@@ -21,7 +21,7 @@ def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) ->
     style = layer_style(options)
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
-    for filters, convs in zip(STAGE_FILTERS, CONVS_PER_STAGE[options["depth"]]):
+    for filters, convs in zip(STAGE_FILTERS, CONVS_PER_STAGE[options["depth"]], strict=True):
         for _ in range(convs):
             x = conv(x, filters, 3, **style)
         x = layers.MaxPooling2D(2)(x)
