@@ -91,7 +91,7 @@ class ConsoleView:
     def on_RunFinished(self, event: ev.RunFinished) -> None:
         self._close_bar()
         s = event.summary
-        colour = {"completed": "green", "diverged": "red", "interrupted": "yellow"}.get(event.status, "red")
+        colour = {"completed": "green", "diverged": "red", "interrupted": "yellow", "stopped": "yellow"}.get(event.status, "red")
         table = Table(title=f"[{colour}]{event.status}[/]  {event.run_dir}", title_justify="left")
         for column in ("", "loss", "accuracy"):
             table.add_column(column, justify="right" if column else "left")
@@ -104,7 +104,7 @@ class ConsoleView:
         self.console.print(table)
         if event.status == "diverged":
             self.console.print(f"[red]loss became NaN/inf at epoch {s.get('diverged_at_epoch')}[/]; the last finite epoch is in history.csv")
-        elif event.status == "interrupted":
+        elif event.status in ("interrupted", "stopped"):
             self.console.print(f"[yellow]stopped[/]: resume with  kerashp train --resume {event.run_dir}")
         self.console.print(f"wall time {s.get('wall_time', 0):.1f}s")
 

@@ -68,7 +68,7 @@ class Evaluated(Event):
 
 @dataclass(frozen=True)
 class RunFinished(Event):
-    status: str  # completed | diverged | interrupted
+    status: str  # completed | diverged | stopped | interrupted
     run_dir: str
     summary: dict = field(default_factory=dict)
 

@@ -17,6 +17,7 @@ from typing import Callable
 
 from kerashp.backend import device_description, use_torch_backend, versions
 from kerashp.config import Preset, validate
+from kerashp.control import RunControl
 from kerashp.errors import RunError, RunFailedError, UserError
 from kerashp.events import (
     BatchEnded,
@@ -52,12 +53,12 @@ BATCH_EVENTS_PER_EPOCH = 50
 @dataclass
 class RunResult:
     run: RunDir
-    status: str  # completed | diverged | interrupted
+    status: str  # completed | diverged | stopped | interrupted
     summary: dict
 
     @property
     def exit_code(self) -> int:
-        return {"completed": 0, "interrupted": 130}.get(self.status, 1)
+        return {"completed": 0, "stopped": 0, "interrupted": 130}.get(self.status, 1)
 
 
 @dataclass
@@ -69,16 +70,20 @@ class Feeds:
     num_classes: int
 
 
-def train(preset: Preset, runs_dir: Path, listeners=(), epochs: int | None = None) -> RunResult:
-    """Start a new run of `preset` under `runs_dir`."""
+def train(
+    preset: Preset, runs_dir: Path, listeners=(), epochs: int | None = None, control: RunControl | None = None
+) -> RunResult:
+    """Start a new run of `preset` under `runs_dir`; `listeners` receive every event."""
     if epochs is not None:
         preset["train"]["epochs"] = epochs
     run = RunDir.create(Path(runs_dir), preset.name or "run")
     run.write_preset(preset)
-    return _execute(run, preset, listeners, epochs_done=0)
+    return _execute(run, preset, listeners, control or RunControl(), epochs_done=0)
 
 
-def resume(run_path: Path | str, listeners=(), epochs: int | None = None) -> RunResult:
+def resume(
+    run_path: Path | str, listeners=(), epochs: int | None = None, control: RunControl | None = None
+) -> RunResult:
     """Continue a run from its last finished epoch (after Ctrl-C, a crash or SIGKILL)."""
     run = RunDir.open(run_path)
     preset = validate(run.read_preset_document(), source=str(run.preset_file))
@@ -90,7 +95,7 @@ def resume(run_path: Path | str, listeners=(), epochs: int | None = None) -> Run
     epochs_done = int(state.get("epochs_done", 0))
     if epochs_done >= preset["train"]["epochs"] and run.status() == "completed":
         raise RunError(f"{run.path}: already completed {epochs_done} epochs; pass --epochs N to train further")
-    return _execute(run, preset, listeners, epochs_done=epochs_done, state=state)
+    return _execute(run, preset, listeners, control or RunControl(), epochs_done=epochs_done, state=state)
 
 
 # ---------------------------------------------------------------------------------------- building
@@ -156,7 +161,9 @@ def load_checkpoint(path: Path) -> keras.Model:
 # ---------------------------------------------------------------------------------------- running
 
 
-def _execute(run: RunDir, preset: Preset, listeners, epochs_done: int, state: dict | None = None) -> RunResult:
+def _execute(
+    run: RunDir, preset: Preset, listeners, control: RunControl, epochs_done: int, state: dict | None = None
+) -> RunResult:
     def emit(event: Event) -> None:
         run.append_event(event.to_json())
         for listener in listeners:
@@ -183,7 +190,7 @@ def _execute(run: RunDir, preset: Preset, listeners, epochs_done: int, state: di
             model = load_checkpoint(run.epoch_checkpoint(epochs_done))
         else:
             model = build_compiled_model(preset, feeds)
-        recorder = EpochRecorder(run, preset, emit, run.read_history()[:epochs_done], state)
+        recorder = EpochRecorder(run, preset, emit, run.read_history()[:epochs_done], state, control)
         emit(
             RunStarted(
                 str(run.path),
@@ -209,9 +216,11 @@ def _execute(run: RunDir, preset: Preset, listeners, epochs_done: int, state: di
             status = "interrupted"
         if recorder.diverged_at is not None:
             status = "diverged"
+        elif recorder.stopped:
+            status = "stopped"
         summary |= recorder.summary()
         summary["parameters"] = model.count_params()
-        if status != "interrupted" and preset["train"]["evaluate_test"] and run.best_checkpoint.exists():
+        if status in ("completed", "diverged") and preset["train"]["evaluate_test"] and run.best_checkpoint.exists():
             summary["test"] = _evaluate(load_checkpoint(run.best_checkpoint), feeds.test, emit)
     except KeyboardInterrupt:
         status = "interrupted"
@@ -249,9 +258,10 @@ class EpochRecorder(keras.callbacks.Callback):
     (the commit record). A kill before the commit leaves the previous epoch as the resume point.
     """
 
-    def __init__(self, run: RunDir, preset: Preset, emit: Emit, history: list[dict], state: dict):
+    def __init__(self, run: RunDir, preset: Preset, emit: Emit, history: list[dict], state: dict, control: RunControl):
         super().__init__()
-        self.run, self.emit, self.history = run, emit, history
+        self.run, self.emit, self.history, self.control = run, emit, history, control
+        self.stopped = False
         self.epochs = preset["train"]["epochs"]
         self.monitor = preset["train"]["monitor"]
         self.best_value = state.get("best_value")
@@ -271,6 +281,9 @@ class EpochRecorder(keras.callbacks.Callback):
         self.emit(EpochStarted(self.epoch_number, self.epochs, self.steps))
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.control.checkpoint():
+            self.stopped = self.model.stop_training = True
+            return
         step = batch + 1
         if step % self.every and step != self.steps:
             return
@@ -286,6 +299,8 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
+        if self.stopped:
+            return  # an unfinished epoch is not recorded; the run resumes before it
         if self.diverged_at is not None or not all(math.isfinite(float(v)) for v in logs.values()):
             self._diverge(epoch + 1)
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -67,10 +68,11 @@ def _read(source, size, what: str, progress: Progress | None) -> ImageSet:
     return ImageSet(np.stack(images).astype(np.uint8), np.asarray(labels, dtype=np.int64))
 
 
-def prepare(name: str) -> None:
+def prepare(name: str, show_output: bool = False) -> None:
     """Download and prepare `name` as array_record in a TensorFlow-capable subprocess."""
+    _builder(name)  # an unknown name fails here, with its own message
     command = [sys.executable, "-m", "kerashp.data.prepare", name]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, stderr=subprocess.PIPE, stdout=None if show_output else subprocess.DEVNULL, text=True)
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
         raise DataError(
@@ -78,3 +80,17 @@ def prepare(name: str) -> None:
             f"run `kerashp data prepare {name}` on a machine with a network "
             f"(needs `pip install 'kerashp[prepare]'`), or set data.source = \"folder:PATH\""
         )
+
+
+def prepared_datasets() -> list[tuple[str, str, int]]:
+    """(name, version, bytes on disk) of every dataset prepared under `data_dir()`."""
+    root = Path(data_dir())
+    found = []
+    for info in sorted(root.glob("*/**/dataset_info.json")):
+        version_dir = info.parent
+        if not any(version_dir.glob("*.array_record*")):
+            continue
+        name = "/".join(version_dir.relative_to(root).parts[:-1])
+        size = sum(f.stat().st_size for f in version_dir.iterdir() if f.is_file())
+        found.append((name, version_dir.name, size))
+    return found

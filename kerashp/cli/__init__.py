@@ -1,0 +1,58 @@
+"""The `kerashp` command: argument parsing and rendering only; the engine does the work.
+
+Each subcommand lives in its own module here with `register(subcommands)` adding its parser and
+handler. Heavy libraries (torch, keras) are imported inside handlers that train, so `--help`,
+`presets` and `runs` answer instantly. Exit codes: 0 ok, 1 run failed or diverged, 2 bad input,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from kerashp import __version__
+from kerashp.errors import RunFailedError, UserError
+
+# subcommand modules, in the order `--help` lists them
+COMMANDS = ("train", "presets", "runs", "data", "info")
+
+EXAMPLES = """examples:
+  kerashp train --preset lenet5_aug
+  kerashp train --preset lenet5_aug --set data.source=folder:../shared/data/cifar10-mini --epochs 2
+  kerashp train --preset lenet5 --set optimizer.learning_rate=0.05 --set train.batch_size=64
+  kerashp train --resume runs/lenet5_aug-20261125-101500
+  kerashp presets list
+  kerashp presets show lenet5_aug --set optimizer.momentum=0.95
+  kerashp presets validate my_preset.toml
+  kerashp runs
+  kerashp data prepare cifar10
+  kerashp info
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kerashp",
+        description="A hyperparameter lab for image classifiers: Keras 3 on PyTorch, driven by presets.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"kerashp {__version__}")
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"kerashp.cli.{name}_command").register(subcommands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (UserError, RunFailedError) as exc:
+        print(f"kerashp: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("kerashp: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,5 @@
+import sys
+
+from kerashp.cli import main
+
+sys.exit(main())

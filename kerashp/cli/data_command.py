@@ -1,0 +1,45 @@
+"""`kerashp data prepare|list`: get tfds datasets ready ahead of time and see what is on disk."""
+
+from __future__ import annotations
+
+from kerashp.cli.options import subcommand
+
+EXAMPLES = """  kerashp data prepare cifar10        # needs a network and `pip install 'kerashp[prepare]'`
+  kerashp data list
+"""
+
+
+def register(subcommands) -> None:
+    parser = subcommand(subcommands, "data", "prepare tfds datasets and list prepared ones", EXAMPLES)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    prepare = actions.add_parser("prepare", help="download and prepare a tfds dataset (runs TensorFlow in a subprocess)")
+    prepare.add_argument("name", help="tfds dataset name, e.g. cifar10, cifar100, caltech101, mnist")
+    prepare.set_defaults(handler=prepare_dataset)
+    actions.add_parser("list", help="datasets prepared locally, with their size").set_defaults(handler=list_datasets)
+
+
+def prepare_dataset(args) -> int:
+    from kerashp.data.tfds_source import prepare
+
+    prepare(args.name.removeprefix("tfds:"), show_output=True)
+    print(f"tfds:{args.name.removeprefix('tfds:')} is ready")
+    return 0
+
+
+def list_datasets(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from kerashp.data.tfds_source import data_dir, prepared_datasets
+
+    found = prepared_datasets()
+    if not found:
+        print(f"no prepared datasets in {data_dir()}")
+        return 0
+    table = Table(title=f"prepared in {data_dir()}", title_justify="left")
+    for column in ("source", "version", "size"):
+        table.add_column(column, justify="right" if column == "size" else "left")
+    for name, version, size in found:
+        table.add_row(f"tfds:{name}", version, f"{size / 2**20:,.1f} MiB")
+    Console().print(table)
+    return 0

@@ -1,0 +1,61 @@
+"""`kerashp presets list|show|validate`: never imports torch or keras."""
+
+from __future__ import annotations
+
+from kerashp.cli.options import add_overrides, subcommand
+
+EXAMPLES = """  kerashp presets list
+  kerashp presets show lenet5_aug --set optimizer.momentum=0.95
+  kerashp presets validate my_preset.toml other.toml
+"""
+
+
+def register(subcommands) -> None:
+    parser = subcommand(subcommands, "presets", "list, show or validate presets", EXAMPLES)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="every preset with its study and reference figure").set_defaults(handler=list_presets)
+    show = actions.add_parser("show", help="print a resolved preset (extends and overrides applied) as TOML")
+    show.add_argument("preset", metavar="NAME|FILE")
+    add_overrides(show)
+    show.set_defaults(handler=show_preset)
+    check = actions.add_parser("validate", help="check presets against the schema")
+    check.add_argument("files", nargs="+", metavar="NAME|FILE")
+    check.set_defaults(handler=validate_presets)
+
+
+def list_presets(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from kerashp.config import available_presets, load_preset
+
+    table = Table()
+    for column in ("preset", "model", "data", "study", "reference"):
+        table.add_column(column)
+    for name in available_presets():
+        preset = load_preset(name)
+        reference = ", ".join(f"{k} {v}" for k, v in preset["reference"].items() if k != "epochs")
+        table.add_row(name, preset["model"]["name"], preset["data"]["source"], preset["study"], reference or "-")
+    Console().print(table)
+    return 0
+
+
+def show_preset(args) -> int:
+    import tomli_w
+
+    from kerashp.config import load_preset
+
+    preset = load_preset(args.preset, args.overrides)
+    name = preset.pop("name")
+    print(f"# {name} (resolved)")
+    print(tomli_w.dumps(preset), end="")
+    return 0
+
+
+def validate_presets(args) -> int:
+    from kerashp.config import load_preset
+
+    for file in args.files:
+        load_preset(file)
+        print(f"{file}: ok")
+    return 0

@@ -1,0 +1,38 @@
+"""`kerashp runs`: list runs with their status and key metrics."""
+
+from __future__ import annotations
+
+from kerashp.cli.options import add_runs_dir, runs_dir, subcommand
+
+
+def register(subcommands) -> None:
+    parser = subcommand(subcommands, "runs", "list runs with their status and key metrics", "  kerashp runs --runs-dir runs\n")
+    add_runs_dir(parser)
+    parser.set_defaults(handler=list_runs_table)
+
+
+def list_runs_table(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from kerashp.console import fmt
+    from kerashp.runs import list_runs
+
+    directory = runs_dir(args)
+    runs = list_runs(directory)
+    if not runs:
+        print(f"no runs in {directory}")
+        return 0
+    table = Table()
+    for column in ("run", "status", "epochs", "val_acc (best)", "val_acc (final)", "test_acc", "wall"):
+        table.add_column(column, justify="left" if column in ("run", "status") else "right")
+    for run in runs:
+        summary = run.read_summary()
+        best = (summary.get("best") or {}).get("val_accuracy")
+        final = (summary.get("final") or {}).get("val_accuracy")
+        test = (summary.get("test") or {}).get("accuracy")
+        epochs = f"{summary.get('epochs_done', len(run.read_history()))}/{summary.get('epochs', '?')}"
+        wall = f"{summary['wall_time']:.0f}s" if "wall_time" in summary else "-"
+        table.add_row(run.name, run.status(), epochs, fmt(best), fmt(final), fmt(test), wall)
+    Console().print(table)
+    return 0
