@@ -111,7 +111,10 @@ def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         parent_path = find_preset(parent_name, relative_to=path.parent)
     except PresetError as exc:
         raise PresetError(str(path), "extends", f"{exc.problem}", parent_name) from None
-    return deep_merge(_load_chain(parent_path, (*seen, resolved)), document)
+    parent = _load_chain(parent_path, (*seen, resolved))
+    if "reference" in document:  # reported figures belong to one setup: a child's replace its parent's
+        parent.pop("reference", None)
+    return deep_merge(parent, document)
 
 
 def deep_merge(base: dict, override: dict) -> dict:

@@ -145,6 +145,19 @@ class Numbers(Field):
 
 
 @dataclass(frozen=True)
+class Strings(Field):
+    """A list of strings (class names, for instance)."""
+
+    def allowed(self) -> str:
+        return "a list of strings"
+
+    def check(self, value: Any) -> list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"expected {self.allowed()}")
+        return list(value)
+
+
+@dataclass(frozen=True)
 class FractionOrCount(Field):
     """A fraction in [0, 1) of a split, or an absolute count >= 1 (like `random_split([40000, 10000])`)."""
 

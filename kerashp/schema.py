@@ -17,6 +17,7 @@ from kerashp.fields import (
     Numbers,
     Scalar,
     Str,
+    Strings,
 )
 from kerashp.models.catalog import MODEL_OPTIONS
 
@@ -41,7 +42,11 @@ DATA: dict[str, Field] = {
     ),
     "mean": Numbers([0.5, 0.5, 0.5], "per-channel mean (0..1 scale)", item=Float(0, lo=0.0, hi=1.0), lengths=(1, 3)),
     "std": Numbers([0.5, 0.5, 0.5], "per-channel std (0..1 scale)", item=Float(1, **POSITIVE), lengths=(1, 3)),
-    "image_size": Numbers([], "resize to [height, width]; empty keeps the native size", item=Int(32, lo=1), lengths=(0, 2)),
+    "image_size": Numbers(
+        [], "resize to [height, width]; empty keeps the native size (or the model's, e.g. 224 for alexnet)",
+        item=Int(32, lo=1), lengths=(0, 2),
+    ),
+    "exclude_classes": Strings([], "class names to drop from every split (e.g. Caltech101's background class)"),
 }
 
 # Transforms: name -> its own keys (besides `name` and `p`). Albumentations does the work (augment.py).

@@ -43,7 +43,7 @@ from kerashp.data.normalize import normalization  # noqa: E402
 from kerashp.data.split import split_indices  # noqa: E402
 from kerashp.generator import ImageBatches  # noqa: E402
 from kerashp.mixing import MixSpec  # noqa: E402
-from kerashp.models import build_model  # noqa: E402
+from kerashp.models import build_model, native_input_size  # noqa: E402
 from kerashp.optim import apply_l2, build_optimizer, current_learning_rate  # noqa: E402
 
 Emit = Callable[[Event], None]
@@ -104,7 +104,11 @@ def resume(
 def build_feeds(preset: Preset, emit: Emit, run: RunDir | None = None, initial_epoch: int = 0) -> Feeds:
     """Data -> split -> normalisation -> generators, exactly as the preset says."""
     data, train_cfg = preset["data"], preset["train"]
-    dataset = load_dataset(data["source"], data["image_size"], lambda what, done, total: emit(Progress(what, done, total)))
+    native = native_input_size(preset["model"]["name"])
+    size = data["image_size"] or ([native, native] if native else None)
+    dataset = load_dataset(data["source"], size, lambda what, done, total: emit(Progress(what, done, total)))
+    if data["exclude_classes"]:
+        dataset = dataset.without_classes(data["exclude_classes"])
     train_idx, val_idx = split_indices(dataset.train.labels, data["validation"], data["split"], preset["seed"])
     if run is not None:
         _save_split(run, train_idx, val_idx)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kerashp.cli.options import add_overrides, subcommand
 
+HEADLINE = ("test", "val", "train")  # reference figures `presets list` shows, as <split>_accuracy
+
 EXAMPLES = """  kerashp presets list
   kerashp presets show lenet5_aug --set optimizer.momentum=0.95
   kerashp presets validate my_preset.toml other.toml
@@ -30,11 +32,12 @@ def list_presets(args) -> int:
     from kerashp.config import available_presets, load_preset
 
     table = Table()
-    for column in ("preset", "model", "data", "study", "reference"):
+    for column in ("preset", "model", "data", "study", "reported accuracy"):
         table.add_column(column)
     for name in available_presets():
         preset = load_preset(name)
-        reference = ", ".join(f"{k} {v}" for k, v in preset["reference"].items() if k != "epochs")
+        reported = preset["reference"]
+        reference = ", ".join(f"{split} {reported[f'{split}_accuracy']}" for split in HEADLINE if f"{split}_accuracy" in reported)
         table.add_row(name, preset["model"]["name"], preset["data"]["source"], preset["study"], reference or "-")
     Console().print(table)
     return 0

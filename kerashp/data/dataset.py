@@ -39,6 +39,24 @@ class Dataset:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train.images.shape[1:])
 
+    def without_classes(self, names: list[str]) -> "Dataset":
+        """Drop whole classes (like Caltech101's background) and renumber the rest from 0."""
+        unknown = sorted(set(names) - set(self.class_names))
+        if unknown:
+            raise DataError(
+                f"data.exclude_classes: {', '.join(unknown)} not in {self.source} "
+                f"(classes: {', '.join(self.class_names)})"
+            )
+        kept = [i for i, name in enumerate(self.class_names) if name not in names]
+        relabel = np.full(len(self.class_names), -1)
+        relabel[kept] = np.arange(len(kept))
+
+        def keep(part: ImageSet) -> ImageSet:
+            mask = np.isin(part.labels, kept)
+            return ImageSet(part.images[mask], relabel[part.labels[mask]])
+
+        return Dataset(self.source, keep(self.train), keep(self.test), [self.class_names[i] for i in kept])
+
 
 def load_dataset(source: str, image_size: list[int] | None = None, progress: Progress | None = None) -> Dataset:
     """Load `tfds:NAME` or `folder:PATH` fully into memory as uint8 images (resized if asked)."""
