@@ -46,6 +46,13 @@ DATA: dict[str, Field] = {
         [], "resize to [height, width]; empty keeps the native size (or the model's, e.g. 224 for alexnet)",
         item=Int(32, lo=1), lengths=(0, 2),
     ),
+    "train_list": Str("", "folder sources: file listing training images, one path per line relative to the folder"),
+    "test_list": Str("", "folder sources: file listing test images (like Caltech101's train.txt/test.txt)"),
+    "cache": Choice(
+        "auto",
+        "memory: decode every image once and keep it; stream: decode per batch; auto: stream folders over 4 GiB decoded",
+        choices=("auto", "memory", "stream"),
+    ),
     "exclude_classes": Strings([], "class names to drop from every split (e.g. Caltech101's background class)"),
 }
 

@@ -30,7 +30,7 @@ from kerashp.events import (
     RunFinished,
     RunStarted,
 )
-from kerashp.runs import RunDir
+from kerashp.runs import RunDir, read_json, write_json
 
 use_torch_backend()
 
@@ -38,12 +38,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kerashp.augment import build_pipeline  # noqa: E402
-from kerashp.data import load_dataset  # noqa: E402
+from kerashp.data import load_preset_data  # noqa: E402
 from kerashp.data.normalize import normalization  # noqa: E402
 from kerashp.data.split import split_indices  # noqa: E402
 from kerashp.generator import ImageBatches  # noqa: E402
 from kerashp.mixing import MixSpec  # noqa: E402
-from kerashp.models import build_model, native_input_size  # noqa: E402
+from kerashp.models import build_model  # noqa: E402
 from kerashp.optim import apply_l2, build_optimizer, current_learning_rate  # noqa: E402
 
 Emit = Callable[[Event], None]
@@ -104,16 +104,12 @@ def resume(
 def build_feeds(preset: Preset, emit: Emit, run: RunDir | None = None, initial_epoch: int = 0) -> Feeds:
     """Data -> split -> normalisation -> generators, exactly as the preset says."""
     data, train_cfg = preset["data"], preset["train"]
-    native = native_input_size(preset["model"]["name"])
-    size = data["image_size"] or ([native, native] if native else None)
-    dataset = load_dataset(data["source"], size, lambda what, done, total: emit(Progress(what, done, total)))
-    if data["exclude_classes"]:
-        dataset = dataset.without_classes(data["exclude_classes"])
+    dataset = load_preset_data(preset, lambda what, done, total: emit(Progress(what, done, total)))
     train_idx, val_idx = split_indices(dataset.train.labels, data["validation"], data["split"], preset["seed"])
     if run is not None:
         _save_split(run, train_idx, val_idx)
     train_set, val_set = dataset.train.subset(train_idx), dataset.train.subset(val_idx)
-    mean, std = normalization(data, train_set.images)
+    mean, std = _normalization(preset, train_set, run)
     height, width = dataset.image_shape[:2]
     common = dict(num_classes=dataset.num_classes, batch_size=train_cfg["batch_size"], mean=mean, std=std)
     feed = ImageBatches(
@@ -131,6 +127,19 @@ def build_feeds(preset: Preset, emit: Emit, run: RunDir | None = None, initial_e
     validation = ImageBatches(val_set.images, val_set.labels, **common) if len(val_set) else None
     test = ImageBatches(dataset.test.images, dataset.test.labels, **common)
     return Feeds(feed, validation, test, dataset.image_shape, dataset.num_classes)
+
+
+def _normalization(preset: Preset, train_set, run: RunDir | None) -> tuple[np.ndarray, np.ndarray]:
+    """The preset's normalisation; statistics computed on the data are saved in the run and
+    reused on resume, so a resumed run normalises exactly as it began."""
+    saved = run.path / "normalization.json" if run is not None else None
+    if saved is not None and saved.exists():
+        stats = read_json(saved)
+        return np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32)
+    mean, std = normalization(preset["data"], train_set.images)
+    if saved is not None:
+        write_json(saved, {"mode": preset["data"]["normalize"], "mean": mean.tolist(), "std": std.tolist()})
+    return mean, std
 
 
 def _save_split(run: RunDir, train_idx: np.ndarray, val_idx: np.ndarray) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import CLASSES, write_image_folder
 from kerashp.data import load_dataset
@@ -91,3 +92,53 @@ def test_channel_stats_match_numpy():
     assert np.allclose(mean, scaled.mean(axis=(0, 1, 2))) and np.allclose(std, scaled.std(axis=(0, 1, 2)))
     fixed = normalization({"normalize": "fixed", "mean": [0.1, 0.2, 0.3], "std": [1, 2, 3]}, images)
     assert fixed[0].tolist() == pytest.approx([0.1, 0.2, 0.3])
+
+
+def test_split_lists_assign_classes_from_the_first_folder(tmp_path):
+    root = tmp_path / "caltech"
+    for name in ("airplanes", "faces"):
+        (root / name).mkdir(parents=True)
+        for index in range(3):
+            Image.fromarray(np.full((20, 30, 3), 40 * index, np.uint8)).save(root / name / f"{index}.jpg")
+    (root / "train.txt").write_text("airplanes/0.jpg\nairplanes/1.jpg\nfaces/0.jpg\n# comment\n\nfaces/1.jpg\n")
+    (root / "test.txt").write_text("airplanes/2.jpg\nfaces/2.jpg\n")
+    dataset = load_dataset(f"folder:{root}", split_lists=("train.txt", "test.txt"))
+    assert dataset.class_names == ["airplanes", "faces"]
+    assert dataset.train.labels.tolist() == [0, 0, 1, 1] and dataset.test.labels.tolist() == [0, 1]
+    assert dataset.train.images.shape == (4, 20, 30, 3)
+    (root / "test.txt").write_text("faces/9.jpg\n")
+    with pytest.raises(DataError, match=r"test.txt:1: faces/9.jpg: no such file"):
+        load_dataset(f"folder:{root}", split_lists=("train.txt", "test.txt"))
+
+
+def test_grayscale_and_odd_sizes(tmp_path):
+    root = tmp_path / "odd"
+    for split in ("train", "test"):
+        for name, size in (("a", (17, 23)), ("b", (40, 9))):
+            (root / split / name).mkdir(parents=True)
+            Image.fromarray(np.full(size, 200, np.uint8), mode="L").save(root / split / name / "x.png")
+    with pytest.raises(DataError, match="differs from.*set data.image_size"):
+        load_dataset(f"folder:{root}")
+    dataset = load_dataset(f"folder:{root}", image_size=[16, 16])
+    assert dataset.train.images.shape == (2, 16, 16, 3) and dataset.train.images.max() == 200
+
+
+def test_streamed_folder_decodes_per_batch_and_matches_memory(tiny_folder):
+    from kerashp.data.lazy import LazyImages
+
+    memory = load_dataset(f"folder:{tiny_folder}", cache="memory")
+    streamed = load_dataset(f"folder:{tiny_folder}", cache="stream")
+    assert isinstance(streamed.train.images, LazyImages)
+    picked = np.array([3, 0, 47])
+    assert np.array_equal(streamed.train.images[picked], memory.train.images[picked])
+    subset = streamed.train.subset(np.array([5, 6]))
+    assert isinstance(subset.images, LazyImages) and np.array_equal(subset.images[0:2], memory.train.images[5:7])
+    assert np.allclose(channel_stats(streamed.train.images)[0], channel_stats(memory.train.images)[0])
+
+
+def test_excluding_a_class_renumbers_the_rest(tiny_folder):
+    dataset = load_dataset(f"folder:{tiny_folder}").without_classes(["dog"])
+    assert dataset.class_names == ["cat", "frog", "ship"]
+    assert sorted(set(dataset.train.labels.tolist())) == [0, 1, 2] and len(dataset.train) == 36
+    with pytest.raises(DataError, match="bird not in"):
+        load_dataset(f"folder:{tiny_folder}").without_classes(["bird"])

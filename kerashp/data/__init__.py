@@ -4,6 +4,6 @@ Every source yields the same thing, a `Dataset` of uint8 NHWC arrays held in mem
 generator, the models and the reports never care where the pixels came from.
 """
 
-from kerashp.data.dataset import Dataset, ImageSet, load_dataset
+from kerashp.data.dataset import Dataset, ImageSet, load_dataset, load_preset_data
 
-__all__ = ["Dataset", "ImageSet", "load_dataset"]
+__all__ = ["Dataset", "ImageSet", "load_dataset", "load_preset_data"]

@@ -7,6 +7,7 @@ from typing import Callable
 
 import numpy as np
 
+from kerashp.data.lazy import LazyImages
 from kerashp.errors import DataError
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -14,14 +15,15 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 @dataclass
 class ImageSet:
-    images: np.ndarray  # uint8, (N, H, W, C)
+    images: np.ndarray | LazyImages  # uint8, (N, H, W, C); lazy for streamed folders
     labels: np.ndarray  # int64, (N,)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, indices: np.ndarray) -> "ImageSet":
-        return ImageSet(self.images[indices], self.labels[indices])
+        images = self.images.subset(indices) if isinstance(self.images, LazyImages) else self.images[indices]
+        return ImageSet(images, self.labels[indices])
 
 
 @dataclass
@@ -52,14 +54,21 @@ class Dataset:
         relabel[kept] = np.arange(len(kept))
 
         def keep(part: ImageSet) -> ImageSet:
-            mask = np.isin(part.labels, kept)
-            return ImageSet(part.images[mask], relabel[part.labels[mask]])
+            subset = part.subset(np.flatnonzero(np.isin(part.labels, kept)))
+            return ImageSet(subset.images, relabel[subset.labels])
 
         return Dataset(self.source, keep(self.train), keep(self.test), [self.class_names[i] for i in kept])
 
 
-def load_dataset(source: str, image_size: list[int] | None = None, progress: Progress | None = None) -> Dataset:
-    """Load `tfds:NAME` or `folder:PATH` fully into memory as uint8 images (resized if asked)."""
+def load_dataset(
+    source: str,
+    image_size: list[int] | None = None,
+    progress: Progress | None = None,
+    *,
+    split_lists: tuple[str, str] = ("", ""),
+    cache: str = "auto",
+) -> Dataset:
+    """Load `tfds:NAME` or `folder:PATH` (see the preset's `[data]` keys), resized if asked."""
     kind, _, target = source.partition(":")
     if not target:
         raise DataError(f"data.source = \"{source}\": expected tfds:NAME or folder:PATH")
@@ -71,5 +80,21 @@ def load_dataset(source: str, image_size: list[int] | None = None, progress: Pro
     if kind == "folder":
         from kerashp.data.folder_source import load_folder
 
-        return load_folder(target, size, progress)
+        return load_folder(target, size, progress, split_lists=split_lists, cache=cache)
     raise DataError(f"data.source = \"{source}\": unknown source kind '{kind}'; allowed: tfds, folder")
+
+
+def load_preset_data(preset: dict, progress: Progress | None = None) -> Dataset:
+    """The dataset a preset's `[data]` section describes, at the size its model needs."""
+    from kerashp.models import native_input_size
+
+    data = preset["data"]
+    native = native_input_size(preset["model"]["name"])
+    dataset = load_dataset(
+        data["source"],
+        data["image_size"] or ([native, native] if native else None),
+        progress,
+        split_lists=(data["train_list"], data["test_list"]),
+        cache=data["cache"],
+    )
+    return dataset.without_classes(data["exclude_classes"]) if data["exclude_classes"] else dataset

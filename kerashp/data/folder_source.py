@@ -1,6 +1,12 @@
-"""`folder:PATH`: class-per-subfolder images with `train/` and `test/` subfolders (ImageFolder layout).
+"""`folder:PATH`: class-per-subfolder images, any size, grayscale or RGB (kept as RGB).
 
-Images are decoded once, in parallel threads (decoding releases the GIL), into uint8 RGB arrays.
+Two layouts:
+- `PATH/train/<class>/*.jpg` and `PATH/test/<class>/*.jpg` (ImageFolder);
+- `PATH/<class>/*.jpg` plus split lists (`data.train_list`, `data.test_list`): one path per line,
+  relative to PATH, like the Caltech101 homework's train.txt / test.txt.
+
+Small datasets are decoded once, in parallel threads (decoding releases the GIL), into uint8
+arrays; large ones (or `data.cache = "stream"`) are decoded per batch from disk.
 """
 
 from __future__ import annotations
@@ -13,47 +19,113 @@ from PIL import Image, UnidentifiedImageError
 
 from kerashp.data.dataset import Dataset, ImageSet, Progress
 from kerashp.data.images import as_rgb, fit_size
+from kerashp.data.lazy import LazyImages
 from kerashp.errors import DataError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+STREAM_ABOVE_BYTES = 4 * 2**30  # `cache = "auto"` streams folders larger than this once decoded
 
 
-def load_folder(root: str, size: tuple[int, int] | None, progress: Progress | None = None) -> Dataset:
+def load_folder(
+    root: str,
+    size: tuple[int, int] | None,
+    progress: Progress | None = None,
+    *,
+    split_lists: tuple[str, str] = ("", ""),
+    cache: str = "auto",
+) -> Dataset:
     base = Path(root).expanduser()
     if not base.is_dir():
         raise DataError(f"folder:{root}: no such directory")
-    split_dirs = {split: base / split for split in ("train", "test")}
-    for split, path in split_dirs.items():
-        if not path.is_dir():
-            raise DataError(f"folder:{root}: missing '{split}/' subfolder (expected {root}/train/<class>/*.jpg and {root}/test/<class>/*.jpg)")
-    class_names = _class_names(split_dirs["train"])
-    train = _read_split(split_dirs["train"], class_names, size, progress)
-    test = _read_split(split_dirs["test"], class_names, size, progress)
-    return Dataset(f"folder:{root}", train, test, class_names)
+    if any(split_lists):
+        if not all(split_lists):
+            raise DataError("data.train_list and data.test_list: set both or neither")
+        class_names = _class_names(base)
+        train_files, test_files = (_listed(base, name, class_names) for name in split_lists)
+    else:
+        for split in ("train", "test"):
+            if not (base / split).is_dir():
+                raise DataError(
+                    f"folder:{root}: missing '{split}/' subfolder (expected {root}/train/<class>/*.jpg and "
+                    f"{root}/test/<class>/*.jpg, or set data.train_list and data.test_list)"
+                )
+        class_names = _class_names(base / "train")
+        train_files = _walk(base / "train", class_names, require_every_class=True)
+        test_files = _walk(base / "test", class_names, require_every_class=False)
+    stream = _should_stream(cache, train_files + test_files, size)
+    return Dataset(
+        f"folder:{root}",
+        _read(train_files, size, stream, "reading train", progress),
+        _read(test_files, size, stream, "reading test", progress),
+        class_names,
+    )
 
 
-def _class_names(train_dir: Path) -> list[str]:
-    names = sorted(p.name for p in train_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+Labelled = list[tuple[Path, int]]
+
+
+def _class_names(directory: Path) -> list[str]:
+    names = sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not names:
-        raise DataError(f"{train_dir}: no class subfolders (expected {train_dir}/<class>/*.jpg)")
+        raise DataError(f"{directory}: no class subfolders (expected {directory}/<class>/*.jpg)")
     return names
 
 
-def _read_split(split_dir: Path, class_names: list[str], size, progress: Progress | None) -> ImageSet:
-    files: list[Path] = []
-    labels: list[int] = []
-    for label, name in enumerate(class_names):
-        class_dir = split_dir / name
-        found = sorted(p for p in class_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if class_dir.is_dir() else []
-        if not found and split_dir.name == "train":
-            raise DataError(f"{class_dir}: empty class folder (no images with suffix {', '.join(sorted(IMAGE_SUFFIXES))})")
-        files += found
-        labels += [label] * len(found)
+def _images_in(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if directory.is_dir() else []
+
+
+def _walk(split_dir: Path, class_names: list[str], require_every_class: bool) -> Labelled:
     for extra in split_dir.iterdir():
         if extra.is_dir() and extra.name not in class_names and not extra.name.startswith("."):
             raise DataError(f"{extra}: class '{extra.name}' is not in train/ (classes: {', '.join(class_names)})")
-    images = _decode_all(files, size, f"reading {split_dir.name}", progress)
-    return ImageSet(images, np.asarray(labels, dtype=np.int64))
+    files: Labelled = []
+    for label, name in enumerate(class_names):
+        found = _images_in(split_dir / name)
+        if not found and require_every_class:
+            raise DataError(f"{split_dir / name}: empty class folder (no images with suffix {', '.join(sorted(IMAGE_SUFFIXES))})")
+        files += [(path, label) for path in found]
+    return files
+
+
+def _listed(base: Path, list_name: str, class_names: list[str]) -> Labelled:
+    """Paths from a split list; each one's class is its first folder."""
+    list_file = base / list_name
+    try:
+        lines = list_file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DataError(f"{list_file}: cannot read split list ({exc.strerror})") from None
+    index = {name: label for label, name in enumerate(class_names)}
+    files: Labelled = []
+    for number, line in enumerate(lines, start=1):
+        relative = line.strip()
+        if not relative or relative.startswith("#"):
+            continue
+        path = base / relative
+        label = index.get(Path(relative).parts[0])
+        if label is None or not path.is_file():
+            problem = "no such file" if label is not None else f"first folder is not a class ({', '.join(class_names)})"
+            raise DataError(f"{list_file}:{number}: {relative}: {problem}")
+        files.append((path, label))
+    if not files:
+        raise DataError(f"{list_file}: lists no images")
+    return files
+
+
+def _should_stream(cache: str, files: Labelled, size) -> bool:
+    if cache != "auto":
+        return cache == "stream"
+    first = _decode(files[0][0], size)
+    return first.nbytes * len(files) > STREAM_ABOVE_BYTES
+
+
+def _read(files: Labelled, size, stream: bool, what: str, progress: Progress | None) -> ImageSet:
+    labels = np.asarray([label for _, label in files], dtype=np.int64)
+    paths = [path for path, _ in files]
+    if stream:
+        shape = _decode(paths[0], size).shape if paths else (*(size or (32, 32)), 3)
+        return ImageSet(LazyImages(paths, lambda path: _decode_as(path, size, shape), shape), labels)
+    return ImageSet(_decode_all(paths, size, what, progress), labels)
 
 
 def _decode_all(files: list[Path], size, what: str, progress: Progress | None) -> np.ndarray:
@@ -64,12 +136,22 @@ def _decode_all(files: list[Path], size, what: str, progress: Progress | None) -
             if progress and (index % 256 == 0 or index == len(files)):
                 progress(what, index, len(files))
     for path, image in zip(files, decoded):
-        if image.shape != decoded[0].shape:
-            raise DataError(
-                f"{path}: image size {image.shape[:2]} differs from {decoded[0].shape[:2]}; "
-                "set data.image_size = [height, width] to resize every image"
-            )
+        _check_shape(path, image, decoded[0].shape)
     return np.stack(decoded) if decoded else np.zeros((0, *(size or (32, 32)), 3), np.uint8)
+
+
+def _check_shape(path: Path, image: np.ndarray, expected: tuple[int, ...]) -> None:
+    if image.shape != expected:
+        raise DataError(
+            f"{path}: image size {image.shape[:2]} differs from {expected[:2]}; "
+            "set data.image_size = [height, width] to resize every image"
+        )
+
+
+def _decode_as(path: Path, size, expected: tuple[int, ...]) -> np.ndarray:
+    image = _decode(path, size)
+    _check_shape(path, image, expected)
+    return image
 
 
 def _decode(path: Path, size) -> np.ndarray:

@@ -1,0 +1,40 @@
+"""Images decoded on demand, for folders too large to hold decoded in memory.
+
+Behaves like the uint8 array it stands for wherever kerashp indexes images: `len`, `.shape`,
+`images[index_array]` (decodes just those), `images[a:b]` and `subset(indices)` (stays lazy).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+class LazyImages:
+    def __init__(self, items: Sequence, decode: Callable[[object], np.ndarray], image_shape: tuple[int, ...]):
+        self.items = list(items)
+        self.decode = decode
+        self.image_shape = tuple(image_shape)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.items), *self.image_shape)
+
+    @property
+    def dtype(self):
+        return np.dtype(np.uint8)
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            key = range(*key.indices(len(self.items)))
+        if isinstance(key, (int, np.integer)):
+            return self.decode(self.items[key])
+        images = [self.decode(self.items[i]) for i in key]
+        return np.stack(images) if images else np.zeros((0, *self.image_shape), np.uint8)
+
+    def subset(self, indices: np.ndarray) -> "LazyImages":
+        return LazyImages([self.items[i] for i in indices], self.decode, self.image_shape)

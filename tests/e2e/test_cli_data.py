@@ -1,0 +1,39 @@
+"""`kerashp augment-preview` and `kerashp data` through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.e2e
+
+
+def kerashp(*args):
+    return subprocess.run([sys.executable, "-m", "kerashp.cli", *args], capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.parametrize("preset, extra", [("lenet5_aug", []), ("mobilenet_cifar100", ["--set", "augment.cutmix_alpha=1.0"])])
+def test_augment_preview_writes_a_readable_png(tiny_folder, tmp_path, preset, extra):
+    out = tmp_path / "preview.png"
+    result = kerashp("augment-preview", "--preset", preset, "--set", f"data.source=folder:{tiny_folder}", *extra, "--n", "8", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as image:
+        width, height = image.size
+        colours = len(set(image.convert("RGB").getdata()))
+    assert width > 800 and height > 600 and colours > 50
+
+
+def test_data_list_and_prepare_errors_are_one_line(tmp_path):
+    env_dir = tmp_path / "tfds"
+    listing = subprocess.run(
+        [sys.executable, "-m", "kerashp.cli", "data", "list"], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "TFDS_DATA_DIR": str(env_dir)},
+    )
+    assert listing.returncode == 0 and "no prepared datasets" in listing.stdout
+    unknown = kerashp("data", "prepare", "no_such_dataset_xyz")
+    assert unknown.returncode == 2 and "no such tfds dataset" in unknown.stderr
+    assert len([line for line in unknown.stderr.splitlines() if line.strip() and "absl" not in line]) == 1
