@@ -114,7 +114,16 @@ def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     parent = _load_chain(parent_path, (*seen, resolved))
     if "reference" in document:  # reported figures belong to one setup: a child's replace its parent's
         parent.pop("reference", None)
+    _reset_model_if_renamed(parent, document.get("model", {}).get("name"))
     return deep_merge(parent, document)
+
+
+def _reset_model_if_renamed(document: dict, new_name: Any) -> None:
+    """Switching to another model starts from that model's defaults: the options of the old one
+    (say lenet5's batch_norm when a child picks resnet) mean nothing to the new builder."""
+    model = document.get("model")
+    if isinstance(model, dict) and new_name is not None and model.get("name") != new_name:
+        document["model"] = {}
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -157,6 +166,8 @@ def parse_override(expression: str) -> tuple[str, Any]:
 
 def apply_override(document: dict, expression: str) -> None:
     key, value = parse_override(expression)
+    if key == "model.name":
+        _reset_model_if_renamed(document, value)
     parts = key.split(".")
     try:
         parent = _walk(document, parts[:-1], create=True)

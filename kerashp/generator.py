@@ -24,7 +24,7 @@ def batch_seed(*key: int) -> int:
 
 
 class ImageBatches(keras.utils.PyDataset):
-    """Batches of (normalised float32 images, one-hot or mixed soft labels)."""
+    """Batches of (normalised float32 images, one-hot or mixed soft labels), NHWC or NCHW."""
 
     def __init__(
         self,
@@ -38,6 +38,7 @@ class ImageBatches(keras.utils.PyDataset):
         pipeline=None,
         mix: MixSpec | None = None,
         shuffle: bool = False,
+        channels_first: bool = False,
         seed: int = 0,
         epoch: int = 0,
         workers: int = 1,
@@ -50,6 +51,7 @@ class ImageBatches(keras.utils.PyDataset):
         self.offset = (-mean / std).astype(np.float32)
         self.pipeline, self.mix = pipeline, mix
         self.shuffle, self.seed = shuffle, seed
+        self.channels_first = channels_first
         self._local = threading.local()
         self.set_epoch(epoch)
 
@@ -76,6 +78,8 @@ class ImageBatches(keras.utils.PyDataset):
         y = np.eye(self.num_classes, dtype=np.float32)[self.labels[picked]]
         if self.mix is not None:
             x, y = mix_batch(x, y, self.mix, np.random.default_rng(batch_seed(self.seed, self.epoch, index, 2)))
+        if self.channels_first:
+            x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
         return x, y
 
     def _augment(self, images: np.ndarray, seed: int) -> np.ndarray:

@@ -146,7 +146,9 @@ def build_optimizer(optimizer: dict, schedule: dict, steps_per_epoch: int, epoch
     o = _with_defaults(schema.OPTIMIZER, optimizer)
     adam_like = {"beta_1": o["beta_1"], "beta_2": o["beta_2"], "epsilon": o["epsilon"]}
     kinds = {
-        "sgd": (SGD, {"momentum": o["momentum"], "nesterov": o["nesterov"]}),
+        # Keras maps its own SGD class to a fused (torch._foreach) implementation; subclasses miss
+        # that mapping, so the unbounded subclass is used only where it is needed.
+        "sgd": (SGD if o["momentum"] > 1 else keras.optimizers.SGD, {"momentum": o["momentum"], "nesterov": o["nesterov"]}),
         "adam": (keras.optimizers.Adam, adam_like),
         "adamw": (keras.optimizers.AdamW, adam_like),
         "adagrad": (keras.optimizers.Adagrad, {"epsilon": o["epsilon"]}),

@@ -43,7 +43,8 @@ from kerashp.data.normalize import normalization  # noqa: E402
 from kerashp.data.split import split_indices  # noqa: E402
 from kerashp.generator import ImageBatches  # noqa: E402
 from kerashp.mixing import MixSpec  # noqa: E402
-from kerashp.models import build_model  # noqa: E402
+from kerashp.fastpath import accelerate  # noqa: E402
+from kerashp.models import DATA_FORMAT, build_model  # noqa: E402
 from kerashp.optim import apply_l2, build_optimizer, current_learning_rate  # noqa: E402
 
 Emit = Callable[[Event], None]
@@ -111,7 +112,13 @@ def build_feeds(preset: Preset, emit: Emit, run: RunDir | None = None, initial_e
     train_set, val_set = dataset.train.subset(train_idx), dataset.train.subset(val_idx)
     mean, std = _normalization(preset, train_set, run)
     height, width = dataset.image_shape[:2]
-    common = dict(num_classes=dataset.num_classes, batch_size=train_cfg["batch_size"], mean=mean, std=std)
+    common = dict(
+        num_classes=dataset.num_classes,
+        batch_size=train_cfg["batch_size"],
+        mean=mean,
+        std=std,
+        channels_first=DATA_FORMAT == "channels_first",
+    )
     feed = ImageBatches(
         train_set.images,
         train_set.labels,
@@ -152,6 +159,7 @@ def build_compiled_model(preset: Preset, feeds: Feeds) -> keras.Model:
     model = build_model(preset["model"]["name"], preset["model"], feeds.input_shape, feeds.num_classes)
     apply_l2(model, preset["optimizer"]["l2"])
     compile_model(model, preset, len(feeds.train))
+    accelerate(model)
     return model
 
 
@@ -166,9 +174,12 @@ def compile_model(model: keras.Model, preset: Preset, steps_per_epoch: int) -> N
 
 def load_checkpoint(path: Path) -> keras.Model:
     """Load a `.keras` checkpoint in safe mode (no arbitrary code from the file is run)."""
-    import kerashp.optim  # noqa: F401  registers the schedule class for deserialisation
+    import kerashp.models.layers  # noqa: F401  registers kerashp's layers for deserialisation
+    import kerashp.optim  # noqa: F401  registers the schedule and optimizer classes
 
-    return keras.saving.load_model(path, safe_mode=True)
+    model = keras.saving.load_model(path, safe_mode=True)
+    accelerate(model)
+    return model
 
 
 # ---------------------------------------------------------------------------------------- running

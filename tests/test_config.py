@@ -157,3 +157,10 @@ def test_bad_overrides_blame_the_override(override, expected):
 
 def test_unknown_preset_suggests_close_names():
     assert "did you mean lenet5" in error_of("lenet")
+
+
+def test_switching_model_drops_the_old_models_options(preset_dir):
+    preset = load_preset("lenet5", ['model.name="resnet"', "model.stages=[16, 32, 64]"])
+    assert preset.model.name == "resnet" and preset.model.stages == [16, 32, 64] and "batch_norm" not in preset.model
+    write(preset_dir, "mlp_child", 'extends = "lenet5"\n[model]\nname = "mlp"\nhidden = [10]\n')
+    assert load_preset("mlp_child").model.hidden == [10]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from kerashp.errors import UserError
-from kerashp.models import build_model, native_input_size
+from kerashp.models import DATA_FORMAT, build_model, native_input_size
 from kerashp.models.catalog import MODEL_OPTIONS
 
 CIFAR = (32, 32, 3)
@@ -62,7 +62,7 @@ def test_one_training_step(name):
     model = build(name, input_shape, num_classes, **overrides)
     assert model.get_layer("logits").output.shape == (None, num_classes)
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, *input_shape)).astype("float32")
+    x = rng.normal(size=(batch, *model.input_shape[1:])).astype("float32")
     y = keras.utils.to_categorical(rng.integers(num_classes, size=batch), num_classes)
     model.compile(optimizer="sgd", loss=keras.losses.CategoricalCrossentropy(from_logits=True))
     loss = model.train_on_batch(x, y)
@@ -93,8 +93,12 @@ def test_vgg19_study_variant_count():
 def test_mobilenet_has_the_imagenet_layers():
     """Only strides change for 32x32, so the count is keras.applications.MobileNet's plus the new logits."""
     for alpha in (1.0, 0.5):
-        base = keras.applications.MobileNet(input_shape=CIFAR, alpha=alpha, include_top=False, weights=None)
         model = build("mobilenet", num_classes=100, alpha=alpha)
+        keras.config.set_image_data_format(DATA_FORMAT)
+        try:
+            base = keras.applications.MobileNet(input_shape=model.input_shape[1:], alpha=alpha, include_top=False, weights=None)
+        finally:
+            keras.config.set_image_data_format("channels_last")
         assert model.count_params() == base.count_params() + dense(int(1024 * alpha), 100)
 
 

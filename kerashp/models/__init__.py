@@ -21,11 +21,28 @@ _BUILDERS = {
 _NATIVE_INPUT_SIZE = {"alexnet": 224, "vgg16": 224, "resnet50": 224, "mobilenet_v2": 224}
 
 
-def build_model(name: str, options: dict, input_shape: tuple[int, int, int], num_classes: int):
-    """Build an uncompiled `keras.Model` for `name` with the preset's `[model]` options."""
+# kerashp builds every model channels-first: on the torch backend a channels-last model transposes
+# its activations to NCHW and back around every convolution and pooling layer.
+DATA_FORMAT = "channels_first"
+
+
+def build_model(name: str, options: dict, image_shape: tuple[int, int, int], num_classes: int):
+    """Build an uncompiled `keras.Model` for `name` with the preset's `[model]` options.
+
+    `image_shape` is (height, width, channels); the model takes batches in `DATA_FORMAT`.
+    """
+    import keras
+
+    height, width, channels = image_shape
+    input_shape = (channels, height, width) if DATA_FORMAT == "channels_first" else (height, width, channels)
     module_name, function = _BUILDERS[name]
     module = importlib.import_module(f"kerashp.models.{module_name}")
-    return getattr(module, function)(options, input_shape, num_classes)
+    previous = keras.config.image_data_format()
+    keras.config.set_image_data_format(DATA_FORMAT)  # layers keep the format they were built with
+    try:
+        return getattr(module, function)(options, input_shape, num_classes)
+    finally:
+        keras.config.set_image_data_format(previous)
 
 
 def native_input_size(name: str) -> int | None:

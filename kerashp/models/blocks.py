@@ -8,6 +8,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerashp.models.layers import batch_normalization
+
 
 def layer_style(options: dict) -> dict:
     """The `batch_norm`, `activation` and `initializer` options, as keyword arguments for the helpers below."""
@@ -17,7 +19,7 @@ def layer_style(options: dict) -> dict:
 def normalize_activate(x, *, batch_norm: bool, activation: str | None):
     """Optional batch norm, then the activation (`None` leaves the output linear)."""
     if batch_norm:
-        x = layers.BatchNormalization()(x)
+        x = batch_normalization()(x)
     if activation:
         x = layers.Activation(activation)(x)
     return x

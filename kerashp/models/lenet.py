@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerashp.models.layers import batch_normalization
+
 
 def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     init = options["initializer"]
@@ -16,7 +18,7 @@ def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) ->
 
     def activate(x):
         if batch_norm:
-            x = layers.BatchNormalization()(x)
+            x = batch_normalization()(x)
         return layers.Activation(options["activation"])(x)
 
     inputs = keras.Input(shape=input_shape, name="image")

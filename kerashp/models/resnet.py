@@ -17,6 +17,7 @@ from keras import layers
 
 from kerashp.errors import UserError, format_value
 from kerashp.models.blocks import classifier, conv
+from kerashp.models.layers import channel_axis
 
 
 def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
@@ -45,7 +46,7 @@ def _basic_block(
     """Two convolutions added to the skip connection, then the activation."""
     conv_bn = partial(conv, batch_norm=True, initializer=initializer)
     skip = x
-    if strides != 1 or x.shape[-1] != filters:
+    if strides != 1 or x.shape[channel_axis()] != filters:
         if skip_pool:
             skip = layers.MaxPooling2D(kernel_size, strides=1, padding="same")(skip)
         skip = conv_bn(skip, filters, 1, strides=strides, activation=None)

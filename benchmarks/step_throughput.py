@@ -1,0 +1,159 @@
+"""Training throughput: kerashp's training path vs a plain PyTorch loop (goal: ratio >= 0.9).
+
+Both train the same architecture (LeNet-5 with batch norm; CIFAR ResNet-20) with the same batch
+size, optimizer (SGD, Nesterov momentum 0.9) and data (CIFAR-10 images held as uint8, shuffled,
+normalised per batch). The kerashp side is `kerashp.train.train` itself: `fit`, its callbacks,
+metrics, events and per-epoch checkpoints. The two run alternately, `--repeats` times, and the
+medians of images/s are compared.
+
+    python benchmarks/step_throughput.py [--models lenet5 resnet20] [--repeats 3] [--epochs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import machine
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from kerashp.config import load_preset  # noqa: E402
+from kerashp.data import load_dataset  # noqa: E402
+from kerashp.train import train  # noqa: E402
+
+MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-mini"
+OVERRIDES = {
+    "lenet5": [],
+    "resnet20": ['model.name="resnet"', "model.stages=[16, 32, 64]", "model.blocks=3"],
+}
+
+
+# ----------------------------------------------------------------------------------- plain PyTorch
+
+
+def torch_lenet5() -> nn.Module:
+    layers: list[nn.Module] = []
+    channels = 3
+    for filters in (6, 16):
+        layers += [nn.Conv2d(channels, filters, 5, bias=False), nn.BatchNorm2d(filters), nn.ReLU(), nn.MaxPool2d(2)]
+        channels = filters
+    layers.append(nn.Flatten())
+    width = 400
+    for units in (120, 84):
+        layers += [nn.Linear(width, units, bias=False), nn.BatchNorm1d(units), nn.ReLU()]
+        width = units
+    return nn.Sequential(*layers, nn.Linear(84, 10))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, inputs: int, filters: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(inputs, filters, 3, stride, 1, bias=False), nn.BatchNorm2d(filters), nn.ReLU(),
+            nn.Conv2d(filters, filters, 3, 1, 1, bias=False), nn.BatchNorm2d(filters),
+        )
+        self.skip = nn.Identity()
+        if stride != 1 or inputs != filters:
+            self.skip = nn.Sequential(nn.Conv2d(inputs, filters, 1, stride, bias=False), nn.BatchNorm2d(filters))
+
+    def forward(self, x):
+        return torch.relu(self.skip(x) + self.body(x))
+
+
+def torch_resnet20() -> nn.Module:
+    blocks: list[nn.Module] = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+    channels = 16
+    for stage, filters in enumerate((16, 32, 64)):
+        for block in range(3):
+            blocks.append(BasicBlock(channels, filters, 2 if stage and not block else 1))
+            channels = filters
+    return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def torch_epoch(model: nn.Module, images: np.ndarray, labels: np.ndarray, batch: int, epoch: int) -> float:
+    """One epoch of a well-written PyTorch loop; returns images/s."""
+    optimizer = model.optimizer
+    mean = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
+    std = torch.tensor([0.2023, 0.1994, 0.2010]).view(1, 3, 1, 1)
+    order = np.random.default_rng(epoch).permutation(len(labels))
+    loss_sum = torch.zeros(())
+    correct = torch.zeros((), dtype=torch.long)
+    model.train()
+    started = time.perf_counter()
+    for start in range(0, len(order), batch):
+        picked = order[start : start + batch]
+        x = (torch.from_numpy(images[picked]).permute(0, 3, 1, 2).float() / 255.0 - mean) / std
+        y = torch.from_numpy(labels[picked])
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * len(picked)
+        correct += (logits.argmax(1) == y).sum()
+    float(loss_sum), int(correct)  # one host sync per epoch, as a careful loop does
+    return len(order) / (time.perf_counter() - started)
+
+
+# ----------------------------------------------------------------------------------- kerashp
+
+
+def kerashp_epochs(name: str, source: str, runs: Path, batch: int, epochs: int) -> float:
+    """`kerashp.train.train` for `epochs`; median images/s of the epochs after the first."""
+    overrides = [
+        f"data.source={source}",
+        "data.validation=0",
+        f"train.batch_size={batch}",
+        f"train.epochs={epochs}",
+        "train.evaluate_test=false",
+        "augment.transforms=[]",
+        *OVERRIDES[name],
+    ]
+    preset = load_preset("lenet5", overrides)
+    result = train(preset, runs)
+    images = len(np.load(result.run.path / "split.npz")["train"])
+    times = [row["epoch_time"] for row in result.run.read_history()[1:]]
+    return images / statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(OVERRIDES), choices=list(OVERRIDES))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3, help="kerashp epochs per repeat (the first is warm-up)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--data", default=str(MINI), help="ImageFolder dataset (default: shared cifar10-mini)")
+    args = parser.parse_args()
+    source = f"folder:{args.data}"
+    dataset = load_dataset(source)
+    images, labels = dataset.train.images, dataset.train.labels
+    torch.manual_seed(0)
+    print(f"step_throughput on {machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"batch {args.batch_size}, {len(labels)} training images, {args.repeats} interleaved repeats")
+    for name in args.models:
+        model = {"lenet5": torch_lenet5, "resnet20": torch_resnet20}[name]()
+        model.optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+        torch_epoch(model, images[:512], labels[:512], args.batch_size, 0)  # warm-up
+        plain, ours = [], []
+        with tempfile.TemporaryDirectory() as runs:
+            for repeat in range(args.repeats):
+                plain.append(torch_epoch(model, images, labels, args.batch_size, repeat))
+                ours.append(kerashp_epochs(name, source, Path(runs), args.batch_size, args.epochs))
+        ratio = statistics.median(ours) / statistics.median(plain)
+        print(f"  {name:<9} plain PyTorch {statistics.median(plain):8.0f} img/s   kerashp {statistics.median(ours):8.0f} img/s"
+              f"   ratio {ratio:.2f}   (samples: {[round(v) for v in plain]} / {[round(v) for v in ours]})")
+
+
+if __name__ == "__main__":
+    main()
