@@ -134,7 +134,7 @@ TRAIN: dict[str, Field] = {
     "epochs": Int(10, "training epochs", lo=1),
     "batch_size": Int(128, "batch size", lo=1),
     "label_smoothing": Float(0.0, "label smoothing for the cross-entropy loss", lo=0.0, hi=1.0, hi_open=True),
-    "workers": Int(1, "data-loading workers for the generator", lo=1),
+    "workers": Int(2, "generator workers preparing batches ahead of training (threads unless use_multiprocessing)", lo=1),
     "use_multiprocessing": Bool(False, "use processes rather than threads for the generator"),
     "monitor": Choice("val_accuracy", "metric that picks the best checkpoint", choices=("val_accuracy", "val_loss")),
     "evaluate_test": Bool(True, "evaluate the best checkpoint on the test split at the end"),
