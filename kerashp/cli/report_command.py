@@ -1,0 +1,33 @@
+"""`kerashp report`: figures and final-epoch tables for runs, a study or a search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kerashp.cli.options import subcommand
+
+EXAMPLES = """  kerashp report studies/lenet5-learning_rate          # redraw a study's report in its folder
+  kerashp report runs/lenet5-20261125-101500 runs/lenet5_aug-20261125-103000 --out reports/aug
+  kerashp report runs --compare-reference              # every run in ./runs, with the presets' reported figures
+  kerashp report searches/lenet5-lr                    # a search: its trials, objective and parallel coordinates
+"""
+
+
+def register(subcommands) -> None:
+    parser = subcommand(subcommands, "report", "draw loss/accuracy figures and final-epoch tables for runs, studies or searches", EXAMPLES)
+    parser.add_argument("paths", nargs="+", type=Path, metavar="RUN|RUNS_DIR|STUDY|SEARCH")
+    parser.add_argument("--out", type=Path, help="report folder (default: the study's own folder, a search's report/, else reports/NAME)")
+    parser.add_argument(
+        "--compare-reference", action="store_true",
+        help="show the figures each preset's source study reported ([reference]) next to the measured ones",
+    )  # fmt: skip
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from kerashp.report import report
+
+    path = report(args.paths, args.out, args.compare_reference)
+    print(f"report: {path}")
+    print(f"        {path.with_suffix('.html')} (figures inline)")
+    return 0

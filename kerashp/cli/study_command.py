@@ -1,0 +1,133 @@
+"""`kerashp study`: vary one hyperparameter (or several, one after another) and compare the runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kerashp.cli.options import add_overrides, positive_int, subcommand
+from kerashp.errors import UserError
+
+EXAMPLES = """  kerashp study --preset lenet5 --vary optimizer.learning_rate=0.5,0.05,0.01 --epochs 30
+  kerashp study --preset lenet5 --vary optimizer.learning_rate=0.5,0.05,0.01 \\
+      --set data.source=folder:../shared/data/cifar10-mini --epochs 3 --name lr-mini
+  kerashp study --preset lenet5 --vary train.batch_size=32,128 --vary optimizer.l2=0,1e-4 --jobs 2
+  kerashp study lenet5_factors                     # a study file from presets/studies/
+  kerashp study my_study.toml --epochs 5
+  kerashp study studies/lr-mini                    # resume: finished variants are skipped
+"""
+STUDIES_DIR_ENV = "KERASHP_STUDIES_DIR"
+
+
+def register(subcommands) -> None:
+    parser = subcommand(
+        subcommands,
+        "study",
+        "train one variant per value of a hyperparameter and compare them in figures and tables",
+        EXAMPLES,
+    )
+    parser.add_argument(
+        "source", nargs="?", metavar="FILE|NAME|STUDY_DIR",
+        help="a study file (.toml, or a name from presets/studies/), or a study folder to resume",
+    )  # fmt: skip
+    parser.add_argument("--preset", metavar="NAME|FILE", help="the preset every variant starts from")
+    parser.add_argument(
+        "--vary", action="append", default=[], metavar="KEY=V1,V2,...",
+        help="a preset key and its values (TOML, like --set); repeat to study factors one after another, "
+        "each keeping the winner of the one before",
+    )  # fmt: skip
+    add_overrides(parser)
+    parser.add_argument("--epochs", type=positive_int, help="override train.epochs for every variant")
+    parser.add_argument("--name", help="study folder name (default: preset and varied keys, or the study file's name)")
+    parser.add_argument("--jobs", type=positive_int, default=1, help="variants trained at once, in separate processes (one GPU each)")
+    parser.add_argument(
+        "--studies-dir", type=Path, default=None, help=f"where studies are kept (default: ${STUDIES_DIR_ENV} or ./studies)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from kerashp.study import Study, plan_from_args, plan_from_file, validate_plan
+
+    studies_dir = args.studies_dir or Path(os.environ.get(STUDIES_DIR_ENV, "studies"))
+    if args.source and Path(args.source).is_dir():
+        if args.preset or args.vary or args.overrides or args.epochs or args.name:
+            raise UserError(f"{args.source}: a study folder resumes with its own plan; --preset, --vary, --set, --epochs and --name do not apply")
+        study = Study.open(args.source)
+    else:
+        if args.source:
+            if args.preset or args.vary:
+                raise UserError("give either a study file or --preset with --vary, not both")
+            plan = plan_from_file(args.source, args.overrides, args.epochs, args.name)
+        elif args.preset and args.vary:
+            plan = plan_from_args(args.preset, args.vary, args.overrides, args.epochs, args.name)
+        else:
+            raise UserError("nothing to study: give --preset NAME with --vary KEY=V1,V2,..., or a study file")
+        validate_plan(plan)  # every variant, before importing torch
+        study = Study.create_or_resume(studies_dir, plan)
+    result = study.run([StudyView()], jobs=args.jobs)
+    return result.exit_code
+
+
+class StudyView:
+    """Renders study events; a variant's own training events go to the usual ConsoleView."""
+
+    def __init__(self):
+        from rich.console import Console
+
+        from kerashp.console import ConsoleView
+
+        self.console = Console(highlight=False)
+        self.run_view = ConsoleView(self.console)
+
+    def __call__(self, event) -> None:
+        handler = getattr(self, f"on_{type(event).__name__}", None)
+        if handler:
+            handler(event)
+        else:
+            self.run_view(event)
+
+    def on_VariantStarted(self, event) -> None:
+        self.console.rule(f"[bold]variant {event.number}/{event.total}[/]  {event.factor}: {event.label}", align="left")
+
+    def on_VariantSkipped(self, event) -> None:
+        self.console.print(f"variant {event.number}/{event.total}  {event.label}: already {event.status} ({event.run_dir})")
+
+    def on_VariantEpoch(self, event) -> None:
+        from kerashp.console import fmt
+
+        m = event.metrics
+        self.console.print(
+            f"[bold]{event.label}[/] epoch {event.epoch:>3}/{event.epochs}  loss {fmt(m.get('loss'))}  acc {fmt(m.get('accuracy'))}  "
+            f"val_loss {fmt(m.get('val_loss'))}  val_acc {fmt(m.get('val_accuracy'))}",
+            soft_wrap=True,
+        )
+
+    def on_VariantFinished(self, event) -> None:
+        colour = "green" if event.status == "completed" else "yellow" if event.status in ("stopped", "interrupted", "diverged") else "red"
+        detail = f": {event.detail}" if event.detail else ""
+        self.console.print(f"variant {event.number}/{event.total}  {event.label}: [{colour}]{event.status}[/]{detail}")
+
+    def on_FactorFinished(self, event) -> None:
+        from rich.table import Table
+
+        from kerashp.console import fmt
+
+        table = Table(title=f"{event.factor}: final epoch", title_justify="left")
+        columns = ("variant", "train loss", "train acc", "val loss", "val acc", "best val acc (epoch)", "test acc", "status")
+        for column in columns:
+            table.add_column(column, justify="left" if column in ("variant", "status") else "right")
+        for index, row in enumerate(event.rows):
+            mark = " [green]winner[/]" if index == event.winner else ""
+            best = f"{fmt(row['best_val_accuracy'])} ({fmt(row['best_val_epoch'])})"
+            table.add_row(
+                row["variant"] + mark, fmt(row["train_loss"]), fmt(row["train_accuracy"]), fmt(row["val_loss"]),
+                fmt(row["val_accuracy"]), best, fmt(row["test_accuracy"]), row["status"],
+            )  # fmt: skip
+        self.console.print(table)
+
+    def on_StudyFinished(self, event) -> None:
+        if event.report:
+            self.console.print(f"report: {event.report}  (and report.html, figures, table.md/csv beside it)")
+        if event.status in ("stopped", "interrupted"):
+            self.console.print(f"[yellow]{event.status}[/]: resume with  kerashp study {event.path}")

@@ -1,0 +1,209 @@
+"""Lab-report figures drawn with matplotlib (Agg, imported on first use).
+
+Every figure tells its curves apart three ways, so it reads in colour, for colour-blind readers
+(Okabe-Ito palette) and printed in grey: colour, marker, and line style (training dashed,
+validation solid). Inputs are plain data (labels, history rows, numbers), never run directories.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+# Okabe & Ito (2008), ordered so the first colours differ most in lightness as well as hue
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+MARKERS_PER_CURVE = 12
+LOG_SCALE_ABOVE = 30.0  # a y range spanning more than this factor is drawn on a log axis
+UNUSED = -0.12  # where parallel coordinates put a hyperparameter a trial did not use
+
+History = Sequence[dict]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 9, "axes.grid": True, "grid.alpha": 0.3})
+    return plt
+
+
+def style(index: int) -> dict:
+    """Colour and marker of the `index`-th curve (markers cycle at a different length than colours)."""
+    return {"color": PALETTE[index % len(PALETTE)], "marker": MARKERS[index % len(MARKERS)]}
+
+
+def _save(plt, fig, path: Path) -> Path:
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _maybe_log(axis, values: list[float]) -> None:
+    positive = [v for v in values if v > 0 and math.isfinite(v)]
+    if positive and max(positive) / min(positive) > LOG_SCALE_ABOVE:
+        axis.set_yscale("log")
+
+
+def _epoch_axis(axis) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _column(history: History, key: str) -> tuple[list[int], list[float]]:
+    rows = [row for row in history if key in row]
+    return [row["epoch"] for row in rows], [row[key] for row in rows]
+
+
+def curves_figure(
+    path: Path,
+    runs: Sequence[tuple[str, History]],
+    metric: str,
+    title: str,
+    references: Sequence[tuple[str, float]] = (),
+) -> Path:
+    """`metric` per epoch for each run: training (`metric`) dashed, validation (`val_metric`) solid.
+
+    `references` are reported figures drawn as labelled horizontal dotted lines."""
+    plt = _pyplot()
+    from matplotlib.lines import Line2D
+
+    fig, axis = plt.subplots(figsize=(7.5, 4.5))
+    drawn: list[float] = []
+    for index, (label, history) in enumerate(runs):
+        look = style(index)
+        for key, dashes in ((metric, "--"), (f"val_{metric}", "-")):
+            epochs, values = _column(history, key)
+            every = max(1, len(epochs) // MARKERS_PER_CURVE)
+            axis.plot(epochs, values, linestyle=dashes, markevery=every, markersize=5, linewidth=1.6, **look)
+            drawn += values
+    for index, (label, value) in enumerate(references):
+        axis.axhline(value, color="0.35", linestyle=":", linewidth=1.4)
+        axis.annotate(label, (1.0, value), xycoords=("axes fraction", "data"), xytext=(-4, 3 + 10 * (index % 2)),
+                      textcoords="offset points", ha="right", fontsize=8, color="0.25")
+    if metric == "loss":
+        _maybe_log(axis, drawn)
+    _epoch_axis(axis)
+    axis.set_ylabel(metric)
+    axis.set_title(title)
+    handles = [Line2D([], [], linestyle="-", **style(i), label=label) for i, (label, _) in enumerate(runs)]
+    handles += [
+        Line2D([], [], color="0.3", linestyle="--", label="training"),
+        Line2D([], [], color="0.3", linestyle="-", label="validation"),
+    ]
+    axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return _save(plt, fig, path)
+
+
+def lr_figure(path: Path, runs: Sequence[tuple[str, History]], title: str) -> Path:
+    """The learning rate each run ended its epochs with."""
+    plt = _pyplot()
+    fig, axis = plt.subplots(figsize=(7.5, 4.0))
+    drawn: list[float] = []
+    for index, (label, history) in enumerate(runs):
+        epochs, values = _column(history, "lr")
+        axis.plot(epochs, values, label=label, markevery=max(1, len(epochs) // MARKERS_PER_CURVE), **style(index))
+        drawn += values
+    _maybe_log(axis, drawn)
+    _epoch_axis(axis)
+    axis.set_ylabel("learning rate (end of epoch)")
+    axis.set_title(title)
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return _save(plt, fig, path)
+
+
+def objective_figure(path: Path, trials: Sequence[tuple[str, float]], objective: str, maximize: bool, title: str) -> Path:
+    """Each trial's objective in trial order, with the best so far as a step line."""
+    plt = _pyplot()
+    fig, axis = plt.subplots(figsize=(7.5, 4.0))
+    positions = list(range(1, len(trials) + 1))
+    values = [value for _, value in trials]
+    pick = max if maximize else min
+    best = [pick(values[: i + 1]) for i in range(len(values))]
+    axis.plot(positions, values, linestyle="none", **style(0), label="trial")
+    axis.step(positions, best, where="post", color=PALETTE[3], linestyle="--", label="best so far")
+    axis.set_xticks(positions, [label for label, _ in trials], rotation=45 if len(trials) > 8 else 0, ha="right" if len(trials) > 8 else "center")
+    axis.set_xlabel("trial")
+    axis.set_ylabel(objective)
+    axis.set_title(title)
+    axis.legend(loc="best")
+    return _save(plt, fig, path)
+
+
+def parallel_figure(
+    path: Path, columns: dict[str, list], objective: list[float], objective_name: str, maximize: bool, title: str
+) -> Path:
+    """Parallel coordinates: one vertical axis per hyperparameter, then the objective; one line per
+    trial coloured by its objective (viridis), the best trial drawn thickest.
+
+    Numeric columns are scaled min..max (log when they span more than LOG_SCALE_ABOVE); other
+    columns place their distinct values evenly."""
+    plt = _pyplot()
+    from matplotlib import cm
+    from matplotlib.colors import Normalize
+
+    axes_data = {**columns, objective_name: objective}
+    scaled, ticks = {}, {}
+    for name, values in axes_data.items():
+        scaled[name], ticks[name] = _scale_axis(values)
+    names = list(axes_data)
+    norm = Normalize(min(objective), max(objective)) if len(set(objective)) > 1 else Normalize(objective[0] - 1, objective[0] + 1)
+    colours = cm.viridis if maximize else cm.viridis_r
+    best = objective.index(max(objective) if maximize else min(objective))
+    fig, axis = plt.subplots(figsize=(max(6.0, 1.8 * len(names)), 4.5))
+    order = sorted(range(len(objective)), key=lambda i: i == best)  # the best trial on top
+    for trial in order:
+        ys = [scaled[name][trial] for name in names]
+        axis.plot(range(len(names)), ys, color=colours(norm(objective[trial])), linewidth=3.0 if trial == best else 1.2,
+                  marker="o", markersize=4, alpha=0.9)
+    for position, name in enumerate(names):
+        axis.axvline(position, color="0.2", linewidth=0.8)
+        for y, text in ticks[name]:
+            axis.annotate(text, (position, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+    axis.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    axis.set_yticks([])
+    axis.set_xlim(-0.2, len(names) - 0.4)
+    axis.set_ylim(UNUSED - 0.05, 1.05)
+    axis.grid(False)
+    axis.set_title(title)
+    fig.colorbar(cm.ScalarMappable(norm=norm, cmap=colours), ax=axis, label=objective_name)
+    return _save(plt, fig, path)
+
+
+def _scale_axis(values: list) -> tuple[list[float], list[tuple[float, str]]]:
+    """Values mapped to 0..1 plus (position, text) ticks for that axis; an empty cell (a
+    hyperparameter the trial did not use) goes below the axis, at UNUSED."""
+    present = [v for v in values if v != ""]
+    numbers = _as_numbers(present)
+    if numbers is None:
+        categories = sorted({str(v) for v in present})
+        spots = {c: (i / (len(categories) - 1) if len(categories) > 1 else 0.5) for i, c in enumerate(categories)}
+        place = spots.__getitem__
+        ticks = [(y, c) for c, y in spots.items()]
+    else:
+        low, high = min(numbers), max(numbers)
+        use_log = low > 0 and high / low > LOG_SCALE_ABOVE
+        transform = math.log10 if use_log else float
+        lo, hi = transform(low), transform(high)
+        span = hi - lo
+
+        def place(v) -> float:
+            return (transform(float(v)) - lo) / span if span else 0.5
+
+        middle = 10 ** ((lo + hi) / 2) if use_log else (low + high) / 2
+        ticks = [(place(v), f"{v:.3g}") for v in ((low, middle, high) if span else (low,))]
+    if len(present) < len(values):
+        ticks.append((UNUSED, "unused"))
+    return [place(v) if v != "" else UNUSED for v in values], ticks
+
+
+def _as_numbers(values: list) -> list[float] | None:
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,158 @@
+"""Per-layer output shape, parameters and multiply-accumulate operations (MACs) of a preset's model.
+
+MACs are counted for one image's forward pass through the layers that multiply by weights:
+convolutions (1D/2D/3D, grouped), depthwise and separable convolutions, and Dense (once per
+position when its input has more than one axis). Biases, batch norm (at inference it folds into
+the layer before), pooling, activations and additions count 0. For LeNet-5 without batch norm
+this gives the LeNet-5 study's hand computation: 62,006 parameters and 651,720 MACs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from kerashp.backend import use_torch_backend
+from kerashp.config import Preset
+from kerashp.errors import DataError, UserError
+
+use_torch_backend()
+
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+from kerashp.models import build_model, native_input_size  # noqa: E402
+
+CHANNELS = 3  # every data source delivers RGB
+
+
+@dataclass
+class LayerRow:
+    name: str
+    kind: str
+    output_shape: tuple  # without the batch axis
+    parameters: int
+    macs: int
+    depth: int = 0  # nesting level inside sub-models
+
+
+@dataclass
+class ModelSummary:
+    name: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    rows: list[LayerRow]
+    parameters: int  # as Keras counts them, batch-norm moving statistics included
+    trainable: int
+
+    @property
+    def macs(self) -> int:
+        return sum(row.macs for row in self.rows if row.depth == 0)
+
+
+def layer_macs(layer: keras.layers.Layer) -> int:
+    """Multiply-accumulates of one forward pass of `layer` for one example (0 for weightless layers)."""
+    if isinstance(layer, keras.Model):
+        return sum(layer_macs(inner) for inner in layer.layers)
+    if not isinstance(layer, (layers.Dense, *_CONVOLUTIONS)):
+        return 0
+    inputs, outputs = _shape(layer.input), _shape(layer.output)
+    channel = 0 if getattr(layer, "data_format", "channels_last") == "channels_first" else -1
+    in_channels = inputs[channel]
+    positions = math.prod(outputs) // outputs[channel]  # output pixels (or rows, for Dense)
+    if isinstance(layer, layers.Dense):
+        return positions * in_channels * layer.units
+    kernel = math.prod(layer.kernel_size)
+    if isinstance(layer, _SEPARABLE):
+        depthwise = in_channels * layer.depth_multiplier
+        return positions * (kernel * depthwise + depthwise * layer.filters)
+    if isinstance(layer, _DEPTHWISE):
+        return positions * kernel * in_channels * layer.depth_multiplier
+    return positions * outputs[channel] * kernel * in_channels // layer.groups
+
+
+_SEPARABLE = (layers.SeparableConv1D, layers.SeparableConv2D)
+_DEPTHWISE = (layers.DepthwiseConv1D, layers.DepthwiseConv2D)
+_CONVOLUTIONS = (layers.Conv1D, layers.Conv2D, layers.Conv3D, *_SEPARABLE, *_DEPTHWISE)
+
+
+def _shape(tensor) -> tuple[int, ...]:
+    first = tensor[0] if isinstance(tensor, (list, tuple)) else tensor
+    return tuple(first.shape[1:])
+
+
+def layer_rows(model: keras.Model, depth: int = 0) -> list[LayerRow]:
+    """One row per layer, sub-models followed by their own layers one level deeper."""
+    rows = []
+    for layer in model.layers:
+        rows.append(LayerRow(layer.name, type(layer).__name__, _shape(layer.output), layer.count_params(), layer_macs(layer), depth))
+        if isinstance(layer, keras.Model):
+            rows += layer_rows(layer, depth + 1)
+    return rows
+
+
+def summarize(model: keras.Model) -> ModelSummary:
+    trainable = sum(math.prod(weight.shape) for weight in model.trainable_weights)
+    input_shape = _shape(model.inputs)
+    num_classes = _shape(model.outputs)[-1]
+    return ModelSummary(model.name, input_shape, num_classes, layer_rows(model), model.count_params(), trainable)
+
+
+def summarize_preset(preset: Preset, input_shape: tuple[int, int, int] | None = None, num_classes: int | None = None) -> ModelSummary:
+    """The model `preset` trains, for its data's image size and classes unless given.
+
+    Pretrained bases are built without downloading their weights: the layers are the same."""
+    if input_shape is None or num_classes is None:
+        data_shape, data_classes = preset_input(preset)
+        input_shape, num_classes = input_shape or data_shape, num_classes or data_classes
+    options = dict(preset["model"])
+    if "weights" in options:
+        options["weights"] = "none"
+    return summarize(build_model(options["name"], options, input_shape, num_classes))
+
+
+def preset_input(preset: Preset) -> tuple[tuple[int, int, int], int]:
+    """The input shape and class count training would see, from a glance at the data source
+    (class folders and one image, or the tfds metadata) rather than reading it."""
+    data = preset["data"]
+    kind, _, target = data["source"].partition(":")
+    if kind == "folder":
+        size, classes = _glance_folder(Path(target).expanduser(), bool(data["train_list"]))
+    else:
+        size, classes = _glance_tfds(target)
+    native = native_input_size(preset["model"]["name"])
+    size = tuple(data["image_size"]) or ((native, native) if native else size)
+    if size is None or None in size:
+        raise UserError(f"{data['source']}: images have no fixed size; pass --input-shape H,W,C or set data.image_size")
+    return (*size, CHANNELS), classes - len(data["exclude_classes"])
+
+
+def _glance_folder(base: Path, listed: bool) -> tuple[tuple[int, int] | None, int]:
+    from PIL import Image
+
+    from kerashp.data.folder_source import IMAGE_SUFFIXES
+
+    root = base if listed else base / "train"
+    if not root.is_dir():
+        raise DataError(f"folder:{base}: no such directory {root}")
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    first = next((f for folder in classes for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES), None)
+    if first is None:
+        return None, len(classes)
+    with Image.open(first) as image:
+        width, height = image.size
+    return (height, width), len(classes)
+
+
+def _glance_tfds(name: str) -> tuple[tuple[int, int] | None, int]:
+    import tensorflow_datasets as tfds
+
+    from kerashp.data.tfds_source import data_dir
+
+    try:
+        features = tfds.builder(name, data_dir=data_dir()).info.features
+    except tfds.core.registered.DatasetNotFoundError:
+        raise DataError(f"tfds:{name}: no such tfds dataset (see the tfds catalog for names)") from None
+    height, width = features["image"].shape[:2]
+    return (height, width) if height and width else None, features["label"].num_classes
