@@ -47,7 +47,8 @@ class ConsoleView:
         else:
             self.progress.reset(self.task, total=total, description=description, status=status)
 
-    def _close_bar(self) -> None:
+    def close_bar(self) -> None:
+        """Close the progress bar, if one is open (a stopped run leaves one mid-epoch)."""
         if self.task is not None:
             self.progress.stop()
             self.progress.remove_task(self.task)
@@ -57,7 +58,7 @@ class ConsoleView:
         self._bar(event.what, event.total)
         self.progress.update(self.task, completed=event.done)
         if event.done >= event.total:
-            self._close_bar()
+            self.close_bar()
 
     def on_RunStarted(self, event: ev.RunStarted) -> None:
         resumed = f", resuming after epoch {event.initial_epoch}" if event.initial_epoch else ""
@@ -75,7 +76,7 @@ class ConsoleView:
             self.progress.update(self.task, completed=event.step, status=status)
 
     def on_EpochEnded(self, event: ev.EpochEnded) -> None:
-        self._close_bar()
+        self.close_bar()
         m = event.metrics
         star = " [green]*best[/]" if event.best else ""
         self.console.print(
@@ -86,10 +87,10 @@ class ConsoleView:
         )
 
     def on_Evaluated(self, event: ev.Evaluated) -> None:
-        self._close_bar()
+        self.close_bar()
 
     def on_RunFinished(self, event: ev.RunFinished) -> None:
-        self._close_bar()
+        self.close_bar()
         s = event.summary
         colour = {"completed": "green", "diverged": "red", "interrupted": "yellow", "stopped": "yellow"}.get(event.status, "red")
         table = Table(title=f"[{colour}]{event.status}[/]  {event.run_dir}", title_justify="left")
@@ -109,4 +110,4 @@ class ConsoleView:
         self.console.print(f"wall time {s.get('wall_time', 0):.1f}s")
 
     def on_RunFailed(self, event: ev.RunFailed) -> None:
-        self._close_bar()
+        self.close_bar()

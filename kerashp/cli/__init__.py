@@ -16,7 +16,7 @@ from kerashp import __version__
 from kerashp.errors import RunFailedError, UserError
 
 # subcommand modules, in the order `--help` lists them
-COMMANDS = ("train", "study", "report", "summary", "presets", "runs", "data", "augment_preview", "info")
+COMMANDS = ("train", "tune", "study", "report", "summary", "presets", "runs", "data", "augment_preview", "info")
 
 EXAMPLES = """examples:
   kerashp train --preset lenet5_aug

@@ -1,0 +1,137 @@
+"""`kerashp tune`: search a preset's `[search.space]` with KerasTuner, alone or distributed; read
+a search's results and export its best trial as a preset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kerashp.cli.options import add_overrides, add_runs_dir, positive_int, runs_dir, subcommand
+from kerashp.errors import UserError
+from kerashp.search.pruning import MIN_TRIALS as PRUNE_AFTER
+
+ALGORITHMS = ("random", "hyperband", "bayesian", "grid")
+
+EXAMPLES = """  kerashp tune --preset lenet5_search
+  kerashp tune --preset lenet5_search --algorithm hyperband --max-epochs 9
+  kerashp tune --preset lenet5_search --max-trials 30 --prune --set data.source=folder:../shared/data/cifar10-mini
+  kerashp tune --preset lenet5_search --local-workers 2          # a chief and 2 workers on this machine
+  kerashp tune --preset lenet5_search --dir /shared/s1 --chief 0.0.0.0:8000   # chief host (gRPC is unauthenticated)
+  kerashp tune --dir /shared/s1 --worker chief-host:8000 --id 1               # each worker host
+  kerashp tune --results runs/lenet5_search-random --export-best best.toml
+  kerashp train --preset best.toml
+
+Running the same command again continues a search that was stopped or killed.
+"""
+
+
+def register(subcommands) -> None:
+    parser = subcommand(subcommands, "tune", "search hyperparameters with KerasTuner (random, hyperband, bayesian, grid)", EXAMPLES)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--preset", metavar="NAME|FILE", help="preset with a [search] section")
+    source.add_argument("--results", metavar="DIR", type=Path, help="print a search's trials, best first, and exit")
+    parser.add_argument("--dir", type=Path, help="search directory (default: RUNS_DIR/<preset>-<algorithm>); "
+                        "without --preset, continue or join the search there")
+    parser.add_argument("--algorithm", choices=ALGORITHMS, help="override search.algorithm")
+    parser.add_argument("--max-trials", type=positive_int, metavar="N", help="override search.max_trials (raise it to extend a search)")
+    parser.add_argument("--max-epochs", type=positive_int, metavar="N", help="override search.max_epochs (Hyperband)")
+    add_overrides(parser)
+    parser.add_argument("--prune", type=positive_int, nargs="?", const=PRUNE_AFTER, metavar="MIN_TRIALS",
+                        help=f"median stopping: stop a trial whose objective at epoch k is worse than the median of "
+                        f"earlier trials at epoch k, once MIN_TRIALS (default {PRUNE_AFTER}) reached it (not with hyperband)")
+    parser.add_argument("--overwrite", action="store_true", help="delete an earlier search in the directory and start over")
+    parser.add_argument("--export-best", type=Path, metavar="FILE.toml", help="write the best trial as a preset")
+    role = parser.add_mutually_exclusive_group()
+    role.add_argument("--chief", metavar="[HOST:]PORT", help="serve KerasTuner's oracle to workers (host 127.0.0.1 unless given)")
+    role.add_argument("--worker", metavar="HOST:PORT", help="run trials handed out by the chief at HOST:PORT (needs --id)")
+    role.add_argument("--local-workers", type=positive_int, metavar="K", help="a chief here plus K worker processes, one per GPU")
+    parser.add_argument("--id", type=positive_int, metavar="N", help="this worker's number")
+    add_runs_dir(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    _check_options(args)
+    if args.results:
+        return show_results(args.results, args.export_best)
+    role = _role(args)
+    base, search = _open_search(args)  # validated before torch is imported
+
+    from kerashp.search.runner import run_local_search, run_search
+    from kerashp.search_view import SearchView
+
+    view = SearchView()
+    if args.local_workers:
+        records = run_local_search(base, search, args.local_workers, [view], args.prune)
+    else:
+        records = run_search(base, search, [view], role, args.prune)
+    if args.export_best:
+        _export(search.path, args.export_best)
+    return 0 if any(r.status in ("completed", "pruned") for r in records) else 1
+
+
+def _check_options(args) -> None:
+    if not (args.preset or args.results or args.dir):
+        raise UserError("kerashp tune: give --preset NAME, --dir DIR (to continue a search) or --results DIR")
+    if args.export_best and args.export_best.suffix != ".toml":
+        raise UserError(f"--export-best {args.export_best}: expected a .toml file name")
+    if bool(args.worker) != bool(args.id):
+        raise UserError("--worker HOST:PORT and --id N go together")
+    if args.overwrite and args.worker:
+        raise UserError("--overwrite: a worker joins the chief's search and never deletes it")
+
+
+def _open_search(args):
+    from kerashp.config import load_preset
+    from kerashp.search.directory import SearchDir
+    from kerashp.search.space import check_search
+
+    if args.preset:
+        options = {"search.algorithm": args.algorithm, "search.max_trials": args.max_trials, "search.max_epochs": args.max_epochs}
+        overrides = [*args.overrides, *(f"{key}={value}" for key, value in options.items() if value is not None)]
+        base = load_preset(args.preset, overrides)
+        check_search(base)
+        directory = args.dir or runs_dir(args) / f"{base.name}-{base['search']['algorithm']}"
+        search = SearchDir.prepare(directory, base, overwrite=args.overwrite)
+    else:
+        if args.overrides or args.algorithm or args.max_trials or args.max_epochs or args.overwrite:
+            raise UserError("--dir without --preset continues the search as it was set up; "
+                            "to change it, pass --preset with the same name and your changes")
+        search = SearchDir.open(args.dir)
+        base = search.read_preset()
+        check_search(base)
+    if args.prune and base["search"]["algorithm"] == "hyperband":
+        raise UserError("--prune: hyperband stops trials early through its brackets; use it with random, bayesian or grid")
+    return base, search
+
+
+def _role(args):
+    from kerashp.search.distributed import LOOPBACK, Role, parse_address
+
+    if args.chief:
+        return Role("chief", *parse_address(args.chief, "--chief", default_host=LOOPBACK))
+    if args.worker:
+        return Role("worker", *parse_address(args.worker, "--worker"), worker_id=args.id)
+    return Role()
+
+
+def show_results(directory: Path, export_best: Path | None) -> int:
+    from rich.console import Console
+
+    from kerashp.search.results import SearchResults
+    from kerashp.search_view import results_table
+
+    results = SearchResults.load(directory)
+    if not results.records:
+        print(f"{directory}: no trials yet")
+        return 0
+    Console(highlight=False).print(results_table(results.records, results.objective, results.space_keys, str(directory)))
+    if export_best:
+        _export(directory, export_best)
+    return 0
+
+
+def _export(directory: Path, file: Path) -> None:
+    from kerashp.search.results import SearchResults
+
+    top = SearchResults.load(directory).export_best(file)
+    print(f"best trial {top.trial_id} written to {file}; train it with: kerashp train --preset {file}")

@@ -1,0 +1,150 @@
+"""Distributed searches: KerasTuner's gRPC oracle on a chief, workers that ask it for trials.
+
+KerasTuner picks its role from three environment variables (KERASTUNER_TUNER_ID,
+KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT); `Role.applied()` sets them from `--chief` /
+`--worker`. The chief serves KerasTuner's own `OracleServicer`, with a loop that notices the end of
+the search within a fraction of a second (KerasTuner's sleeps 20 s) and that can watch local
+workers. The gRPC channel is plain and unauthenticated: bind the chief to 127.0.0.1 (the default)
+or to a private network you trust.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent import futures
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from kerashp.errors import RunFailedError, UserError
+
+LOOPBACK = "127.0.0.1"
+POLL_S = 0.25
+WORKER_EXIT_S = 120  # how long a finished search waits for local workers to exit
+
+
+@dataclass(frozen=True)
+class Role:
+    kind: str = "local"  # local | chief | worker
+    host: str = ""
+    port: int = 0
+    worker_id: int = 0
+
+    @property
+    def tuner_id(self) -> str:
+        return {"chief": "chief", "worker": f"worker{self.worker_id}"}.get(self.kind, "tuner0")
+
+    @property
+    def name(self) -> str:
+        return self.kind if self.kind != "worker" else self.tuner_id
+
+    def variables(self) -> dict[str, str]:
+        """KerasTuner's variables for this role (none for a local search)."""
+        if self.kind == "local":
+            return {}
+        return {"KERASTUNER_TUNER_ID": self.tuner_id, "KERASTUNER_ORACLE_IP": self.host, "KERASTUNER_ORACLE_PORT": str(self.port)}
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """Set this role's variables for KerasTuner, and restore the environment afterwards."""
+        saved = {name: os.environ.get(name) for name in self.variables()}
+        os.environ.update(self.variables())
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def parse_address(text: str, option: str, default_host: str | None = None) -> tuple[str, int]:
+    """`HOST:PORT`, or a bare `PORT` where a default host applies."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host = default_host or ""
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        form = "[HOST:]PORT" if default_host else "HOST:PORT"
+        raise UserError(f"{option} {text}: expected {form}, e.g. {option} {default_host or LOOPBACK}:8000")
+    return host, int(port)
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def serve(oracle, host: str, port: int, on_poll: Callable[[], None], workers_alive: Callable[[], bool] | None = None) -> None:
+    """Serve `oracle` to workers until every trial is done and every worker has been told to stop."""
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    servicer = OracleServicer(oracle)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
+    if not bound:
+        raise UserError(f"--chief {host}:{port}: cannot listen there (port in use, or not an address of this host)")
+    server.start()
+
+    def done() -> bool:
+        return servicer.stop_triggered and exit_chief(oracle)
+
+    try:
+        while not done():
+            on_poll()
+            if workers_alive is not None and not workers_alive() and not done():
+                raise RunFailedError("every worker exited before the search finished; see the logs/ folder of the search")
+            time.sleep(POLL_S)
+        on_poll()
+    finally:
+        server.stop(grace=1)
+
+
+def gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def start_local_workers(search_dir: Path, count: int, host: str, port: int, extra_args: list[str]) -> list[subprocess.Popen]:
+    """`count` worker processes on this machine, one per GPU when there are several; each one's
+    output goes to <search>/logs/worker<N>.log."""
+    gpus = gpu_count()
+    logs = search_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    workers = []
+    for worker_id in range(1, count + 1):
+        env = dict(os.environ)
+        if gpus > 1:
+            env["CUDA_VISIBLE_DEVICES"] = str((worker_id - 1) % gpus)
+        command = [
+            sys.executable, "-m", "kerashp.cli", "tune", "--dir", str(search_dir),
+            "--worker", f"{host}:{port}", "--id", str(worker_id), *extra_args,
+        ]
+        with open(logs / f"worker{worker_id}.log", "w", encoding="utf-8") as log:
+            workers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env))
+    return workers
+
+
+def wait_for_workers(workers: list[subprocess.Popen]) -> list[int]:
+    """Exit codes of the local workers; one that outlives the search by WORKER_EXIT_S is ended."""
+    codes = []
+    for worker in workers:
+        try:
+            codes.append(worker.wait(timeout=WORKER_EXIT_S))
+        except subprocess.TimeoutExpired:
+            worker.terminate()
+            codes.append(worker.wait(timeout=30))
+    return codes

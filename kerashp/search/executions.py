@@ -1,0 +1,92 @@
+"""A trial's executions as ordinary kerashp runs, so checkpoints and resume come for free.
+
+Each execution is one run directory inside the trial's folder. Asked for execution i, this module
+returns it if it already finished, resumes it from its last epoch checkpoint if it was killed, or
+starts it: from scratch, or, for a Hyperband trial that continues a parent, from a copy of the
+parent's run (whose last checkpoint holds the model and optimizer state to go on from).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from kerashp.config import Preset
+from kerashp.control import RunControl
+from kerashp.runs import RunDir
+from kerashp.train import resume, train
+
+TERMINAL = ("diverged", "stopped", "failed")  # a run in one of these states is not run again
+
+
+@dataclass
+class Execution:
+    run: RunDir
+    status: str  # completed | pruned | failed
+    curve: list[float]  # the objective per epoch
+    time_s: float  # this execution's own training time (without a Hyperband parent's)
+    reason: str = ""
+
+
+def execution_runs(trial_dir: Path) -> list[RunDir]:
+    """The trial's runs in the order they were started (run names sort by their start time)."""
+    if not trial_dir.is_dir():
+        return []
+    return sorted((RunDir(p) for p in trial_dir.iterdir() if (p / "preset.toml").is_file()), key=lambda run: run.name)
+
+
+def run_execution(
+    trial_dir: Path,
+    index: int,
+    preset: Preset,
+    epochs: int,
+    objective: str,
+    listeners=(),
+    control: RunControl | None = None,
+    parent_dir: Path | None = None,
+) -> Execution:
+    """Execution `index` of a trial, trained (or continued) to `epochs` epochs."""
+    runs = execution_runs(trial_dir)
+    parent = execution_runs(parent_dir)[index] if parent_dir is not None else None
+    if index < len(runs):
+        run = runs[index]
+        if not _finished(run, epochs):
+            resume(run.path, listeners, epochs=epochs, control=control)
+    elif parent is not None:
+        run = _copy_run(parent, trial_dir)
+        resume(run.path, listeners, epochs=epochs, control=control)
+    else:
+        run = train(preset, trial_dir, listeners, epochs=epochs, control=control).run
+    return _outcome(run, objective, parent)
+
+
+def _finished(run: RunDir, epochs: int) -> bool:
+    status = run.status()
+    return status in TERMINAL or (status == "completed" and run.read_state().get("epochs_done", 0) >= epochs)
+
+
+def _copy_run(source: RunDir, trial_dir: Path) -> RunDir:
+    """Copy a run into `trial_dir` under a temporary name, then rename: a kill leaves no half copy."""
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    temp = trial_dir / f".{source.name}.copy"
+    shutil.rmtree(temp, ignore_errors=True)
+    shutil.copytree(source.path, temp)
+    os.replace(temp, trial_dir / source.name)
+    return RunDir(trial_dir / source.name)
+
+
+def _outcome(run: RunDir, objective: str, parent: RunDir | None) -> Execution:
+    summary = run.read_summary()
+    status = summary.get("status")
+    if status == "interrupted":
+        raise KeyboardInterrupt  # Ctrl-C stops the whole search; running it again resumes this trial
+    curve = [row[objective] for row in run.read_history() if objective in row]
+    own_time = summary.get("wall_time", 0.0) - (parent.read_summary().get("wall_time", 0.0) if parent else 0.0)
+    if status == "diverged":
+        reason = f"diverged at epoch {summary.get('diverged_at_epoch')}: the loss became NaN or infinite"
+        return Execution(run, "failed", curve, own_time, reason)
+    if status == "failed":
+        return Execution(run, "failed", curve, own_time, summary.get("error", "failed"))
+    return Execution(run, "pruned" if status == "stopped" else "completed", curve, own_time)

@@ -1,0 +1,194 @@
+"""The search space: check `[search.space]` against the preset, declare it to KerasTuner, and turn
+a trial's values back into a preset.
+
+A trial is the base preset with one `--set key=value` override per active hyperparameter, so every
+value goes through the same validation as a command-line override. Checking the space applies each
+entry's edge values (range ends, every choice) the same way, so a bad space fails before any
+training starts, with the usual one-line error.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from contextlib import ExitStack
+from typing import Any
+
+import tomli_w
+
+from kerashp.config import Preset, apply_override, validate
+from kerashp.errors import PresetError, format_value
+
+METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")  # what history.csv records per epoch
+CHOICE_TYPES = (bool, int, float, str, list)  # lists (e.g. MLP widths) go to KerasTuner as their TOML text
+
+
+def entry_name(key: str) -> str:
+    return f'search.space."{key}"'
+
+
+def toml_value(value: Any) -> str:
+    return tomli_w.dumps({"v": value}).partition("=")[2].strip()
+
+
+def override_expression(key: str, value: Any) -> str:
+    """`key=<value as TOML>`, the form `apply_override` parses."""
+    return f"{key}={toml_value(value)}"
+
+
+def trial_preset(base: Preset, values: dict[str, Any], source: str = "search") -> Preset:
+    """The base preset with `values` applied as overrides, validated; its `[search]` is dropped,
+    so a trial's run directory holds a plain preset that `kerashp train` can run."""
+    document = {key: copy.deepcopy(value) for key, value in base.items() if key not in ("search", "name")}
+    for key, value in values.items():
+        apply_override(document, override_expression(key, value))
+    preset = validate(document, source=source)
+    preset["name"] = base.name
+    return preset
+
+
+# ---------------------------------------------------------------------------------------- checking
+
+
+def check_search(preset: Preset) -> None:
+    """Raise `PresetError` for a search the schema accepts but that cannot run."""
+    search, source = preset["search"], preset.name or "preset"
+    space = search["space"]
+    if not space:
+        raise PresetError(source, "search.space", 'nothing to search: add entries such as "optimizer.learning_rate" = '
+                          '{ type = "float", min = 1e-4, max = 0.1, log = true }', has_value=False)
+    if search["objective"] not in METRICS:
+        raise PresetError(source, "search.objective", f"unknown metric; allowed: {', '.join(METRICS)}", search["objective"])
+    if search["objective"].startswith("val_") and not preset["data"]["validation"]:
+        raise PresetError(source, "search.objective", "needs a validation split (data.validation > 0)", search["objective"])
+    if search["algorithm"] == "hyperband" and "train.epochs" in space:
+        raise PresetError(source, entry_name("train.epochs"), "hyperband sets each trial's epochs itself "
+                          "(search.max_epochs, search.factor); remove this entry", has_value=False)
+    for key, entry in space.items():
+        _check_entry_type(source, key, entry)
+        for value in edge_values(entry):
+            _check_value(preset, entry_name(key), key, value)
+        for parent, wanted in entry["when"].items():
+            _check_condition(preset, key, parent, _as_list(wanted))
+    declaration_order(space, source)
+
+
+def _check_entry_type(source: str, key: str, entry: dict) -> None:
+    kind = entry["type"]
+    if kind == "int" and not (float(entry["min"]).is_integer() and float(entry["max"]).is_integer()):
+        raise PresetError(source, entry_name(key), "an int range needs whole-number min and max", has_value=False)
+    if kind == "choice":
+        values = entry["values"]
+        if not all(type(value) in CHOICE_TYPES for value in values):
+            raise PresetError(source, f"{entry_name(key)}.values", "choices must be numbers, strings, booleans or lists", values)
+        if len({type(value) for value in values}) > 1:
+            raise PresetError(source, f"{entry_name(key)}.values", "choices must all have one type", values)
+
+
+def _check_value(preset: Preset, where: str, key: str, value: Any) -> None:
+    try:
+        trial_preset(preset, {key: value})
+    except PresetError as exc:
+        source = preset.name or "preset"
+        raise PresetError(source, where, f"{key} = {format_value(value)}: {exc.problem}", has_value=False) from None
+
+
+def _check_condition(preset: Preset, key: str, parent: str, wanted: list) -> None:
+    where, space, source = f"{entry_name(key)}.when", preset["search"]["space"], preset.name or "preset"
+    for value in wanted:
+        _check_value(preset, where, parent, value)
+    if parent not in space:
+        return
+    if space[parent]["type"] not in ("choice", "bool"):
+        raise PresetError(source, where, f"{parent} is a {space[parent]['type']} range; a condition can only name "
+                          "a choice or bool entry", has_value=False)
+    if not any(value in edge_values(space[parent]) for value in wanted):
+        raise PresetError(source, where, f"{parent} never takes {format_value(wanted)} in this space, "
+                          "so this entry would never be searched", has_value=False)
+
+
+def edge_values(entry: dict) -> list:
+    """The values that bound what an entry can produce: both range ends, or every choice."""
+    kind = entry["type"]
+    if kind == "float":
+        return [entry["min"], entry["max"]]
+    if kind == "int":
+        return [int(entry["min"]), int(entry["max"])]
+    return [False, True] if kind == "bool" else list(entry["values"])
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def declaration_order(space: dict, source: str = "preset") -> list[str]:
+    """Entry keys with every searched `when` parent before its children (KerasTuner needs the
+    parent declared first); a cycle is an error."""
+    ordered: list[str] = []
+    pending = list(space)
+    while pending:  # take the first entry whose parents are declared, so the preset's order is kept where it can be
+        ready = next((key for key in pending if all(p not in space or p in ordered for p in space[key]["when"])), None)
+        if ready is None:
+            raise PresetError(source, entry_name(pending[0]), "its `when` conditions form a cycle", has_value=False)
+        ordered.append(ready)
+        pending.remove(ready)
+    return ordered
+
+
+# ---------------------------------------------------------------------------------------- KerasTuner
+
+
+def hyperparameters(preset: Preset):
+    """The space as `keras_tuner.HyperParameters`, conditions as conditional scopes.
+
+    A `when` on a searched key becomes a KerasTuner condition; a `when` on a fixed preset key is
+    decided now: the entry is searched only if the preset's value matches.
+    """
+    import keras_tuner
+
+    space = preset["search"]["space"]
+    hp = keras_tuner.HyperParameters()
+    for key in declaration_order(space):
+        entry = space[key]
+        fixed = {p: _as_list(v) for p, v in entry["when"].items() if p not in space}
+        if any(preset.get_path(parent) not in wanted for parent, wanted in fixed.items()):
+            continue
+        with ExitStack() as scopes:
+            for parent, wanted in entry["when"].items():
+                if parent in space:
+                    scopes.enter_context(hp.conditional_scope(parent, [_encode(space[parent], v) for v in _as_list(wanted)]))
+            _declare(hp, key, entry)
+    return hp
+
+
+def _declare(hp, key: str, entry: dict) -> None:
+    kind, sampling = entry["type"], "log" if entry["log"] else "linear"
+    if kind == "float":
+        hp.Float(key, entry["min"], entry["max"], step=entry["step"] or None, sampling=sampling)
+    elif kind == "int":
+        hp.Int(key, int(entry["min"]), int(entry["max"]), step=int(entry["step"]) or None, sampling=sampling)
+    elif kind == "choice":
+        hp.Choice(key, [_encode(entry, value) for value in entry["values"]])
+    else:
+        hp.Boolean(key)
+
+
+def _holds_lists(entry: dict) -> bool:
+    return entry["type"] == "choice" and isinstance(entry["values"][0], list)
+
+
+def _encode(entry: dict, value: Any) -> Any:
+    """KerasTuner choices are scalars: a list travels as its TOML text."""
+    return toml_value(value) if _holds_lists(entry) else value
+
+
+def active_values(hp, space: dict) -> dict[str, Any]:
+    """A trial's active preset values as plain Python (KerasTuner may hand out numpy scalars, and
+    holds list choices as text); Hyperband's bookkeeping values (`tuner/...`) are left out."""
+    values = {}
+    for param in hp.space:
+        if param.name in hp.values and hp.is_active(param) and param.name in space:
+            value = hp.values[param.name]
+            value = value.item() if hasattr(value, "item") else value
+            values[param.name] = tomllib.loads(f"v = {value}")["v"] if _holds_lists(space[param.name]) else value
+    return values

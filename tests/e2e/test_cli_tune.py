@@ -1,0 +1,188 @@
+"""Drive the real `kerashp tune` in subprocesses on tiny generated data: each algorithm end to end,
+SIGKILL and resume, a chief with two workers over loopback. Every wait has a timeout."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+SEARCH_TIMEOUT = 240
+SPACE = """
+"optimizer.learning_rate" = { type = "float", min = 1e-3, max = 0.05, log = true }
+"optimizer.name" = ["sgd", "adam"]
+"optimizer.momentum" = { type = "float", min = 0.0, max = 0.9, when = { "optimizer.name" = "sgd" } }
+"augment.transforms.horizontal_flip.p" = { type = "float", min = 0.0, max = 0.5 }
+"""
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "kerashp.cli", *args]
+
+
+def kerashp(*args: str, timeout: float = SEARCH_TIMEOUT) -> subprocess.CompletedProcess:
+    return subprocess.run(command(*args), capture_output=True, text=True, timeout=timeout, env=dict(os.environ, COLUMNS="160"))
+
+
+def search_preset(tmp_path: Path, tiny_folder: Path, search: str, batch_size: int = 8, epochs: int = 1) -> Path:
+    path = tmp_path / "tiny_search.toml"
+    path.write_text(
+        f'extends = "lenet5_aug"\n[data]\nsource = "folder:{tiny_folder}"\nvalidation = 8\n'
+        f"[train]\nbatch_size = {batch_size}\nepochs = {epochs}\n[search]\n{search}\n[search.space]\n{SPACE}"
+    )
+    return path
+
+
+def trials(search: Path) -> list[dict]:
+    with open(search / "trials.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize(
+    "algorithm, search, expected_trials",
+    [
+        ("random", 'algorithm = "random"\nmax_trials = 3', 3),
+        ("bayesian", 'algorithm = "bayesian"\nmax_trials = 3', 3),
+        ("hyperband", 'algorithm = "hyperband"\nmax_epochs = 3\nfactor = 3', 6),  # brackets of 3+1 and 2 trials
+    ],
+)
+def test_search_writes_trials_and_exports_a_best_preset_that_trains(tiny_folder, tmp_path, algorithm, search, expected_trials):
+    preset, where, best = search_preset(tmp_path, tiny_folder, search), tmp_path / "search", tmp_path / "best.toml"
+    result = kerashp("tune", "--preset", str(preset), "--dir", str(where), "--export-best", str(best))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{algorithm} search, {expected_trials} trials" in result.stdout and "best so far: trial" in result.stdout
+    assert f"({expected_trials} of {expected_trials})" in result.stdout and "epoch   1/" in result.stdout
+    rows = trials(where)
+    assert len(rows) == expected_trials and {r["status"] for r in rows} == {"completed"}
+    assert len({r["trial_id"] for r in rows}) == expected_trials
+    assert all(0 <= float(r["objective"]) <= 1 and r["optimizer.learning_rate"] for r in rows)
+    assert all((r["optimizer.momentum"] != "") == (r["optimizer.name"] == "sgd") for r in rows)
+    if algorithm == "hyperband":
+        continued = [r for r in rows if r["parent"]]
+        assert continued and all(r["epochs"] == "3" for r in continued)
+        assert "continues trial" in result.stdout and "run resumes after epoch 1" in result.stdout
+    assert (where / "tuner" / "oracle.json").is_file()
+
+    listing = kerashp("tune", "--results", str(where))
+    assert listing.returncode == 0, listing.stderr
+    shown = [line.split("│")[1].strip() for line in listing.stdout.splitlines() if line.startswith("│")]
+    assert shown == [r["trial_id"] for r in sorted(rows, key=lambda r: -float(r["objective"]))]
+
+    from kerashp.config import load_preset
+    from kerashp.train import train
+
+    trained = train(load_preset(str(best)), tmp_path / "runs", epochs=1)  # what `kerashp train --preset best.toml` runs
+    assert trained.status == "completed" and trained.summary["test"]["accuracy"] >= 0
+
+
+def test_a_search_killed_mid_trial_resumes_that_trial_from_its_checkpoint(tiny_folder, tmp_path):
+    # batch 2 makes an epoch 20 steps, long enough to be killed inside
+    preset = search_preset(tmp_path, tiny_folder, "max_trials = 2", batch_size=2, epochs=3)
+    where = tmp_path / "search"
+    args = ("tune", "--preset", str(preset), "--dir", str(where))
+    process = subprocess.Popen(command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + SEARCH_TIMEOUT
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the search ended before it could be killed: {process.stderr.read()}")
+        logs = glob.glob(str(where / "trials" / "1" / "*" / "events.jsonl"))
+        if logs and '"epoch": 2, "step"' in Path(logs[0]).read_text():
+            break
+        time.sleep(0.02)
+    else:
+        pytest.fail("trial 1 never reached epoch 2")
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    (run,) = [Path(p) for p in glob.glob(str(where / "trials" / "1" / "*")) if Path(p).is_dir()]
+    done = int(json.loads((run / "state.json").read_text())["epochs_done"])
+    assert [r["status"] for r in trials(where)] == ["completed", "running"]
+
+    result = kerashp(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "resuming: 1 trials already finished" in result.stdout
+    assert f"run resumes after epoch {done}: {run}" in result.stdout
+    rows = trials(where)
+    assert [r["trial_id"] for r in rows] == ["0", "1"] and {r["status"] for r in rows} == {"completed"}
+    with open(run / "history.csv") as handle:
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["1", "2", "3"]
+    assert [p.name for p in (where / "trials" / "1").iterdir() if p.is_dir()] == [run.name]  # continued, not restarted
+
+
+def test_a_chief_and_two_workers_split_the_trials_and_all_exit(tiny_folder, tmp_path):
+    from kerashp.search.distributed import free_port
+
+    preset = search_preset(tmp_path, tiny_folder, "max_trials = 2")
+    where, port = tmp_path / "search", free_port()
+    base = ("tune", "--preset", str(preset), "--dir", str(where))
+    logs = [tmp_path / f"worker{n}.log" for n in (1, 2)]
+    workers = []
+    try:
+        for n, log in enumerate(logs, start=1):
+            with open(log, "w") as handle:
+                workers.append(subprocess.Popen(command(*base, "--worker", f"127.0.0.1:{port}", "--id", str(n)),
+                                                stdout=handle, stderr=subprocess.STDOUT))
+        deadline = time.time() + 120  # both wait on the chief before it starts, so each gets one of the 2 trials
+        while not all("waiting for trials from the chief" in log.read_text() for log in logs):
+            assert time.time() < deadline and all(w.poll() is None for w in workers), [log.read_text() for log in logs]
+            time.sleep(0.1)
+        chief = kerashp(*base, "--chief", str(port))
+        codes = [worker.wait(timeout=120) for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    outputs = [log.read_text() for log in logs]
+    assert chief.returncode == 0, chief.stdout + chief.stderr
+    assert codes == [0, 0], outputs
+    rows = trials(where)
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"completed"}
+    assert sorted(r["worker"] for r in rows) == ["worker1", "worker2"]
+    assert chief.stdout.count("completed after") == 2 and "trials, best first" in chief.stdout
+    assert all("no trials left" in output for output in outputs)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--preset", "lenet5"], "search.space: nothing to search"),
+        (["--preset", "lenet5_search", "--algorithm", "hyperband", "--prune"], "--prune: hyperband"),
+        (["--preset", "lenet5_search", "--worker", "127.0.0.1:1"], "--worker HOST:PORT and --id N go together"),
+        (["--preset", "lenet5_search", "--chief", "host:port"], "--chief host:port: expected [HOST:]PORT"),
+        (["--results", "/does/not/exist"], "not a kerashp search directory"),
+        ([], "give --preset NAME"),
+    ],
+)
+def test_bad_tune_input_exits_2_with_one_line(args, expected, tmp_path):
+    result = kerashp("tune", *args, "--runs-dir", str(tmp_path), timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in result.stderr
+
+
+def test_reading_results_and_exporting_do_not_import_torch_or_keras(tmp_path):
+    code = f"""
+import sys
+from pathlib import Path
+from kerashp.cli import main
+from kerashp.config import load_preset
+from kerashp.search.directory import SearchDir
+from kerashp.search.records import TrialRecord
+search = SearchDir.prepare(Path({str(tmp_path / "search")!r}), load_preset("lenet5_search"))
+search.write_record(TrialRecord("0", "completed", {{"optimizer.learning_rate": 0.01}}, objective=0.5, epochs=1, best_epoch=1))
+assert main(["tune", "--results", str(search.path), "--export-best", {str(tmp_path / "best.toml")!r}]) == 0
+print(sorted(m for m in ("torch", "keras", "keras_tuner") if m in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("[]") and "best trial 0 written" in result.stdout
+    assert "learning_rate = 0.01" in (tmp_path / "best.toml").read_text()

@@ -1,0 +1,316 @@
+"""Searches: the space (checks, KerasTuner declaration, values back to presets), median stopping,
+trial records and trials.csv, the search directory, best-trial export, and small real searches."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kerashp.config import load_preset
+from kerashp.control import RunControl
+from kerashp.errors import PresetError, UserError
+from kerashp.events import EpochEnded
+from kerashp.search.directory import SearchDir
+from kerashp.search.pruning import MedianStopping
+from kerashp.search.records import TrialRecord, best, ranked, trials_csv
+from kerashp.search.results import SearchResults
+from kerashp.search.space import check_search, declaration_order, override_expression, trial_preset
+from kerashp.search_view import short_names
+
+SPACE = """
+"optimizer.learning_rate" = { type = "float", min = 1e-4, max = 0.1, log = true }
+"optimizer.name" = ["sgd", "adam"]
+"optimizer.momentum" = { type = "float", min = 0.0, max = 0.99, when = { "optimizer.name" = "sgd" } }
+"train.batch_size" = [8, 16]
+"augment.transforms.horizontal_flip.p" = { type = "float", min = 0.0, max = 0.5, step = 0.1 }
+"model.batch_norm" = { type = "bool" }
+"""
+
+
+def write_preset(directory: Path, space: str = SPACE, search: str = "", extends: str = "lenet5_aug", name: str = "s", body: str = "") -> Path:
+    path = directory / f"{name}.toml"
+    path.write_text(f'extends = "{extends}"\n{body}\n[search]\n{search}\n[search.space]\n{textwrap.dedent(space)}')
+    return path
+
+
+def preset_with(tmp_path: Path, space: str = SPACE, **kwargs):
+    return load_preset(str(write_preset(tmp_path, space, **kwargs)))
+
+
+# ---------------------------------------------------------------------------------------- the space
+
+
+def test_the_example_preset_and_a_full_space_pass_the_checks(tmp_path):
+    check_search(load_preset("lenet5_search"))
+    check_search(preset_with(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "space, search, expected",
+    [
+        ("", "", "nothing to search"),
+        ('"optimizer.l2" = [0.0, 1e-3]', 'objective = "test_accuracy"', "search.objective"),
+        ('"train.epochs" = [1, 2]', 'algorithm = "hyperband"', "hyperband sets each trial's epochs"),
+        ('"train.batch_size" = { type = "int", min = 1.5, max = 4 }', "", "whole-number min and max"),
+        ('"optimizer.name" = ["sgd", 1]', "", "one type"),
+        ('"optimizer.name" = [{ name = "sgd" }]', "", "numbers, strings, booleans or lists"),
+        ('"optimizer.beta_1" = { min = 0.5, max = 1.0 }', "", 'optimizer.beta_1 = 1.0: out of range'),
+        ('"optimizer.name" = ["sgd", "lion"]', "", 'optimizer.name = "lion": unknown value'),
+        ('"optimizer.momentum" = { min = 0.0, max = 0.9, when = { "optimizer.nam" = "sgd" } }', "", "unknown key; did you mean name?"),
+        ('"optimizer.momentum" = { min = 0.0, max = 0.9, when = { "optimizer.name" = "sgdd" } }', "", 'optimizer.name = "sgdd"'),
+        ('"optimizer.learning_rate" = { min = 0.01, max = 0.1 }\n'
+         '"optimizer.momentum" = { min = 0.0, max = 0.9, when = { "optimizer.learning_rate" = 0.01 } }', "", "only name a choice or bool"),
+        ('"optimizer.name" = ["adam"]\n"optimizer.momentum" = { min = 0.0, max = 0.9, when = { "optimizer.name" = "sgd" } }', "", "never takes"),
+        ('"optimizer.name" = { type = "choice", values = ["sgd"], when = { "optimizer.nesterov" = true } }\n'
+         '"optimizer.nesterov" = { type = "bool", when = { "optimizer.name" = "sgd" } }', "", "cycle"),
+    ],
+)
+def test_a_space_that_cannot_run_fails_before_training_with_one_line(tmp_path, space, search, expected):
+    preset = preset_with(tmp_path, space, search=search)
+    with pytest.raises(PresetError) as caught:
+        check_search(preset)
+    assert expected in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_validation_objective_needs_a_validation_split(tmp_path):
+    with pytest.raises(PresetError, match="needs a validation split"):
+        check_search(preset_with(tmp_path, body="[data]\nvalidation = 0"))
+
+
+def test_parents_are_declared_before_their_conditional_children(tmp_path):
+    space = preset_with(tmp_path, '"optimizer.momentum" = { min = 0.0, max = 0.9, when = { "optimizer.name" = "sgd" } }\n'
+                                  '"optimizer.name" = ["sgd", "adam"]')["search"]["space"]
+    assert declaration_order(space) == ["optimizer.name", "optimizer.momentum"]
+
+
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [("optimizer.name", "sgd", 'optimizer.name="sgd"'), ("model.batch_norm", False, "model.batch_norm=false"),
+     ("optimizer.learning_rate", 0.001, "optimizer.learning_rate=0.001"), ("train.batch_size", 32, "train.batch_size=32")],
+)
+def test_values_become_toml_overrides(key, value, expected):
+    assert override_expression(key, value) == expected
+
+
+def test_a_trial_preset_applies_values_by_list_entry_name_and_drops_the_search(tmp_path):
+    base = preset_with(tmp_path)
+    trial = trial_preset(base, {"augment.transforms.horizontal_flip.p": 0.3, "optimizer.name": "adam", "train.batch_size": 16})
+    flip = next(t for t in trial["augment"]["transforms"] if t["name"] == "horizontal_flip")
+    assert flip["p"] == 0.3 and trial["optimizer"]["name"] == "adam" and trial["train"]["batch_size"] == 16
+    assert trial["search"]["space"] == {} and trial.name == base.name
+    assert next(t for t in base["augment"]["transforms"] if t["name"] == "horizontal_flip")["p"] == 0.15  # base untouched
+
+
+def test_keras_tuner_space_has_conditions_and_decides_fixed_ones_now(tmp_path):
+    from kerashp.search.space import active_values, hyperparameters
+
+    space = SPACE + '"optimizer.nesterov" = { type = "bool", when = { "schedule.name" = "cosine" } }\n'
+    hp = hyperparameters(preset_with(tmp_path, space))  # lenet5_aug's schedule is "step": nesterov is never searched
+    assert [p.name for p in hp.space] == [
+        "optimizer.learning_rate", "optimizer.name", "optimizer.momentum", "train.batch_size",
+        "augment.transforms.horizontal_flip.p", "model.batch_norm",
+    ]
+    space = preset_with(tmp_path, space)["search"]["space"]
+    hp.values["optimizer.name"] = "adam"
+    assert "optimizer.momentum" not in active_values(hp, space)
+    hp.values["optimizer.name"] = "sgd"
+    assert "optimizer.momentum" in active_values(hp, space)
+
+
+MLP = '[model]\nname = "mlp"'
+
+
+def test_list_choices_search_mlp_depth_through_keras_tuner(tmp_path):
+    """The MLP study searched depth 3..9: a choice of hidden-layer lists (KerasTuner holds them as text)."""
+    from kerashp.search.space import active_values, hyperparameters
+
+    preset = preset_with(tmp_path, '"model.hidden" = [[32, 32, 32], [32, 32, 32, 32, 32, 32, 32, 32, 32]]\n'
+                                   '"optimizer.l2" = { min = 1e-5, max = 1e-2, log = true }', body=MLP)
+    check_search(preset)
+    hp = hyperparameters(preset)
+    hp.values["model.hidden"] = "[32, 32, 32, 32, 32, 32, 32, 32, 32]"
+    values = active_values(hp, preset["search"]["space"])
+    assert values["model.hidden"] == [32] * 9
+    assert trial_preset(preset, values)["model"]["hidden"] == [32] * 9
+    with pytest.raises(PresetError, match="model.hidden"):
+        check_search(preset_with(tmp_path, '"model.hidden" = [[32], ["wide"]]', body=MLP))
+
+
+def test_bayesian_oracle_proposes_valid_presets_from_a_conditional_space(tmp_path):
+    """Drive KerasTuner's Gaussian-process oracle past its random start: every proposal must be a
+    preset that validates, with momentum only for SGD."""
+    import keras_tuner
+
+    from kerashp.search.space import active_values, hyperparameters
+
+    base = preset_with(tmp_path)
+    oracle = keras_tuner.oracles.BayesianOptimizationOracle(
+        objective=keras_tuner.Objective("val_accuracy", "max"), max_trials=6, hyperparameters=hyperparameters(base),
+        num_initial_points=2, seed=1,
+    )
+    oracle._set_project_dir(str(tmp_path), "oracle")
+    oracle.verbose = 0
+    for number in range(6):
+        trial = oracle.create_trial("tuner0")
+        values = active_values(trial.hyperparameters, base["search"]["space"])
+        preset = trial_preset(base, values)
+        assert ("optimizer.momentum" in values) == (values["optimizer.name"] == "sgd")
+        assert 1e-4 <= preset["optimizer"]["learning_rate"] <= 0.1
+        oracle.update_trial(trial.trial_id, {"val_accuracy": math.sin(number)})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    assert oracle.create_trial("tuner0").status == "STOPPED"
+
+
+# ---------------------------------------------------------------------------------------- pruning
+
+
+def epoch(number: int, value: float, epochs: int = 5) -> EpochEnded:
+    return EpochEnded(number, epochs, {"val_accuracy": value})
+
+
+def test_median_stopping_stops_a_trial_below_the_median_at_that_epoch():
+    control = RunControl()
+    stopper = MedianStopping("val_accuracy", "max", [[0.3, 0.5], [0.4, 0.6], [0.5, 0.7, 0.8]], control)
+    stopper(epoch(1, 0.45))  # median 0.4: above it
+    assert not control.stopped
+    stopper(epoch(2, 0.55))  # median of 0.5, 0.6, 0.7 is 0.6: below it
+    assert control.stopped and "epoch 2" in stopper.reason and "median 0.6" in stopper.reason
+
+
+def test_median_stopping_waits_for_enough_trials_and_spares_the_last_epoch():
+    control = RunControl()
+    few = MedianStopping("val_accuracy", "max", [[0.9], [0.9]], control)
+    few(epoch(1, 0.1))
+    last = MedianStopping("val_accuracy", "max", [[0.9] * 5] * 3, control)
+    last(epoch(5, 0.1))
+    assert not control.stopped
+
+
+def test_median_stopping_minimises_losses():
+    control = RunControl()
+    MedianStopping("val_loss", "min", [[1.0]], control, min_trials=1)(EpochEnded(1, 3, {"val_loss": 2.0}))
+    assert control.stopped
+
+
+# ---------------------------------------------------------------------------------------- records
+
+
+def record(trial_id: str, status: str, objective: float | None, **values) -> TrialRecord:
+    return TrialRecord(trial_id, status, values, objective=objective, epochs=2, best_epoch=1 if objective else None)
+
+
+def test_ranking_puts_the_best_first_and_only_completed_trials_can_be_best():
+    records = [record("0", "completed", 0.5), record("1", "pruned", 0.9), record("2", "failed", None), record("3", "completed", 0.7)]
+    assert [r.trial_id for r in ranked(records, "max")] == ["1", "3", "0", "2"]
+    assert best(records, "max").trial_id == "3" and best(records, "min").trial_id == "0"
+    assert best([record("0", "failed", None)], "max") is None
+
+
+def test_trials_csv_has_one_row_per_trial_with_empty_cells_for_unused_values():
+    records = [
+        record("1", "completed", 0.25, **{"optimizer.name": "adam"}),
+        record("0", "completed", 0.5, **{"optimizer.name": "sgd", "optimizer.momentum": 0.9}),
+    ]
+    rows = list(csv.DictReader(io.StringIO(trials_csv(records, ["optimizer.name", "optimizer.momentum"]))))
+    assert [r["trial_id"] for r in rows] == ["0", "1"]
+    assert rows[1]["optimizer.momentum"] == "" and rows[0]["optimizer.momentum"] == "0.9"
+    assert rows[0]["objective"] == "0.5" and "bracket" not in rows[0]
+    assert TrialRecord.from_json(records[0].to_json()) == records[0]
+
+
+def test_short_column_names_stay_unambiguous():
+    names = short_names(["optimizer.learning_rate", "augment.transforms.horizontal_flip.p", "optimizer.l2", "model.depth"])
+    assert list(names.values()) == ["learning_rate", "horizontal_flip.p", "optimizer.l2", "depth"]
+
+
+# ---------------------------------------------------------------------------------------- directory
+
+
+def test_a_search_directory_reopens_for_the_same_search_and_refuses_another(tmp_path):
+    base = preset_with(tmp_path)
+    where = tmp_path / "search"
+    SearchDir.prepare(where, base)
+    SearchDir.prepare(where, preset_with(tmp_path, search="max_trials = 50"))  # extending is allowed
+    assert SearchDir.open(where).read_preset()["search"]["max_trials"] == 50
+    with pytest.raises(UserError, match="different optimizer.learning_rate"):
+        SearchDir.prepare(where, preset_with(tmp_path, body="[optimizer]\nlearning_rate = 0.5"))
+    SearchDir.prepare(where, preset_with(tmp_path, body="[optimizer]\nlearning_rate = 0.5"), overwrite=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="not a kerashp search directory"):
+        SearchDir.prepare(tmp_path / "other", base, overwrite=True)
+    assert (tmp_path / "other" / "notes.txt").exists()
+
+
+def test_the_best_trial_exports_as_a_preset_that_loads(tmp_path):
+    base = preset_with(tmp_path)
+    search = SearchDir.prepare(tmp_path / "search", base)
+    values = {"optimizer.learning_rate": 0.02, "optimizer.name": "sgd", "optimizer.momentum": 0.8, "train.batch_size": 16}
+    search.write_record(record("0", "completed", 0.4, **{**values, "optimizer.learning_rate": 0.001}))
+    search.write_record(record("1", "completed", 0.6, **values))
+    search.write_record(record("2", "pruned", 0.9, **values))
+    search.write_table()
+    results = SearchResults.load(search.path)
+    assert [r.trial_id for r in results.records] == ["2", "1", "0"]
+    file = tmp_path / "best.toml"
+    assert results.export_best(file).trial_id == "1"
+    exported = load_preset(str(file))
+    assert exported["optimizer"]["learning_rate"] == 0.02 and exported["optimizer"]["momentum"] == 0.8
+    assert exported["search"]["space"] == {} and exported["augment"] == base["augment"]
+    assert "best trial 1" in exported["description"]
+
+
+# ---------------------------------------------------------------------------------------- real searches
+
+
+def tiny_search(tmp_path: Path, tiny_folder: Path, space: str, search: str, body: str = "", epochs: int = 2) -> tuple:
+    path = write_preset(
+        tmp_path, space, search=search, extends="lenet5",
+        body=f'[data]\nsource = "folder:{tiny_folder}"\nvalidation = 8\n[train]\nbatch_size = 8\nepochs = {epochs}\n{body}',
+    )
+    preset = load_preset(str(path))
+    check_search(preset)
+    return preset, SearchDir.prepare(tmp_path / "search", preset)
+
+
+def test_a_diverging_trial_fails_a_worse_one_is_pruned_and_the_search_completes(tmp_path, tiny_folder):
+    """Grid order is fixed: trial 0 is good; trial 1 adds a huge L2 term to its loss, so its
+    val_loss is far above trial 0's and median stopping (after 1 trial) prunes it at epoch 1; trials
+    2 and 3 use learning rate 1e3 and diverge."""
+    from kerashp.search.runner import run_search
+
+    preset, search = tiny_search(
+        tmp_path, tiny_folder, '"optimizer.learning_rate" = [0.01, 1000.0]\n"optimizer.l2" = [0.0, 10.0]',
+        'algorithm = "grid"\nobjective = "val_loss"\ndirection = "min"\nmax_trials = 4', "[model]\nbatch_norm = false",
+    )
+    seen = []
+    records = run_search(preset, search, [seen.append], prune_min_trials=1)
+    by_id = {r.trial_id: r for r in records}
+    assert [by_id[i].status for i in "0123"] == ["completed", "pruned", "failed", "failed"]
+    assert by_id["1"].epochs == 1 and "pruned after epoch 1" in by_id["1"].reason
+    assert "diverged" in by_id["2"].reason and by_id["2"].objective is None
+    assert records[0].trial_id == "0" and by_id["0"].epochs == 2 and by_id["0"].best_epoch in (1, 2)
+    rows = list(csv.DictReader(open(search.path / "trials.csv")))
+    assert [r["status"] for r in rows] == ["completed", "pruned", "failed", "failed"]
+    kinds = [type(e).__name__ for e in seen]
+    assert kinds.count("TrialStarted") == 4 and kinds.count("TrialEnded") == 4 and kinds[-1] == "SearchFinished"
+    assert "EpochEnded" in kinds
+
+
+def test_each_execution_is_its_own_run_with_its_own_seed(tmp_path, tiny_folder):
+    from kerashp.runs import RunDir
+    from kerashp.search.runner import run_search
+
+    preset, search = tiny_search(
+        tmp_path, tiny_folder, '"optimizer.learning_rate" = [0.01]', "max_trials = 1\nexecutions_per_trial = 2", epochs=1,
+    )
+    (trial,) = run_search(preset, search)
+    assert trial.status == "completed" and len(trial.runs) == 2
+    seeds = [RunDir(search.path / run).read_preset_document()["seed"] for run in trial.runs]
+    assert seeds == [0, 1] and trial.objective is not None
