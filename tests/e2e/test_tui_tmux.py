@@ -1,0 +1,89 @@
+"""`kerashp-tui` in a real terminal: tmux runs it in a shell, keys go in, the screen is read back.
+
+It starts, answers keys, trains a preset to the end on tiny data, lists the run, quits with `q`, and
+leaves the terminal as it found it (main screen back, cursor shown, mouse reporting off, the shell
+answering).
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"),
+]
+
+
+class Tmux:
+    def __init__(self, width: int = 100, height: int = 30):
+        self.session = f"kerashp-tui-{uuid.uuid4().hex[:8]}"
+        self.run("new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
+                 "env", "PS1=$ ", "TERM=xterm-256color", "bash", "--norc", "--noprofile")
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True, timeout=30).stdout
+
+    def send(self, *keys: str) -> None:
+        self.run("send-keys", "-t", self.session, *keys)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.session)
+
+    def flag(self, name: str) -> str:
+        return self.run("display-message", "-p", "-t", self.session, f"#{{{name}}}").strip()
+
+    def wait_for(self, text: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.25)
+        raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True, timeout=30)
+
+
+def tui_command() -> list[str]:
+    script = Path(sys.executable).with_name("kerashp-tui")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tui.app"]
+
+
+def test_tui_trains_in_a_real_terminal_and_quits_cleanly(tiny_folder, tmp_path):
+    settings = [
+        "--runs-dir", str(tmp_path / "runs"), "--preset", "lenet5",
+        "--set", f"data.source=folder:{tiny_folder}", "--set", "train.batch_size=8",
+        "--set", "data.validation=8", "--set", "train.epochs=2",
+    ]
+    command = f"cd {shlex.quote(str(tmp_path))} && {shlex.join(tui_command() + settings)}; echo exit=$?"
+    tmux = Tmux()
+    try:
+        tmux.send(command, "Enter")
+        tmux.wait_for("1234 screens", timeout=60)
+        assert tmux.flag("alternate_on") == "1"
+        tmux.send("t")
+        dashboard = tmux.wait_for("completed 2 epochs")
+        assert "loss" in dashboard and "accuracy" in dashboard and "learning rate" in dashboard
+        tmux.send("3")
+        runs = tmux.wait_for("lenet5-")
+        assert "completed" in runs and "2/2" in runs
+        tmux.send("q")
+        tmux.wait_for("exit=0", timeout=30)
+        assert tmux.flag("alternate_on") == "0"  # back on the main screen
+        assert tmux.flag("cursor_flag") == "1" and tmux.flag("mouse_any_flag") == "0"
+        tmux.send("echo ready-$((6 * 7))", "Enter")
+        tmux.wait_for("ready-42", timeout=10)
+    finally:
+        tmux.close()
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "summary.json").is_file() and (run / "history.csv").read_text().count("\n") == 3

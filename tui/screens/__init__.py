@@ -1,0 +1,1 @@
+"""The app's pages: presets, tweak, training dashboard, runs, run detail, comparison."""

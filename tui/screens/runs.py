@@ -1,0 +1,113 @@
+"""Runs: every run under the runs directory with its status and key metrics; open, select, compare."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from kerashp.console import fmt
+from kerashp.events import Event, RunFinished, RunStarted
+from kerashp.runs import RunDir, list_runs
+from tui.screens.compare import CompareScreen
+from tui.screens.run_detail import RunDetailScreen
+
+COLUMNS = ("✓", "run", "status", "epochs", "best", "last", "test", "wall")
+SELECTED = "✓"
+
+
+def run_row(run: RunDir) -> tuple[str, ...]:
+    """Status and key metrics from summary.json (what `kerashp runs` shows)."""
+    summary = run.read_summary()
+    best = (summary.get("best") or {}).get("val_accuracy")
+    final = (summary.get("final") or {}).get("val_accuracy")
+    test = (summary.get("test") or {}).get("accuracy")
+    epochs = f"{summary.get('epochs_done', len(run.read_history()))}/{summary.get('epochs', '?')}"
+    wall = f"{summary['wall_time']:.0f}s" if "wall_time" in summary else "-"
+    return run.name, run.status(), epochs, fmt(best), fmt(final), fmt(test), wall
+
+
+class RunsTable(DataTable):
+    """The runs; enter opens the one under the cursor."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "open")]
+
+
+class RunsScreen(Screen):
+    SUB_TITLE = "runs"
+    BINDINGS = [
+        Binding("space", "select", "select"),
+        Binding("c", "compare", "compare"),
+        Binding("r", "reload", "reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: dict[str, RunDir] = {}
+        self.selected: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="runs-title", markup=False)
+        yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*COLUMNS)
+        self.app.run_events.subscribe(self, self._run_event)
+        self.action_reload()
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    def _run_event(self, event: Event | None) -> None:
+        if isinstance(event, (RunStarted, RunFinished)):
+            self.action_reload()
+
+    def action_reload(self) -> None:
+        table = self.query_one(DataTable)
+        directory = self.app.settings.runs_dir
+        cursor = self._cursor_key()
+        self.runs = {run.name: run for run in reversed(list_runs(directory))}  # newest first
+        self.selected &= set(self.runs)
+        table.clear()
+        for name, run in self.runs.items():
+            table.add_row(SELECTED if name in self.selected else "", *run_row(run), key=name)
+        if cursor in self.runs:
+            table.move_cursor(row=table.get_row_index(cursor), animate=False)
+        count = f"{len(self.runs)} run{'s' if len(self.runs) != 1 else ''}" if self.runs else "no runs yet"
+        self.query_one("#runs-title", Static).update(
+            f"{count} in {directory} · accuracy: best and last on validation, test"
+        )
+
+    def _cursor_key(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        name = self._cursor_key()
+        if name is not None:
+            self.app.push_screen(RunDetailScreen(self.runs[name]))
+
+    def action_select(self) -> None:
+        name = self._cursor_key()
+        if name is None:
+            return
+        self.selected ^= {name}
+        table = self.query_one(DataTable)
+        table.update_cell(name, table.ordered_columns[0].key, SELECTED if name in self.selected else "")
+
+    def action_compare(self) -> None:
+        chosen = [run for name, run in self.runs.items() if name in self.selected]
+        if len(chosen) < 2:
+            self.notify("select two or more runs with space, then press c", severity="warning")
+            return
+        self.app.push_screen(CompareScreen(chosen))

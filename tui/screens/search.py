@@ -1,0 +1,212 @@
+"""Search: start a KerasTuner search from a preset, watch its trials, or open an earlier search.
+
+The screen shows one search directory: a row per trial (status, objective, its hyperparameters),
+the best trial so far, and the highlighted trial's curves. While the search runs the directory is
+re-read every second; the cursor jumps to each trial as it starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from kerashp.console import fmt
+from kerashp.errors import UserError
+from kerashp.runs import list_runs
+from kerashp.search.records import TrialRecord
+from kerashp.search.results import SearchResults
+from kerashp.search_view import describe_values, short_names
+from tui.screens.search_dialogs import NewSearchDialog, OpenSearchDialog
+from tui.search_process import SearchProcess
+from tui.widgets.curves import Curves
+
+NO_SEARCH = (
+    "No search open. n starts a search from a preset with a [search.space] section; "
+    "o opens an earlier search from the runs directory."
+)
+REFRESH_S = 1.0
+BEST = "★"
+
+
+def trial_history(results: SearchResults, record: TrialRecord) -> list[dict]:
+    """The epochs of the trial's first run (its folder holds one run per execution)."""
+    runs = sorted(list_runs(results.search.trial_dir(record.trial_id)), key=lambda run: run.name)
+    return runs[0].read_history() if runs else []
+
+
+class TrialsTable(DataTable):
+    BINDINGS = [Binding("enter", "select_cursor", "curves", show=False)]
+
+
+class SearchScreen(Screen):
+    SUB_TITLE = "search"
+    BINDINGS = [
+        Binding("n", "new", "new search"),
+        Binding("o", "open", "open"),
+        Binding("s", "stop", "stop"),
+        Binding("r", "reload", "reload", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.directory: Path | None = None
+        self.results: SearchResults | None = None
+        self.running_trial: str | None = None
+        self._was_running = False
+        self._columns: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(NO_SEARCH, id="no-search")
+        yield Static(id="search-info", markup=False)
+        yield Static(id="search-best", markup=False)
+        yield TrialsTable(id="trials-table", cursor_type="row", zebra_stripes=True)
+        yield Curves()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(REFRESH_S, self._tick)
+        self.action_reload()
+
+    @property
+    def process(self) -> SearchProcess | None:
+        search = self.app.search
+        return search if search is not None and search.directory == self.directory else None
+
+    def show(self, directory: Path) -> None:
+        self.directory, self.running_trial = directory, None
+        self.action_reload()
+
+    def _tick(self) -> None:
+        process = self.process
+        running = process is not None and process.running
+        if running or self._was_running:
+            self.action_reload()
+        if self._was_running and not running:
+            severity = "error" if process.status == "failed" else "information"
+            self.notify(process.error or f"search {process.status}", title=self.directory.name, severity=severity)
+        self._was_running = running
+
+    # ------------------------------------------------------------------ drawing
+    def action_reload(self) -> None:
+        self.set_class(self.directory is None, "-no-search")
+        if self.directory is None:
+            return
+        try:
+            self.results = SearchResults.load(self.directory)
+        except (UserError, OSError, ValueError):
+            self.results = None
+        self._info()
+        if self.results is not None:
+            self._trials()
+            self._curves()
+
+    def _info(self) -> None:
+        info, process = Text(), self.process
+        if self.results is None:
+            info.append(f"{self.directory.name}: starting…" if process and process.running else f"{self.directory}: not readable")
+        else:
+            preset, records = self.results.preset, self.results.records
+            search = preset["search"]
+            done = sum(record.finished for record in records)
+            info.append(f"{preset.name} · {search['algorithm']} · {search['direction']}imise {search['objective']}", style="bold")
+            info.append(f" · {done} of {len(records)} trials finished")
+            if process is not None:
+                info.append(f" · {process.status}")
+        if process is not None and process.error:
+            info.append(f" · {process.error}")
+        self.query_one("#search-info", Static).update(info)
+        top = self.results.best if self.results else None
+        best = "no completed trial yet"
+        if top is not None:
+            best = (
+                f"best so far: trial {top.trial_id} · {self.results.objective} {fmt(top.objective)} "
+                f"at epoch {top.best_epoch} · {describe_values(top.hyperparameters)}"
+            )
+        self.query_one("#search-best", Static).update(best)
+
+    def _trials(self) -> None:
+        results = self.results
+        table = self.query_one(TrialsTable)
+        names = short_names(results.space_keys)
+        columns = ["", "trial", "status", results.objective, "best ep", "epochs", "time", *names.values()]
+        cursor = self._cursor_trial()
+        if columns != self._columns:
+            table.clear(columns=True)
+            table.add_columns(*columns)
+            self._columns = columns
+        else:
+            table.clear()
+        top = results.best
+        records = sorted(results.records, key=lambda record: record.number)
+        for record in records:
+            table.add_row(
+                BEST if top is not None and record.trial_id == top.trial_id else "",
+                record.trial_id,
+                record.status,
+                fmt(record.objective),
+                fmt(record.best_epoch),
+                str(record.epochs),
+                f"{record.time_s:.0f}s",
+                *(fmt(record.hyperparameters.get(key)) for key in names),
+                key=record.trial_id,
+            )
+        running = next((record.trial_id for record in records if record.status == "running"), None)
+        if running is not None and running != self.running_trial:
+            cursor = running  # follow each trial as it starts
+        self.running_trial = running
+        if cursor is not None and cursor in {record.trial_id for record in records}:
+            table.move_cursor(row=table.get_row_index(cursor), animate=False)
+
+    def _cursor_trial(self) -> str | None:
+        table = self.query_one(TrialsTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def _curves(self) -> None:
+        trial = self._cursor_trial()
+        record = next((r for r in self.results.records if r.trial_id == trial), None)
+        rows = trial_history(self.results, record) if record else []
+        epochs = max(int(self.results.preset["train"]["epochs"]), len(rows), 1)
+        self.query_one(Curves).show_run(rows, epochs, self.results.preset["reference"])
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        if self.results is not None:
+            self._curves()
+
+    # ------------------------------------------------------------------ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop":
+            return self.process is not None and self.process.running or None
+        return True
+
+    def action_new(self) -> None:
+        if self.app.search is not None and self.app.search.running:
+            self.notify(f"a search is running in {self.app.search.directory}: stop it first (s)", severity="warning")
+            return
+        self.app.push_screen(NewSearchDialog(), self._start)
+
+    def _start(self, chosen) -> None:
+        if chosen is None:
+            return
+        preset, overrides = chosen
+        process = SearchProcess.for_preset(self.app.settings, preset, overrides)
+        self.app.start_search(process)
+        self._was_running = True
+        self.show(process.directory)
+
+    def action_open(self) -> None:
+        self.app.push_screen(OpenSearchDialog(), lambda directory: directory and self.show(directory))
+
+    def action_stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.notify("stopping the search: the running trial resumes when you start it again", severity="warning")

@@ -1,0 +1,93 @@
+"""Training: the live dashboard of the run in progress (or the last one).
+
+Batch events move the progress line; epoch events add a point to each chart and a row to the
+table. Everything is drawn from the app's `LiveRun`, so leaving and coming back loses nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from kerashp.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted
+from tui.live import LiveRun
+from tui.widgets.curves import Curves
+from tui.widgets.epoch_table import EpochTable
+from tui.widgets.run_progress import RunProgress, RunStatus
+
+NO_RUN = "No run yet. Pick a preset (1), then press t to train it, or enter to tweak it first."
+
+
+class TrainingScreen(Screen):
+    SUB_TITLE = "training"
+    BINDINGS = [
+        Binding("s", "stop", "stop"),
+        Binding("space", "pause", "pause/resume"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(NO_RUN, id="no-run")
+        yield Static(id="run-info", markup=False)
+        yield RunProgress(id="run-progress")
+        yield RunStatus(id="run-status")
+        yield Curves()
+        yield EpochTable(id="epoch-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.run_events.subscribe(self, self.show_event)
+        self.redraw()
+
+    @property
+    def live(self) -> LiveRun | None:
+        return self.app.live
+
+    # ------------------------------------------------------------------ drawing
+    def show_event(self, event: Event | None) -> None:
+        if event is None or isinstance(event, (RunStarted, RunFinished, RunFailed)):
+            self.redraw()
+            return
+        self._progress()
+        if isinstance(event, EpochEnded):
+            self._epochs()
+
+    def redraw(self) -> None:
+        self.set_class(self.live is None, "-no-run")
+        if self.live is None:
+            return
+        live = self.live
+        info = Path(live.run_dir).name or f"{live.preset} · new run"
+        if live.device:
+            info += f" · {live.device}"
+        if live.parameters is not None:
+            info += f" · {live.parameters:,} parameters"
+        self.query_one("#run-info", Static).update(info)
+        self._progress()
+        self._epochs()
+        self.refresh_bindings()
+
+    def _progress(self) -> None:
+        self.query_one(RunProgress).show(self.live)
+        self.query_one(RunStatus).show(self.live)
+
+    def _epochs(self) -> None:
+        live = self.live
+        self.query_one(Curves).show_run(live.rows, live.epochs, live.reference)
+        self.query_one(EpochTable).show(live.rows, live.best_epoch)
+
+    # ------------------------------------------------------------------ keys
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("stop", "pause"):
+            return self.live is not None and not self.live.ended or None
+        return True
+
+    def action_stop(self) -> None:
+        self.app.stop_run()
+
+    def action_pause(self) -> None:
+        self.app.toggle_pause()

@@ -1,0 +1,1 @@
+"""Parts the screens share: charts, curves, the epoch table, preset details, editor rows."""

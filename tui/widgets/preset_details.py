@@ -1,0 +1,100 @@
+"""`PresetDetails`: what a preset is: description, source study, reported figures, model, settings."""
+
+from __future__ import annotations
+
+import re
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from kerashp.config import Preset
+from kerashp.errors import format_value
+
+DESCRIBED_ELSEWHERE = ("name", "description", "study", "reference")
+FACT_LABEL_WIDTH = 9
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _figure(key: str, value) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and key == "parameters":
+        return f"{key} {value:,}"
+    return f"{key} {value}"
+
+
+def reference_text(reference: dict) -> Text:
+    if not reference:
+        return Text("no reported figures", style="italic")
+    return Text(" · ".join(_figure(k, v) for k, v in reference.items()))
+
+
+def inline(value: object) -> str:
+    """TOML on one line: inline tables and arrays, so each key stays on its own line."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {inline(v)}" for k, v in value.items()) + " }" if value else "{}"
+    if isinstance(value, list):
+        return "[" + ", ".join(inline(v) for v in value) + "]"
+    return format_value(value)
+
+
+def _key(key: str) -> str:
+    return key if BARE_KEY.fullmatch(key) else f'"{key}"'
+
+
+def settings_text(preset: Preset) -> Text:
+    """The resolved preset as TOML, one line per key, table headers in bold."""
+    text = Text()
+    for key, value in preset.items():
+        if key in DESCRIBED_ELSEWHERE:
+            continue
+        if isinstance(value, dict):
+            text.append(f"\n[{key}]\n", style="bold")
+            for name, item in value.items():
+                text.append(f"{_key(name)} = {inline(item)}\n")
+        else:
+            text.append(f"{_key(key)} = {inline(value)}\n")
+    return text
+
+
+def _facts(rows: list[tuple[str, Text]]) -> Table:
+    """Label / value lines whose values wrap under themselves, not under the labels."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="dim", width=FACT_LABEL_WIDTH, no_wrap=True)
+    table.add_column(ratio=1, overflow="fold")
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+class PresetDetails(VerticalScroll):
+    """Filled by `show` (a loaded preset) or `show_error`; `show_model` adds the model summary later."""
+
+    def compose(self):
+        yield Static(id="preset-headline")
+        yield Static(id="preset-model")
+        yield Static(id="preset-settings")
+
+    def show(self, preset: Preset, overrides: tuple[str, ...]) -> None:
+        facts = [("study", Text(preset["study"] or "-")), ("reported", reference_text(preset["reference"]))]
+        if overrides:
+            facts.append(("overrides", Text("  ".join(overrides))))
+        headline = Group(
+            Text(preset.name, style="bold"),
+            Text(preset["description"] or "no description"),
+            Text(""),
+            _facts(facts),
+        )
+        self.query_one("#preset-headline", Static).update(headline)
+        self.show_model(f"{preset['model']['name']}: summarising the model…")
+        self.query_one("#preset-settings", Static).update(Group(Text("\nresolved settings", style="dim"), settings_text(preset)))
+        self.scroll_home(animate=False)
+
+    def show_model(self, summary: str) -> None:
+        self.query_one("#preset-model", Static).update(_facts([("model", Text(summary))]))
+
+    def show_error(self, name: str, error: str) -> None:
+        self.query_one("#preset-headline", Static).update(Text(f"{name}\n\n{error}", style="bold"))
+        self.query_one("#preset-model", Static).update("")
+        self.query_one("#preset-settings", Static).update("")
