@@ -18,6 +18,18 @@ def fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
+def run_row(run) -> tuple[str, ...]:
+    """A run's name, status, epochs, best/final validation and test accuracy and wall time, as
+    `kerashp runs` and the TUI's runs screen list them (from its `kerashp.runs.RunDir`)."""
+    summary = run.read_summary()
+    best = (summary.get("best") or {}).get("val_accuracy")
+    final = (summary.get("final") or {}).get("val_accuracy")
+    test = (summary.get("test") or {}).get("accuracy")
+    epochs = f"{summary.get('epochs_done', len(run.read_history()))}/{summary.get('epochs', '?')}"
+    wall = f"{summary['wall_time']:.0f}s" if "wall_time" in summary else "-"
+    return run.name, run.status(), epochs, fmt(best), fmt(final), fmt(test), wall
+
+
 class ConsoleView:
     """A listener: call it with each event."""
 

@@ -15,7 +15,7 @@ def list_runs_table(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from kerashp.console import fmt
+    from kerashp.console import run_row
     from kerashp.runs import list_runs
 
     directory = runs_dir(args)
@@ -27,12 +27,6 @@ def list_runs_table(args) -> int:
     for column in ("run", "status", "epochs", "val_acc (best)", "val_acc (final)", "test_acc", "wall"):
         table.add_column(column, justify="left" if column in ("run", "status") else "right")
     for run in runs:
-        summary = run.read_summary()
-        best = (summary.get("best") or {}).get("val_accuracy")
-        final = (summary.get("final") or {}).get("val_accuracy")
-        test = (summary.get("test") or {}).get("accuracy")
-        epochs = f"{summary.get('epochs_done', len(run.read_history()))}/{summary.get('epochs', '?')}"
-        wall = f"{summary['wall_time']:.0f}s" if "wall_time" in summary else "-"
-        table.add_row(run.name, run.status(), epochs, fmt(best), fmt(final), fmt(test), wall)
+        table.add_row(*run_row(run))
     Console().print(table)
     return 0

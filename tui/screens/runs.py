@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from kerashp.console import fmt
+from kerashp.console import run_row
 from kerashp.events import Event, RunFinished, RunStarted
 from kerashp.runs import RunDir, list_runs
 from tui.screens.compare import CompareScreen
@@ -16,17 +16,6 @@ from tui.screens.run_detail import RunDetailScreen
 
 COLUMNS = ("✓", "run", "status", "epochs", "best", "last", "test", "wall")
 SELECTED = "✓"
-
-
-def run_row(run: RunDir) -> tuple[str, ...]:
-    """Status and key metrics from summary.json (what `kerashp runs` shows)."""
-    summary = run.read_summary()
-    best = (summary.get("best") or {}).get("val_accuracy")
-    final = (summary.get("final") or {}).get("val_accuracy")
-    test = (summary.get("test") or {}).get("accuracy")
-    epochs = f"{summary.get('epochs_done', len(run.read_history()))}/{summary.get('epochs', '?')}"
-    wall = f"{summary['wall_time']:.0f}s" if "wall_time" in summary else "-"
-    return run.name, run.status(), epochs, fmt(best), fmt(final), fmt(test), wall
 
 
 class RunsTable(DataTable):
