@@ -4,7 +4,10 @@ KerasTuner picks its role from three environment variables (KERASTUNER_TUNER_ID,
 KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT); `Role.applied()` sets them from `--chief` /
 `--worker`. The chief serves KerasTuner's own `OracleServicer`, with a loop that notices the end of
 the search within a fraction of a second (KerasTuner's sleeps 20 s) and that can watch local
-workers. The gRPC channel is plain and unauthenticated: bind the chief to 127.0.0.1 (the default)
+workers. A worker started before its chief retries the connection every second (gRPC's default
+backoff grows to two minutes, long enough for a fast worker to take every trial), and a finished
+chief keeps answering "no trials left" a little longer, so a worker that asks late exits instead of
+waiting an hour for a chief that has gone. The gRPC channel is plain and unauthenticated: bind the chief to 127.0.0.1 (the default)
 or to a private network you trust.
 """
 
@@ -26,6 +29,8 @@ from kerashp.errors import RunFailedError, UserError
 LOOPBACK = "127.0.0.1"
 POLL_S = 0.25
 WORKER_EXIT_S = 120  # how long a finished search waits for local workers to exit
+LINGER_S = 5  # how long a finished chief still answers workers it has not heard from
+RECONNECT_MS = 1000  # a waiting worker's longest pause between attempts to reach the chief
 
 
 @dataclass(frozen=True)
@@ -108,8 +113,26 @@ def serve(oracle, host: str, port: int, on_poll: Callable[[], None], workers_ali
                 raise RunFailedError("every worker exited before the search finished; see the logs/ folder of the search")
             time.sleep(POLL_S)
         on_poll()
+        linger(workers_alive)
     finally:
         server.stop(grace=1)
+
+
+def linger(workers_alive: Callable[[], bool] | None) -> None:
+    """Keep serving after the search: until local workers have exited, or LINGER_S for remote ones."""
+    deadline = time.monotonic() + (WORKER_EXIT_S if workers_alive is not None else LINGER_S)
+    while time.monotonic() < deadline and (workers_alive is None or workers_alive()):
+        time.sleep(POLL_S)
+
+
+def reconnect_quickly(client) -> None:
+    """Give a worker's KerasTuner `OracleClient` a channel that retries the chief every RECONNECT_MS."""
+    import grpc
+    from keras_tuner.src import protos
+
+    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    options = [("grpc.initial_reconnect_backoff_ms", RECONNECT_MS), ("grpc.max_reconnect_backoff_ms", RECONNECT_MS)]
+    client.stub = protos.get_service_grpc().OracleStub(grpc.insecure_channel(address, options=options))
 
 
 def gpu_count() -> int:

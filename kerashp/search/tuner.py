@@ -24,6 +24,7 @@ from kerashp.control import RunControl
 from kerashp.errors import PresetError, UserError
 from kerashp.events import Event
 from kerashp.search.directory import PROJECT, SearchDir
+from kerashp.search.distributed import reconnect_quickly
 from kerashp.search.events import TrialEnded, TrialStarted
 from kerashp.search.executions import Execution, run_execution
 from kerashp.search.pruning import MedianStopping
@@ -95,7 +96,9 @@ class PresetTuner(keras_tuner.Tuner):
                 project_name=PROJECT,
                 executions_per_trial=base["search"]["executions_per_trial"],
             )
-        if not self._is_worker() and not self.oracle.trials and (search.path / PROJECT / "oracle.json").is_file():
+        if self._is_worker():
+            reconnect_quickly(self.oracle)
+        elif not self.oracle.trials and (search.path / PROJECT / "oracle.json").is_file():
             self.oracle.reload()  # saved under another tuner id: a local search continued as a chief, or back
         self._asked_in_vain = False
 

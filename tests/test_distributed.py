@@ -1,0 +1,62 @@
+"""The chief's gRPC service as workers see it: a worker that asks after the search has finished
+is told to stop instead of waiting for a chief that has gone."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from kerashp.backend import use_torch_backend
+from kerashp.errors import UserError
+from kerashp.search.distributed import LOOPBACK, Role, free_port, parse_address, reconnect_quickly, serve
+
+use_torch_backend()
+
+import keras_tuner  # noqa: E402
+from keras_tuner.src.distribute.oracle_client import OracleClient  # noqa: E402
+from keras_tuner.src.engine.trial import TrialStatus  # noqa: E402
+
+
+def one_trial_oracle(tmp_path):
+    space = keras_tuner.HyperParameters()
+    space.Float("lr", 0.01, 0.1)
+    oracle = keras_tuner.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=1, hyperparameters=space)
+    oracle._set_project_dir(str(tmp_path), "oracle")
+    return oracle
+
+
+def worker_client(port: int, worker_id: int) -> OracleClient:
+    with Role("worker", LOOPBACK, port, worker_id).applied():
+        client = OracleClient(None)
+        reconnect_quickly(client)
+    return client
+
+
+def test_a_worker_that_asks_after_the_last_trial_is_told_to_stop(tmp_path):
+    oracle, port = one_trial_oracle(tmp_path), free_port()
+    chief = threading.Thread(target=serve, args=(oracle, LOOPBACK, port, lambda: None), daemon=True)
+    chief.start()
+    first = worker_client(port, 1)
+    trial = first.create_trial("worker1")
+    assert trial.status == TrialStatus.RUNNING
+    first.update_trial(trial.trial_id, {"val_accuracy": 0.5}, step=1)
+    trial.status = TrialStatus.COMPLETED
+    first.end_trial(trial)
+    assert first.create_trial("worker1").status == TrialStatus.STOPPED  # the search is over
+
+    late = worker_client(port, 2)  # it never had a trial, so the chief no longer counts on it
+    assert late.create_trial("worker2").status == TrialStatus.STOPPED
+    chief.join(timeout=30)
+    assert not chief.is_alive()
+
+
+def test_a_chief_refuses_an_address_it_cannot_listen_on(tmp_path):
+    with pytest.raises(UserError, match="cannot listen there"):
+        serve(one_trial_oracle(tmp_path), "192.0.2.1", free_port(), lambda: None)
+
+
+@pytest.mark.parametrize("text", ["host", "host:port", ":80", "127.0.0.1:70000"])
+def test_worker_addresses_need_a_host_and_a_port(text):
+    with pytest.raises(UserError, match="expected HOST:PORT"):
+        parse_address(text, "--worker")
