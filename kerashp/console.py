@@ -116,7 +116,9 @@ class ConsoleView:
             table.add_row(f"test (best epoch {s.get('best_epoch')})", fmt(test.get("loss")), fmt(test.get("accuracy")))
         self.console.print(table)
         if event.status == "diverged":
-            self.console.print(f"[red]loss became NaN/inf at epoch {s.get('diverged_at_epoch')}[/]; the last finite epoch is in history.csv")
+            last = s.get("last_finite") or {}
+            seen = f"; last finite: epoch {last['epoch']} batch {last['batch']}, loss {fmt(last['loss'])}, accuracy {fmt(last['accuracy'])}" if last else ""
+            self.console.print(f"[red]loss became NaN/inf in epoch {s.get('diverged_at_epoch')}[/]{seen}; finished epochs are in history.csv")
         elif event.status in ("interrupted", "stopped"):
             self.console.print(f"[yellow]stopped[/]: resume with  kerashp train --resume {event.run_dir}")
         self.console.print(f"wall time {s.get('wall_time', 0):.1f}s")

@@ -20,9 +20,10 @@ import io
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import tomli_w
 
@@ -34,11 +35,31 @@ HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
 def atomic_write(path: Path, text: str) -> None:
     """Write `text` so that readers see either the old file or the new one, never half of it."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    with removed_on_failure(temp):
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+
+
+@contextmanager
+def writing(where: Path) -> Iterator[None]:
+    """Report a write refused by the file system (read-only folder, full disk) as one line."""
+    try:
+        yield
+    except OSError as exc:
+        raise RunError(f"{exc.filename or where}: cannot write there ({exc.strerror}); pass --runs-dir DIR or free space") from None
+
+
+@contextmanager
+def removed_on_failure(temp: Path) -> Iterator[None]:
+    """Delete a half-written temp file when writing it fails (a full disk), so no debris is left."""
+    try:
+        yield
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -62,17 +83,18 @@ class RunDir:
     @classmethod
     def create(cls, runs_dir: Path, preset_name: str) -> "RunDir":
         """A new, unique run directory. `mkdir` is atomic, so concurrent runs never share one."""
-        runs_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        for attempt in range(1, 1000):
-            suffix = "" if attempt == 1 else f"-{attempt}"
-            path = runs_dir / f"{preset_name}-{stamp}{suffix}"
-            try:
-                path.mkdir()
-            except FileExistsError:
-                continue
-            (path / "checkpoints").mkdir()
-            return cls(path)
+        with writing(runs_dir):
+            runs_dir.mkdir(parents=True, exist_ok=True)
+            for attempt in range(1, 1000):
+                suffix = "" if attempt == 1 else f"-{attempt}"
+                path = runs_dir / f"{preset_name}-{stamp}{suffix}"
+                try:
+                    path.mkdir()
+                except FileExistsError:
+                    continue
+                (path / "checkpoints").mkdir()
+                return cls(path)
         raise RunError(f"{runs_dir}: could not create a unique run directory")
 
     @classmethod
@@ -115,6 +137,23 @@ class RunDir:
     def append_event(self, record: dict) -> None:
         with open(self.path / "events.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, default=str) + "\n")
+
+    def remove_temp_files(self) -> None:
+        """Delete the temp files of writes a killed process never finished (never read: every
+        write lands by renaming its temp file over the real one)."""
+        for folder in (self.path, self.checkpoints):
+            for temp in folder.glob(".*tmp*"):
+                temp.unlink(missing_ok=True)
+
+    def drop_partial_event(self) -> None:
+        """Cut a last line left half-written by a killed process, before a resumed run appends."""
+        events = self.path / "events.jsonl"
+        if not events.exists():
+            return
+        with open(events, "rb+") as handle:
+            data = handle.read()
+            if data and not data.endswith(b"\n"):
+                handle.truncate(data.rfind(b"\n") + 1)
 
     # ------------------------------------------------------------------ history
     def read_history(self) -> list[dict[str, float]]:

@@ -557,9 +557,12 @@ class _Child:
                 chunk = handle.read()
             complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next step
             self.events_read += len(complete)
-            for line in complete.decode("utf-8").splitlines():
-                record = json.loads(line)
-                if record["event"] == "EpochEnded":
+            for line in complete.decode("utf-8", errors="replace").splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:  # the half line a killed process left behind
+                    continue
+                if record.get("event") == "EpochEnded":
                     _emit(listeners, VariantEpoch(self.number, self.variant.label, record["epoch"], record["epochs"], record["metrics"]))
         return done
 

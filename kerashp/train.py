@@ -7,8 +7,10 @@ stopped), truncates the history to that epoch, and positions the data feed at th
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import shutil
 import time
 import traceback
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from kerashp.events import (
     RunFinished,
     RunStarted,
 )
-from kerashp.runs import RunDir, read_json, write_json
+from kerashp.runs import RunDir, read_json, removed_on_failure, write_json, writing
 
 use_torch_backend()
 
@@ -49,6 +51,7 @@ from kerashp.optim import apply_l2, build_optimizer, current_learning_rate  # no
 
 Emit = Callable[[Event], None]
 BATCH_EVENTS_PER_EPOCH = 50
+UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}  # the disk, not the run, is at fault
 
 
 @dataclass
@@ -78,7 +81,8 @@ def train(
     if epochs is not None:
         preset["train"]["epochs"] = epochs
     run = RunDir.create(Path(runs_dir), preset.name or "run")
-    run.write_preset(preset)
+    with writing(run.path):
+        run.write_preset(preset)
     return _execute(run, preset, listeners, control or RunControl(), epochs_done=0)
 
 
@@ -91,11 +95,20 @@ def resume(
     preset["name"] = run.read_summary().get("preset", run.name)
     if epochs is not None:
         preset["train"]["epochs"] = epochs
-        run.write_preset(preset)
+        with writing(run.path):
+            run.write_preset(preset)
+    owner = run.read_summary().get("pid")
+    if run.status() == "running" and owner != os.getpid():
+        raise RunError(f"{run.path}: still being trained by process {owner}; stop it before resuming")
     state = run.read_state()
     epochs_done = int(state.get("epochs_done", 0))
     if epochs_done >= preset["train"]["epochs"] and run.status() == "completed":
         raise RunError(f"{run.path}: already completed {epochs_done} epochs; pass --epochs N to train further")
+    with writing(run.path):
+        run.remove_temp_files()
+        run.drop_partial_event()
+        if epochs_done and state.get("best_epoch") == epochs_done:  # killed between the commit and the best copy
+            _atomic_copy(run.epoch_checkpoint(epochs_done), run.best_checkpoint)
     return _execute(run, preset, listeners, control or RunControl(), epochs_done=epochs_done, state=state)
 
 
@@ -177,7 +190,12 @@ def load_checkpoint(path: Path) -> keras.Model:
     import kerashp.models.layers  # noqa: F401  registers kerashp's layers for deserialisation
     import kerashp.optim  # noqa: F401  registers the schedule and optimizer classes
 
-    model = keras.saving.load_model(path, safe_mode=True)
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except ValueError as exc:
+        if "safe_mode" not in str(exc):
+            raise
+        raise RunError(f"{path}: refused: it holds code (a Lambda layer or a function), which kerashp never runs from a file") from None
     accelerate(model)
     return model
 
@@ -206,7 +224,8 @@ def _execute(
         "device": device_description(),
         "versions": versions(),
     }
-    run.write_summary(summary)
+    with writing(run.path):
+        run.write_summary(summary)
     try:
         keras.utils.set_random_seed(preset["seed"] + epochs_done)
         feeds = build_feeds(preset, emit, run, initial_epoch=epochs_done)
@@ -250,16 +269,31 @@ def _execute(
         status = "interrupted"
     except Exception as exc:
         summary |= {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "wall_time": _wall(summary, started)}
-        run.write_summary(summary)
-        (run.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
-        emit(RunFailed(str(run.path), summary["error"]))
+        _record_failure(run, summary, emit)
         if isinstance(exc, UserError):
             raise
+        if isinstance(exc, OSError) and exc.errno in UNWRITABLE:
+            committed = int(run.read_state().get("epochs_done", 0))
+            raise RunFailedError(
+                f"{run.path}: cannot write {exc.filename or 'the run'}: {exc.strerror}; free space or fix permissions, "
+                f"then `kerashp train --resume {run.path}` continues after epoch {committed}"
+            ) from exc
         raise RunFailedError(f"{run.path}: run failed: {summary['error']} (traceback in error.log)") from exc
     summary |= {"status": status, "finished": time.time(), "wall_time": _wall(summary, started)}
     run.write_summary(summary)
     emit(RunFinished(status, str(run.path), summary))
     return RunResult(run, status, summary)
+
+
+def _record_failure(run: RunDir, summary: dict, emit: Emit) -> None:
+    """Record why the run failed, as far as the disk allows: when even that cannot be written
+    (a full disk), summary.json still says `running`, so the run lists as killed and resumes."""
+    try:
+        run.write_summary(summary)
+        (run.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        emit(RunFailed(str(run.path), summary["error"]))
+    except OSError:
+        pass
 
 
 def _wall(summary: dict, started: float) -> float:
@@ -278,8 +312,9 @@ def _evaluate(model: keras.Model, feed: ImageBatches, emit: Emit) -> dict:
 class EpochRecorder(keras.callbacks.Callback):
     """Per-batch and per-epoch bookkeeping: events, divergence, history, checkpoints, commit.
 
-    At each epoch end the order is: epoch checkpoint, best checkpoint, history, then state.json
-    (the commit record). A kill before the commit leaves the previous epoch as the resume point.
+    At each epoch end the order is: epoch checkpoint, history, state.json (the commit record),
+    then best.keras as a copy of the epoch checkpoint. A kill before the commit leaves the previous
+    epoch as the resume point; a kill after it leaves best.keras for `resume` to copy again.
     """
 
     def __init__(self, run: RunDir, preset: Preset, emit: Emit, history: list[dict], state: dict, control: RunControl):
@@ -291,6 +326,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.best_value = state.get("best_value")
         self.best_epoch = state.get("best_epoch")
         self.diverged_at: int | None = None
+        self.last_finite: dict | None = None  # the last finite running loss and accuracy seen, for a diverged run
 
     def _better(self, value: float) -> bool:
         if self.best_value is None:
@@ -315,7 +351,9 @@ class EpochRecorder(keras.callbacks.Callback):
         if not math.isfinite(loss):
             self._diverge(self.epoch_number)
             return
-        self.emit(BatchEnded(self.epoch_number, step, self.steps, loss, float(logs.get("accuracy", math.nan))))
+        accuracy = float(logs.get("accuracy", math.nan))
+        self.last_finite = {"epoch": self.epoch_number, "batch": step, "loss": loss, "accuracy": accuracy}
+        self.emit(BatchEnded(self.epoch_number, step, self.steps, loss, accuracy))
 
     def _diverge(self, epoch: int) -> None:
         self.diverged_at = epoch
@@ -337,10 +375,11 @@ class EpochRecorder(keras.callbacks.Callback):
         _atomic_save(self.model, checkpoint)
         if best:
             self.best_value, self.best_epoch = monitored, epoch + 1
-            _atomic_save(self.model, self.run.best_checkpoint)
         self.history.append(row)
         self.run.write_history(self.history)
         self.run.write_state({"epochs_done": epoch + 1, "best_epoch": self.best_epoch, "best_value": self.best_value})
+        if best:
+            _atomic_copy(checkpoint, self.run.best_checkpoint)
         for old in self.run.checkpoints.glob("epoch-*.keras"):
             if old != checkpoint:
                 old.unlink(missing_ok=True)
@@ -356,10 +395,19 @@ class EpochRecorder(keras.callbacks.Callback):
         }
         if self.diverged_at is not None:
             result["diverged_at_epoch"] = self.diverged_at
+            result["last_finite"] = self.last_finite
         return result
 
 
 def _atomic_save(model: keras.Model, path: Path) -> None:
     temp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(temp)
-    os.replace(temp, path)
+    with removed_on_failure(temp):
+        model.save(temp)
+        os.replace(temp, path)
+
+
+def _atomic_copy(source: Path, target: Path) -> None:
+    temp = target.with_name(f".{target.stem}.tmp.keras")
+    with removed_on_failure(temp):
+        shutil.copyfile(source, temp)
+        os.replace(temp, target)

@@ -14,15 +14,18 @@ import contextlib
 import copy
 import gc
 import io
+import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from kerashp.backend import use_torch_backend
 from kerashp.config import Preset
 from kerashp.control import RunControl
 from kerashp.errors import PresetError, UserError
 from kerashp.events import Event
+from kerashp.runs import atomic_write
 from kerashp.search.directory import PROJECT, SearchDir
 from kerashp.search.distributed import reconnect_quickly
 from kerashp.search.events import TrialEnded, TrialStarted
@@ -36,8 +39,20 @@ use_torch_backend()
 import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 from keras_tuner.src import config as keras_tuner_config  # noqa: E402
+from keras_tuner.src import utils as keras_tuner_utils  # noqa: E402
 
 keras_tuner_config.DEBUG = False  # each failure's reason is in trials.csv; KerasTuner would also print a traceback
+
+
+def save_json_atomically(path, obj) -> str:
+    """KerasTuner's `utils.save_json`, through a temp file and a rename: its own version writes
+    oracle.json and trial.json in place, so a kill mid-write could leave a search unresumable."""
+    text = json.dumps(obj)
+    atomic_write(Path(path), text)
+    return text
+
+
+keras_tuner_utils.save_json = save_json_atomically  # KerasTuner looks it up on the module at each save
 
 
 IDLE_WAIT_S = 1.0
