@@ -4,7 +4,8 @@ On the torch backend every `layer(x)` goes through Keras's `Layer.__call__` (arg
 autocast scopes, training-flag propagation, output tracking): about half a millisecond per
 layer per step, which for small models costs more than the arithmetic. A built float32
 Functional model needs none of it during training, so its forward pass can call each layer's
-`call` directly, in the graph's own order. Keras's `fit`, callbacks, metrics, optimizers and
+`call` directly, in the graph's own order, from a plan of the graph resolved once (Keras re-sorts
+the graph and re-maps every node's arguments at each call). Keras's `fit`, callbacks, metrics, optimizers and
 `.keras` checkpoints are unchanged. The direct pass is checked against the stock one on a
 probe batch and not used where they differ.
 """
@@ -12,6 +13,7 @@ probe batch and not used where they differ.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -21,29 +23,65 @@ def accelerate(model: keras.Model) -> bool:
     """Swap in the direct forward pass where it is safe; True when it was."""
     if keras.backend.backend() != "torch" or not isinstance(model, keras.Model):
         return False
-    if not hasattr(model, "_run_through_graph") or len(model.inputs or ()) != 1:
+    if not hasattr(model, "_nodes_by_depth") or len(model.inputs or ()) != 1:
         return False  # only Functional models have a graph to walk
     if model.dtype_policy.name != "float32":
         return False  # mixed precision needs __call__'s autocasting
-    direct = functools.partial(_direct_call, model)
+    direct = functools.partial(_direct_call, model, _plan(model))
     if not _agrees(model, direct):
         return False
     model.call = direct  # Layer.__call__ looks `call` up on the instance
     return True
 
 
-def _direct_call(model: keras.Model, inputs, training=None, mask=None):
-    def operation(op):
-        if training is None or not getattr(op, "_call_has_training_arg", False):
-            return op.call
+@dataclass(frozen=True)
+class _Step:
+    """One node of the graph, resolved once: what to call, on which tensors, making which."""
 
-        def call(*args, **kwargs):  # the node may have recorded training=False (Dropout's default)
-            return op.call(*args, **{**kwargs, "training": training})
+    operation: object
+    takes_training: bool
+    single_input: int | None  # id of the node's one positional input, when that is all it takes
+    arguments: object  # the node's SymbolicArguments, for every other call signature
+    outputs: tuple[int, ...]  # ids of the tensors it makes
 
-        return call
 
-    outputs = model._run_through_graph([inputs], operation_fn=operation)
-    return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
+def _plan(model: keras.Model) -> list[_Step]:
+    """The graph's nodes in the order Keras runs them (deepest first)."""
+    steps = []
+    for depth in sorted(model._nodes_by_depth, reverse=True):
+        for node in model._nodes_by_depth[depth]:
+            if not node.operation or node.is_input:
+                continue
+            operation = model._get_operation_for_node(node)
+            single = node.arguments._single_positional_tensor
+            steps.append(
+                _Step(
+                    operation,
+                    getattr(operation, "_call_has_training_arg", False),
+                    None if single is None else id(single),
+                    node.arguments,
+                    tuple(id(x) for x in node.outputs),
+                )
+            )
+    return steps
+
+
+def _direct_call(model: keras.Model, steps: list[_Step], inputs, training=None, mask=None):
+    values = {id(model.inputs[0]): inputs}
+    for step in steps:
+        if step.single_input is not None:
+            args, kwargs = (values[step.single_input],), {}
+        else:
+            args, kwargs = step.arguments.fill_in(values)
+        if training is not None and step.takes_training:  # the node may have recorded training=False (Dropout's default)
+            kwargs = {**kwargs, "training": training}
+        outputs = step.operation.call(*args, **kwargs)
+        if len(step.outputs) == 1:
+            values[step.outputs[0]] = outputs
+        else:
+            values.update(zip(step.outputs, keras.tree.flatten(outputs)))
+    results = [values[id(x)] for x in model.outputs]
+    return results[0] if len(results) == 1 else results
 
 
 def _agrees(model: keras.Model, direct) -> bool:
