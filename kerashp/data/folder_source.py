@@ -24,6 +24,8 @@ from kerashp.errors import DataError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 STREAM_ABOVE_BYTES = 4 * 2**30  # `cache = "auto"` streams folders larger than this once decoded
+# what PIL raises for a file it cannot decode (a header claiming billions of pixels is a DecompressionBombError)
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 
 def load_folder(
@@ -52,13 +54,13 @@ def load_folder(
         class_names = _class_names(base / "train")
         train_files = _walk(base / "train", class_names, require_every_class=True)
         test_files = _walk(base / "test", class_names, require_every_class=False)
+        if not test_files:  # otherwise the run trains for nothing and fails evaluating an empty test set
+            raise DataError(f"{base / 'test'}: no images in any class folder (expected {root}/test/<class>/*.jpg)")
     stream = _should_stream(cache, train_files + test_files, size)
-    return Dataset(
-        f"folder:{root}",
-        _read(train_files, size, stream, "reading train", progress),
-        _read(test_files, size, stream, "reading test", progress),
-        class_names,
-    )
+    train = _read(train_files, size, stream, "reading train", progress)
+    # test images must match the train images' size too, or the run fails only when it evaluates
+    test = _read(test_files, size, stream, "reading test", progress, shape=train.images.shape[1:])
+    return Dataset(f"folder:{root}", train, test, class_names)
 
 
 Labelled = list[tuple[Path, int]]
@@ -72,7 +74,9 @@ def _class_names(directory: Path) -> list[str]:
 
 
 def _images_in(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if directory.is_dir() else []
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def _walk(split_dir: Path, class_names: list[str], require_every_class: bool) -> Labelled:
@@ -95,6 +99,8 @@ def _listed(base: Path, list_name: str, class_names: list[str]) -> Labelled:
         lines = list_file.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise DataError(f"{list_file}: cannot read split list ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{list_file}: not a text file of paths (byte {exc.start} is not UTF-8)") from None
     index = {name: label for label, name in enumerate(class_names)}
     files: Labelled = []
     for number, line in enumerate(lines, start=1):
@@ -119,16 +125,20 @@ def _should_stream(cache: str, files: Labelled, size) -> bool:
     return first.nbytes * len(files) > STREAM_ABOVE_BYTES
 
 
-def _read(files: Labelled, size, stream: bool, what: str, progress: Progress | None) -> ImageSet:
+def _read(files: Labelled, size, stream: bool, what: str, progress: Progress | None, shape=None) -> ImageSet:
+    """Every image must have `shape` (default: the first image's)."""
     labels = np.asarray([label for _, label in files], dtype=np.int64)
     paths = [path for path, _ in files]
     if stream:
-        shape = _decode(paths[0], size).shape if paths else (*(size or (32, 32)), 3)
+        first = _decode(paths[0], size) if paths else None
+        shape = tuple(shape or (first.shape if first is not None else (*(size or (32, 32)), 3)))
+        if first is not None:
+            _check_shape(paths[0], first, shape)
         return ImageSet(LazyImages(paths, lambda path: _decode_as(path, size, shape), shape), labels)
-    return ImageSet(_decode_all(paths, size, what, progress), labels)
+    return ImageSet(_decode_all(paths, size, what, progress, shape), labels)
 
 
-def _decode_all(files: list[Path], size, what: str, progress: Progress | None) -> np.ndarray:
+def _decode_all(files: list[Path], size, what: str, progress: Progress | None, shape=None) -> np.ndarray:
     decoded: list[np.ndarray] = []
     with ThreadPoolExecutor(max_workers=4) as pool:
         for index, image in enumerate(pool.map(lambda f: _decode(f, size), files), start=1):
@@ -136,7 +146,7 @@ def _decode_all(files: list[Path], size, what: str, progress: Progress | None) -
             if progress and (index % 256 == 0 or index == len(files)):
                 progress(what, index, len(files))
     for path, image in zip(files, decoded):
-        _check_shape(path, image, decoded[0].shape)
+        _check_shape(path, image, tuple(shape or decoded[0].shape))
     return np.stack(decoded) if decoded else np.zeros((0, *(size or (32, 32)), 3), np.uint8)
 
 
@@ -155,10 +165,16 @@ def _decode_as(path: Path, size, expected: tuple[int, ...]) -> np.ndarray:
 
 
 def _decode(path: Path, size) -> np.ndarray:
+    """One image as uint8 RGB; any failure becomes a one-line DataError naming the file (also when
+    it happens in Keras's generator threads while streaming)."""
     try:
         with Image.open(path) as image:
             image.load()
             array = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise DataError(f"{path}: cannot decode image ({exc.__class__.__name__}: {exc})") from None
+    except UnidentifiedImageError:  # its message repeats the path
+        raise DataError(f"{path}: cannot decode image (not a format PIL recognises; corrupt or empty?)") from None
+    except DECODE_ERRORS as exc:
+        text = getattr(exc, "strerror", None) or str(exc).strip()
+        reason = f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+        raise DataError(f"{path}: cannot decode image ({reason})") from None
     return fit_size(as_rgb(array), size)
