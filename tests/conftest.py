@@ -1,8 +1,11 @@
-"""Shared fixtures: tiny image datasets generated on the fly, so tests need no downloads."""
+"""Shared fixtures: tiny image datasets generated on the fly, so tests need no downloads, and the
+reliability suite's counts (kill points survived, bad inputs tried, fuzz examples run), printed at
+the end of a test session so the figures quoted in the README come from a real run."""
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
@@ -44,3 +47,23 @@ def preset_dir(tmp_path, monkeypatch) -> Path:
     directory.mkdir()
     monkeypatch.setenv("KERASHP_PRESET_PATH", str(directory))
     return directory
+
+
+COUNTS: Counter[str] = Counter()
+
+
+@pytest.fixture
+def tally():
+    """`tally("kill points survived", 3)` adds to the totals printed after the tests."""
+
+    def add(what: str, count: int = 1) -> None:
+        COUNTS[what] += count
+
+    return add
+
+
+def pytest_terminal_summary(terminalreporter):
+    if COUNTS:
+        terminalreporter.section("reliability")
+        for what, count in sorted(COUNTS.items()):
+            terminalreporter.write_line(f"{count:6d}  {what}")
