@@ -4,8 +4,9 @@ On the torch backend every `layer(x)` goes through Keras's `Layer.__call__` (arg
 autocast scopes, training-flag propagation, output tracking): about half a millisecond per
 layer per step, which for small models costs more than the arithmetic. A built float32
 Functional model needs none of it during training, so its forward pass can call each layer's
-`call` directly, in the graph's own order, from a plan of the graph resolved once (Keras re-sorts
-the graph and re-maps every node's arguments at each call). Keras's `fit`, callbacks, metrics, optimizers and
+`call` directly (or, for plain layers, its torch-functional equivalent from `kerashp.lowering`), in
+the graph's own order, from a plan of the graph resolved once (Keras re-sorts the graph and
+re-maps every node's arguments at each call). Keras's `fit`, callbacks, metrics, optimizers and
 `.keras` checkpoints are unchanged. The direct pass is checked against the stock one on a
 probe batch and not used where they differ.
 """
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
+
+from kerashp.lowering import lowered
 
 
 def accelerate(model: keras.Model) -> bool:
@@ -38,7 +41,7 @@ def accelerate(model: keras.Model) -> bool:
 class _Step:
     """One node of the graph, resolved once: what to call, on which tensors, making which."""
 
-    operation: object
+    call: object  # the layer's `call`, or its torch-functional equivalent (kerashp.lowering)
     takes_training: bool
     single_input: int | None  # id of the node's one positional input, when that is all it takes
     arguments: object  # the node's SymbolicArguments, for every other call signature
@@ -56,7 +59,7 @@ def _plan(model: keras.Model) -> list[_Step]:
             single = node.arguments._single_positional_tensor
             steps.append(
                 _Step(
-                    operation,
+                    lowered(operation) or operation.call,
                     getattr(operation, "_call_has_training_arg", False),
                     None if single is None else id(single),
                     node.arguments,
@@ -67,6 +70,8 @@ def _plan(model: keras.Model) -> list[_Step]:
 
 
 def _direct_call(model: keras.Model, steps: list[_Step], inputs, training=None, mask=None):
+    if not keras.ops.is_tensor(inputs):  # `train_on_batch` and `predict` may hand over NumPy arrays
+        inputs = keras.ops.convert_to_tensor(inputs, dtype=model.inputs[0].dtype)
     values = {id(model.inputs[0]): inputs}
     for step in steps:
         if step.single_input is not None:
@@ -75,7 +80,7 @@ def _direct_call(model: keras.Model, steps: list[_Step], inputs, training=None, 
             args, kwargs = step.arguments.fill_in(values)
         if training is not None and step.takes_training:  # the node may have recorded training=False (Dropout's default)
             kwargs = {**kwargs, "training": training}
-        outputs = step.operation.call(*args, **kwargs)
+        outputs = step.call(*args, **kwargs)
         if len(step.outputs) == 1:
             values[step.outputs[0]] = outputs
         else:
