@@ -19,13 +19,16 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from kerashp.fastloss import accelerate_loss
 from kerashp.lowering import lowered
 
 
 def accelerate(model: keras.Model) -> bool:
-    """Swap in the direct forward pass where it is safe; True when it was."""
+    """Swap in the torch loss (kerashp.fastloss) and the direct forward pass where each is safe;
+    True when the forward pass was."""
     if keras.backend.backend() != "torch" or not isinstance(model, keras.Model):
         return False
+    accelerate_loss(model)
     if not hasattr(model, "_nodes_by_depth") or len(model.inputs or ()) != 1:
         return False  # only Functional models have a graph to walk
     if model.dtype_policy.name != "float32":
@@ -43,7 +46,8 @@ class _Step:
 
     call: object  # the layer's `call`, or its torch-functional equivalent (kerashp.lowering)
     takes_training: bool
-    single_input: int | None  # id of the node's one positional input, when that is all it takes
+    single_input: int | None  # id of the node's one positional tensor, when its other arguments are constants
+    constants: dict  # those constant keyword arguments (e.g. a recorded training=False)
     arguments: object  # the node's SymbolicArguments, for every other call signature
     outputs: tuple[int, ...]  # ids of the tensors it makes
 
@@ -56,17 +60,30 @@ def _plan(model: keras.Model) -> list[_Step]:
             if not node.operation or node.is_input:
                 continue
             operation = model._get_operation_for_node(node)
-            single = node.arguments._single_positional_tensor
+            single, constants = _single_tensor(node.arguments)
             steps.append(
                 _Step(
                     lowered(operation) or operation.call,
                     getattr(operation, "_call_has_training_arg", False),
-                    None if single is None else id(single),
+                    single,
+                    constants,
                     node.arguments,
                     tuple(id(x) for x in node.outputs),
                 )
             )
     return steps
+
+
+def _single_tensor(arguments) -> tuple[int | None, dict]:
+    """(id of the one positional tensor, constant keyword arguments) for the common call shape."""
+    args, kwargs = arguments.args, arguments.kwargs
+    if len(args) != 1 or not isinstance(args[0], keras.KerasTensor) or any(map(_holds_tensor, kwargs.values())):
+        return None, {}
+    return id(args[0]), dict(kwargs)
+
+
+def _holds_tensor(value) -> bool:
+    return any(isinstance(leaf, keras.KerasTensor) for leaf in keras.tree.flatten(value))
 
 
 def _direct_call(model: keras.Model, steps: list[_Step], inputs, training=None, mask=None):
@@ -75,7 +92,7 @@ def _direct_call(model: keras.Model, steps: list[_Step], inputs, training=None, 
     values = {id(model.inputs[0]): inputs}
     for step in steps:
         if step.single_input is not None:
-            args, kwargs = (values[step.single_input],), {}
+            args, kwargs = (values[step.single_input],), step.constants
         else:
             args, kwargs = step.arguments.fill_in(values)
         if training is not None and step.takes_training:  # the node may have recorded training=False (Dropout's default)

@@ -78,3 +78,31 @@ def test_models_are_channels_first_and_leave_the_global_format_alone():
     model = build_model("lenet5", preset["model"], (32, 32, 3), 10)
     assert model.input_shape == (None, 3, 32, 32)
     assert keras.config.image_data_format() == "channels_last"
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_the_torch_loss_matches_keras_with_label_smoothing_and_l2(label_smoothing):
+    from kerashp.fastloss import accelerate_loss
+    from kerashp.optim import apply_l2
+
+    preset = load_preset("lenet5", [f"train.label_smoothing={label_smoothing}"])
+    model = build_model("lenet5", preset["model"], (32, 32, 3), 10)
+    apply_l2(model, 1e-3)
+    compile_model(model, preset, steps_per_epoch=4)
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(8, 3, 32, 32)).astype("float32"))
+    y = torch.tensor(np.eye(10, dtype="float32")[rng.integers(0, 10, 8)])
+    y_pred = model(x, training=True)
+    stock = float(model.compute_loss(x, y, y_pred).detach())
+    assert accelerate_loss(model)
+    assert "compute_loss" in vars(model)
+    assert float(model.compute_loss(x, y, y_pred).detach()) == pytest.approx(stock, rel=1e-6)
+
+
+def test_other_losses_keep_keras_compute_loss():
+    from kerashp.fastloss import accelerate_loss
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    assert accelerate_loss(model) is False and "compute_loss" not in vars(model)
