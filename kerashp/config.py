@@ -20,6 +20,18 @@ from kerashp.fields import Field
 from kerashp.models.catalog import MODEL_OPTIONS
 
 PRESET_PATH_ENV = "KERASHP_PRESET_PATH"
+OVERRIDES = "__overrides__"  # where apply_override records which keys came from --set
+
+
+def printable(value: Any) -> Any:
+    """`value` with newlines and other unprintable characters in its strings written as escapes
+    (`\\n`, `\\x1b`), so an error that quotes a key or value stays one line: TOML lets quoted
+    keys and strings hold them, and so does a shell argument."""
+    if isinstance(value, str):
+        return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    return value
 
 
 class Preset(dict):
@@ -73,24 +85,31 @@ def find_preset(name_or_path: str, relative_to: Path | None = None) -> Path:
         for candidate in candidates:
             if candidate.is_file():
                 return candidate
-        raise PresetError(name_or_path, "", "no such preset file", has_value=False)
+        raise PresetError(printable(name_or_path), "", "no such preset file", has_value=False)
     presets = available_presets()
     if name_or_path in presets:
         return presets[name_or_path]
     close = difflib.get_close_matches(name_or_path, presets, n=3)
     hint = f"did you mean {', '.join(close)}?" if close else f"available: {', '.join(presets)}"
-    raise PresetError("preset", name_or_path, f"unknown preset; {hint}", has_value=False)
+    raise PresetError("preset", printable(name_or_path), f"unknown preset; {hint}", has_value=False)
 
 
 # ---------------------------------------------------------------------------------------- loading
 
 
 def read_toml(path: Path) -> dict:
+    """The TOML document at `path`; text that is not UTF-8, or holds an integer too long for
+    Python to read (over 4300 digits), is a syntax error like any other, not a traceback."""
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
-        raise PresetError(str(path), "", f"TOML syntax error: {exc}", has_value=False) from None
+        raise PresetError(str(path), "", f"TOML syntax error: {printable(str(exc))}", has_value=False) from None
+    except UnicodeDecodeError as exc:
+        problem = f"TOML syntax error: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+        raise PresetError(str(path), "", problem, has_value=False) from None
+    except ValueError as exc:
+        raise PresetError(str(path), "", f"TOML syntax error: {_first_clause(exc)}", has_value=False) from None
     except OSError as exc:
         raise PresetError(str(path), "", f"cannot read: {exc.strerror}", has_value=False) from None
 
@@ -102,19 +121,22 @@ def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         cycle = " -> ".join(p.stem for p in (*seen, resolved))
         raise PresetError(str(path), "extends", f"cycle: {cycle}", has_value=False)
     document = read_toml(path)
+    if OVERRIDES in document:
+        raise PresetError(str(path), OVERRIDES, "unknown section or key (kerashp's own record of --set keys)", has_value=False)
     parent_name = document.pop("extends", None)
     if parent_name is None:
         return document
     if not isinstance(parent_name, str):
-        raise PresetError(str(path), "extends", "expected a preset name or path", parent_name)
+        raise PresetError(str(path), "extends", "expected a preset name or path", printable(parent_name))
     try:
         parent_path = find_preset(parent_name, relative_to=path.parent)
     except PresetError as exc:
-        raise PresetError(str(path), "extends", f"{exc.problem}", parent_name) from None
+        raise PresetError(str(path), "extends", f"{exc.problem}", printable(parent_name)) from None
     parent = _load_chain(parent_path, (*seen, resolved))
     if "reference" in document:  # reported figures belong to one setup: a child's replace its parent's
         parent.pop("reference", None)
-    _reset_model_if_renamed(parent, document.get("model", {}).get("name"))
+    model = document.get("model")  # not a table is reported by validation, not tripped over here
+    _reset_model_if_renamed(parent, model.get("name") if isinstance(model, dict) else None)
     return deep_merge(parent, document)
 
 
@@ -156,48 +178,64 @@ def parse_override(expression: str) -> tuple[str, Any]:
     key, sep, text = expression.partition("=")
     key, text = key.strip(), text.strip()
     if not sep or not key or not text:
-        raise PresetError("--set", expression, "expected KEY=VALUE, e.g. optimizer.learning_rate=0.05", has_value=False)
+        raise PresetError("--set", printable(expression), "expected KEY=VALUE, e.g. optimizer.learning_rate=0.05", has_value=False)
     try:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         value = text  # a bare word or path, e.g. data.source=folder:../images
+    except ValueError as exc:  # an integer too long for Python to read
+        raise PresetError("--set", printable(key), f"cannot read the value: {_first_clause(exc)}", has_value=False) from None
     return key, value
+
+
+def _first_clause(exc: Exception) -> str:
+    """Python's message without its advice to programmers ("...; use sys.set_int_max_str_digits()")."""
+    return printable(str(exc).split(";")[0])
 
 
 def apply_override(document: dict, expression: str) -> None:
     key, value = parse_override(expression)
+    if key == "extends":
+        raise PresetError("--set", key, "cannot be overridden; write a preset that extends the one you want", printable(value))
     if key == "model.name":
         _reset_model_if_renamed(document, value)
     parts = key.split(".")
     try:
         parent = _walk(document, parts[:-1], create=True)
+        before = _key_names(document, parts)  # the entry a list key names may be the one replaced
+        last = parts[-1]
+        if isinstance(parent, list):  # a list entry, by position or name, must exist already
+            parent[_list_index(parent, last)] = value
+        else:
+            parent[last] = value
     except (KeyError, IndexError, TypeError):
-        raise PresetError("--set", key, "no such key in this preset", value) from None
-    last = parts[-1]
-    if isinstance(parent, list):
-        parent[_list_index(parent, last)] = value
-    else:
-        parent[last] = value
-    # remember which keys came from --set, by the name validation reports them under
-    document.setdefault("__overrides__", {})[_canonical_key(document, parts)] = value
+        raise PresetError("--set", printable(key), "no such key in this preset", printable(value)) from None
+    after = _key_names(document, before[1].split("."))  # by position: a replaced entry's name is gone
+    # remember which keys came from --set, by every name validation may report them under
+    for name in {*before, *after}:
+        document.setdefault(OVERRIDES, {})[name] = value
 
 
-def _canonical_key(document: dict, parts: list[str]) -> str:
-    """`augment.transforms.0.p` -> `augment.transforms.vertical_flip.p`, as errors spell it."""
-    names, node = [], document
+def _key_names(document: dict, parts: list[str]) -> tuple[str, ...]:
+    """`augment.transforms.0.p` as validation may spell it: by the entry's name
+    (`augment.transforms.vertical_flip.p`) or, for an entry that is not a table, by position."""
+    by_name, by_index, node = [], [], document
     for part in parts:
         if isinstance(node, list):
-            node = node[_list_index(node, part)]
-            names.append(node.get("name", part) if isinstance(node, dict) else part)
+            index = _list_index(node, part)
+            node = node[index]
+            by_name.append(node.get("name", part) if isinstance(node, dict) else part)
+            by_index.append(str(index))
         else:
             node = node.get(part) if isinstance(node, dict) else None
-            names.append(part)
-    return ".".join(names)
+            by_name.append(part)
+            by_index.append(part)
+    return ".".join(map(str, by_name)), ".".join(by_index)
 
 
 def _list_index(items: list, part: str) -> int:
     """Address list entries by position (`transforms.0`) or by their name (`transforms.vertical_flip`)."""
-    if part.isdigit():
+    if part.isdecimal():  # not isdigit: "²" is a digit that int() cannot read
         index = int(part)
         if index >= len(items):
             raise IndexError(part)
@@ -234,8 +272,15 @@ class _Checker:
         self.overrides = overrides
 
     def fail(self, key: str, problem: str, value: Any = None, has_value: bool = True) -> PresetError:
-        source = "--set" if key in self.overrides else self.source
-        return PresetError(source, key, problem, value, has_value=has_value)
+        source = "--set" if self.from_override(key) else self.source
+        return PresetError(source, printable(key), problem, printable(value), has_value=has_value)
+
+    def from_override(self, key: str) -> bool:
+        """Whether `key` was set by --set, or lies inside a table one set, or names a table one made
+        (`--set optim.lr=1` is to blame for an unknown section `optim`, not the preset file).
+        Search-space keys are compared without their quotes: `search.space."x"` is `search.space.x`."""
+        key = key.replace('"', "")
+        return any(key == given or key.startswith(given + ".") or given.startswith(key + ".") for given in map(str, self.overrides))
 
     def table(self, where: str, document: Any, fields: dict[str, Field], extra: Iterable[str] = ()) -> dict:
         if not isinstance(document, dict):
@@ -256,20 +301,22 @@ class _Checker:
 
 
 def _join(where: str, key: str) -> str:
+    """`where.key`; an empty key (TOML allows `"" = 1`) shows as `""` rather than as nothing."""
+    key = key or '""'
     return f"{where}.{key}" if where else key
 
 
 def validate(document: dict, source: str = "preset") -> Preset:
     """Check every key, fill defaults, and return the resolved preset."""
     document = dict(document)
-    overrides = document.pop("__overrides__", {})
+    overrides = document.pop(OVERRIDES, {})
     document.pop("name", None)
     checker = _Checker(source, overrides)
     sections = ("model", "reference", *schema.SECTIONS)
     for key in document:
         if key not in schema.TOP_LEVEL and key not in sections:
             allowed = ", ".join((*schema.TOP_LEVEL, "extends", *sections))
-            raise checker.fail(key, f"unknown section or key; allowed: {allowed}", has_value=False)
+            raise checker.fail(_join("", key), f"unknown section or key; allowed: {allowed}", has_value=False)
     resolved = checker.table("", {k: v for k, v in document.items() if k not in sections}, schema.TOP_LEVEL)
 
     for section, fields in schema.SECTIONS.items():
@@ -303,7 +350,7 @@ def _check_transforms(checker: _Checker, where: str, items: Any) -> list[dict]:
         if not isinstance(item, dict) or "name" not in item:
             raise checker.fail(here, 'expected a table like { name = "horizontal_flip", p = 0.5 }', item)
         name = item["name"]
-        if name not in schema.TRANSFORMS:
+        if not isinstance(name, str) or name not in schema.TRANSFORMS:  # a list or table cannot be looked up
             raise checker.fail(f"{here}.name", f"unknown transform; allowed: {', '.join(schema.TRANSFORMS)}", name)
         fields = {"p": schema.PROBABILITY, **schema.TRANSFORMS[name]}
         body = {k: v for k, v in item.items() if k != "name"}

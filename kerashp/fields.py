@@ -15,6 +15,16 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _too_big_for_float(value: Any) -> bool:
+    """TOML integers have no size limit; one past float range would make `math.isfinite` raise
+    OverflowError instead of the usual one-line error."""
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    return False
+
+
 @dataclass(frozen=True)
 class Field:
     default: Any
@@ -47,7 +57,11 @@ class Float(Field):
         return f"a number in {left}{self.lo:g}, {self.hi:g}{right}"
 
     def check(self, value: Any) -> float:
-        if not _is_number(value) or not math.isfinite(value):
+        if not _is_number(value):
+            raise ValueError(f"expected {self.allowed()}")
+        if _too_big_for_float(value):
+            raise ValueError(f"out of range; allowed: {self.allowed()}")
+        if not math.isfinite(value):
             raise ValueError(f"expected {self.allowed()}")
         too_low = self.lo is not None and (value < self.lo or (self.lo_open and value == self.lo))
         too_high = self.hi is not None and (value > self.hi or (self.hi_open and value == self.hi))
@@ -165,7 +179,8 @@ class FractionOrCount(Field):
         return "a fraction in [0, 1) or a whole count >= 1"
 
     def check(self, value: Any) -> float | int:
-        if not _is_number(value) or value < 0:
+        # nan passes both comparisons below, so it is refused here explicitly
+        if not _is_number(value) or value < 0 or (isinstance(value, float) and math.isnan(value)):
             raise ValueError(f"expected {self.allowed()}")
         if value >= 1:
             if isinstance(value, float) and not value.is_integer():

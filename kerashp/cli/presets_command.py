@@ -20,7 +20,7 @@ def register(subcommands) -> None:
     show.add_argument("preset", metavar="NAME|FILE")
     add_overrides(show)
     show.set_defaults(handler=show_preset)
-    check = actions.add_parser("validate", help="check presets against the schema")
+    check = actions.add_parser("validate", help="check presets against the schema (and a [search.space] as tune would)")
     check.add_argument("files", nargs="+", metavar="NAME|FILE")
     check.set_defaults(handler=validate_presets)
 
@@ -56,9 +56,15 @@ def show_preset(args) -> int:
 
 
 def validate_presets(args) -> int:
-    from kerashp.config import load_preset
+    """A preset with a search space also gets the checks `kerashp tune` runs before it starts
+    (objective, int bounds, choice types, each edge value, `when` conditions), so one that
+    validates also tunes; errors name the file."""
+    from kerashp.config import find_preset, load_preset
+    from kerashp.search.space import check_search
 
     for file in args.files:
-        load_preset(file)
+        preset = load_preset(file)
+        if preset["search"]["space"]:
+            check_search(preset, source=str(find_preset(file)))
         print(f"{file}: ok")
     return 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import tomli_w
 
-from kerashp.config import Preset, apply_override, validate
+from kerashp.config import Preset, apply_override, printable, validate
 from kerashp.errors import PresetError, format_value
 
 METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")  # what history.csv records per epoch
@@ -24,10 +24,15 @@ CHOICE_TYPES = (bool, int, float, str, list)  # lists (e.g. MLP widths) go to Ke
 
 
 def entry_name(key: str) -> str:
-    return f'search.space."{key}"'
+    return f'search.space."{printable(key)}"'
 
 
 def toml_value(value: Any) -> str:
+    """`value` as TOML text. A table is written inline (`{ a = 1 }`): on its own tomli_w writes it
+    as a `[v]` section, which would leave an empty or wrong value after the `=`."""
+    if isinstance(value, dict):
+        listed = tomli_w.dumps({"v": [value]}).partition("=")[2].strip()  # "[\n    { a = 1 },\n]"
+        return listed[1:-1].strip().removesuffix(",")
     return tomli_w.dumps({"v": value}).partition("=")[2].strip()
 
 
@@ -50,9 +55,10 @@ def trial_preset(base: Preset, values: dict[str, Any], source: str = "search") -
 # ---------------------------------------------------------------------------------------- checking
 
 
-def check_search(preset: Preset) -> None:
-    """Raise `PresetError` for a search the schema accepts but that cannot run."""
-    search, source = preset["search"], preset.name or "preset"
+def check_search(preset: Preset, source: str | None = None) -> None:
+    """Raise `PresetError` for a search the schema accepts but that cannot run; errors name
+    `source` (the preset's file, say), else the preset's name."""
+    search, source = preset["search"], source or preset.name or "preset"
     space = search["space"]
     if not space:
         raise PresetError(source, "search.space", 'nothing to search: add entries such as "optimizer.learning_rate" = '
@@ -67,9 +73,9 @@ def check_search(preset: Preset) -> None:
     for key, entry in space.items():
         _check_entry_type(source, key, entry)
         for value in edge_values(entry):
-            _check_value(preset, entry_name(key), key, value)
+            _check_value(preset, source, entry_name(key), key, value)
         for parent, wanted in entry["when"].items():
-            _check_condition(preset, key, parent, _as_list(wanted))
+            _check_condition(preset, source, key, parent, _as_list(wanted))
     declaration_order(space, source)
 
 
@@ -80,30 +86,30 @@ def _check_entry_type(source: str, key: str, entry: dict) -> None:
     if kind == "choice":
         values = entry["values"]
         if not all(type(value) in CHOICE_TYPES for value in values):
-            raise PresetError(source, f"{entry_name(key)}.values", "choices must be numbers, strings, booleans or lists", values)
+            raise PresetError(source, f"{entry_name(key)}.values", "choices must be numbers, strings, booleans or lists", printable(values))
         if len({type(value) for value in values}) > 1:
-            raise PresetError(source, f"{entry_name(key)}.values", "choices must all have one type", values)
+            raise PresetError(source, f"{entry_name(key)}.values", "choices must all have one type", printable(values))
 
 
-def _check_value(preset: Preset, where: str, key: str, value: Any) -> None:
+def _check_value(preset: Preset, source: str, where: str, key: str, value: Any) -> None:
     try:
         trial_preset(preset, {key: value})
     except PresetError as exc:
-        source = preset.name or "preset"
-        raise PresetError(source, where, f"{key} = {format_value(value)}: {exc.problem}", has_value=False) from None
+        shown = f"{printable(key)} = {format_value(printable(value))}"
+        raise PresetError(source, where, f"{shown}: {exc.problem}", has_value=False) from None
 
 
-def _check_condition(preset: Preset, key: str, parent: str, wanted: list) -> None:
-    where, space, source = f"{entry_name(key)}.when", preset["search"]["space"], preset.name or "preset"
+def _check_condition(preset: Preset, source: str, key: str, parent: str, wanted: list) -> None:
+    where, space = f"{entry_name(key)}.when", preset["search"]["space"]
     for value in wanted:
-        _check_value(preset, where, parent, value)
+        _check_value(preset, source, where, parent, value)
     if parent not in space:
         return
     if space[parent]["type"] not in ("choice", "bool"):
-        raise PresetError(source, where, f"{parent} is a {space[parent]['type']} range; a condition can only name "
+        raise PresetError(source, where, f"{printable(parent)} is a {space[parent]['type']} range; a condition can only name "
                           "a choice or bool entry", has_value=False)
     if not any(value in edge_values(space[parent]) for value in wanted):
-        raise PresetError(source, where, f"{parent} never takes {format_value(wanted)} in this space, "
+        raise PresetError(source, where, f"{printable(parent)} never takes {format_value(printable(wanted))} in this space, "
                           "so this entry would never be searched", has_value=False)
 
 
