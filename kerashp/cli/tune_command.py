@@ -81,7 +81,7 @@ def _check_options(args) -> None:
 
 
 def _open_search(args):
-    from kerashp.config import load_preset
+    from kerashp.config import find_preset, load_preset
     from kerashp.search.directory import SearchDir
     from kerashp.search.space import check_search
 
@@ -89,7 +89,7 @@ def _open_search(args):
         options = {"search.algorithm": args.algorithm, "search.max_trials": args.max_trials, "search.max_epochs": args.max_epochs}
         overrides = [*args.overrides, *(f"{key}={value}" for key, value in options.items() if value is not None)]
         base = load_preset(args.preset, overrides)
-        check_search(base)
+        check_search(base, source=str(find_preset(args.preset)))
         directory = args.dir or runs_dir(args) / f"{base.name}-{base['search']['algorithm']}"
         search = SearchDir.prepare(directory, base, overwrite=args.overwrite)
     else:
@@ -98,7 +98,7 @@ def _open_search(args):
                             "to change it, pass --preset with the same name and your changes")
         search = SearchDir.open(args.dir)
         base = search.read_preset()
-        check_search(base)
+        check_search(base, source=str(search.path / "search.toml"))
     if args.prune and base["search"]["algorithm"] == "hyperband":
         raise UserError("--prune: hyperband stops trials early through its brackets; use it with random, bayesian or grid")
     return base, search

@@ -244,7 +244,7 @@ CORPUS: list[Case] = [
          "{dir}/tune_empty_float_range.toml: ", ('search.space."optimizer.learning_rate"', "empty range: min (0.1) must be below max (0.001)"),
          {"tune_empty_float_range.toml": f'extends = "lenet5"\n[search.space]\n{LR} = {{ type = "float", min = 0.1, max = 0.001 }}\n'}),
     Case("tune_unknown_objective", ("tune", "--preset", "tune_unknown_objective", "--runs-dir", "{dir}/runs"),
-         "tune_unknown_objective: ", ('search.objective = "top5"', "allowed: val_accuracy, val_loss, accuracy, loss"),
+         "{dir}/tune_unknown_objective.toml: ", ('search.objective = "top5"', "allowed: val_accuracy, val_loss, accuracy, loss"),
          {"tune_unknown_objective.toml": f'extends = "lenet5"\n[search]\nobjective = "top5"\n[search.space]\n{LR} = [0.1, 0.01]\n'}),
     Case("tune_set_bad_space", ("tune", "--preset", "lenet5_search", "--set", "search.space.x=1", "--runs-dir", "{dir}/runs"),
          "--set: ", ('search.space."x" = 1', "expected a table like"), {}),
