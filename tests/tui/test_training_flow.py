@@ -65,8 +65,8 @@ def test_tweak_train_watch_and_find_the_run(tiny_settings):
 
 
 def test_pause_then_stop_ends_the_run_cleanly_at_its_last_finished_epoch(tiny_settings):
-    # batch size 1: 40 steps an epoch, so the run is still in epoch 2 when paused
-    app = KerashpApp(Settings(tiny_settings.runs_dir, (*tiny_settings.overrides, "train.batch_size=1"), "lenet5"))
+    # batch size 1 (40 steps an epoch) and 20 epochs, so the run is still going when paused
+    app = KerashpApp(Settings(tiny_settings.runs_dir, (*tiny_settings.overrides, "train.batch_size=1", "train.epochs=20"), "lenet5"))
 
     async def scenario(pilot):
         await pilot.press("t")
@@ -82,7 +82,7 @@ def test_pause_then_stop_ends_the_run_cleanly_at_its_last_finished_epoch(tiny_se
     row = drive(app, scenario)
     assert app.live.status == "stopped" and len(app.live.rows) == 1
     assert "resume with  kerashp train --resume" in app.live.message
-    assert row[2] == "stopped" and row[3] == "1/2"
+    assert row[2] == "stopped" and row[3] == "1/20"
 
 
 def finish(settings: Settings) -> tuple[str, str]:
