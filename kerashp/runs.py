@@ -23,7 +23,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import tomli_w
 
@@ -32,15 +32,26 @@ from kerashp.errors import RunError
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_time")
 
 
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Make `path` by `write(temp)` and a rename, so readers see the old file or the new one, never
+    half of it; a write that fails (a full disk) leaves no temp file behind."""
+    temp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")  # the suffix kept: Keras and NumPy read it
+    try:
+        write(temp)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
 def atomic_write(path: Path, text: str) -> None:
-    """Write `text` so that readers see either the old file or the new one, never half of it."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with removed_on_failure(temp):
+    def write(temp: Path) -> None:
         with open(temp, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp, path)
+
+    replace_atomically(path, write)
 
 
 @contextmanager
@@ -50,16 +61,6 @@ def writing(where: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         raise RunError(f"{exc.filename or where}: cannot write there ({exc.strerror}); pass --runs-dir DIR or free space") from None
-
-
-@contextmanager
-def removed_on_failure(temp: Path) -> Iterator[None]:
-    """Delete a half-written temp file when writing it fails (a full disk), so no debris is left."""
-    try:
-        yield
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, data: dict) -> None:

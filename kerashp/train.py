@@ -32,7 +32,7 @@ from kerashp.events import (
     RunFinished,
     RunStarted,
 )
-from kerashp.runs import RunDir, read_json, removed_on_failure, write_json, writing
+from kerashp.runs import RunDir, read_json, replace_atomically, write_json, writing
 
 use_torch_backend()
 
@@ -99,12 +99,13 @@ def resume(
     """Continue a run from its last finished epoch (after Ctrl-C, a crash or SIGKILL)."""
     run = RunDir.open(run_path)
     preset = validate(run.read_preset_document(), source=str(run.preset_file))
-    preset["name"] = run.read_summary().get("preset", run.name)
+    recorded = run.read_summary()
+    preset["name"] = recorded.get("preset", run.name)
     if epochs is not None:
         preset["train"]["epochs"] = epochs
         with writing(run.path):
             run.write_preset(preset)
-    owner = run.read_summary().get("pid")
+    owner = recorded.get("pid")
     if run.status() == "running" and owner != os.getpid():
         raise RunError(f"{run.path}: still being trained by process {owner}; stop it before resuming")
     state = run.read_state()
@@ -187,9 +188,7 @@ def _normalization(preset: Preset, train_set, run: RunDir | None) -> tuple[np.nd
 
 
 def _save_split(run: RunDir, train_idx: np.ndarray, val_idx: np.ndarray) -> None:
-    temp = run.path / ".split.tmp.npz"
-    np.savez_compressed(temp, train=train_idx, validation=val_idx)
-    os.replace(temp, run.path / "split.npz")
+    replace_atomically(run.path / "split.npz", lambda temp: np.savez_compressed(temp, train=train_idx, validation=val_idx))
 
 
 def build_compiled_model(preset: Preset, feeds: Feeds) -> keras.Model:
@@ -426,14 +425,8 @@ class EpochRecorder(keras.callbacks.Callback):
 
 
 def _atomic_save(model: keras.Model, path: Path) -> None:
-    temp = path.with_name(f".{path.stem}.tmp.keras")
-    with removed_on_failure(temp):
-        model.save(temp)
-        os.replace(temp, path)
+    replace_atomically(path, model.save)
 
 
 def _atomic_copy(source: Path, target: Path) -> None:
-    temp = target.with_name(f".{target.stem}.tmp.keras")
-    with removed_on_failure(temp):
-        shutil.copyfile(source, temp)
-        os.replace(temp, target)
+    replace_atomically(target, lambda temp: shutil.copyfile(source, temp))
