@@ -419,6 +419,13 @@ def _check_consistency(checker: _Checker, preset: dict) -> None:
     data = preset["data"]
     if len(data["mean"]) != len(data["std"]):
         raise checker.fail("data.std", f"needs as many values as data.mean ({len(data['mean'])})", data["std"])
+    if preset["model"].get("weights") == "imagenet" and data["normalize"] != "imagenet":
+        raise checker.fail(
+            "data.normalize",
+            f'model.weights = "imagenet" needs "imagenet" (kerashp converts ImageNet-normalised input to what '
+            f"the pretrained {preset['model']['name']} expects), or set model.weights = \"none\"",
+            data["normalize"],
+        )
     for key in preset["search"]["space"]:
         try:
             _walk(preset, key.split("."))

@@ -164,3 +164,9 @@ def test_switching_model_drops_the_old_models_options(preset_dir):
     assert preset.model.name == "resnet" and preset.model.stages == [16, 32, 64] and "batch_norm" not in preset.model
     write(preset_dir, "mlp_child", 'extends = "lenet5"\n[model]\nname = "mlp"\nhidden = [10]\n')
     assert load_preset("mlp_child").model.hidden == [10]
+
+
+def test_pretrained_weights_need_imagenet_normalisation():
+    message = error_of("vgg16_caltech101", ["data.normalize=dataset"])
+    assert message.startswith('--set: data.normalize = "dataset": model.weights = "imagenet" needs "imagenet"')
+    assert load_preset("vgg16_caltech101", ["data.normalize=dataset", "model.weights=none"]).data.normalize == "dataset"

@@ -163,3 +163,34 @@ def test_failed_weights_download_is_one_clear_line(monkeypatch):
 def test_imagenet_weights_load():
     model = build("mobilenet_v2", IMAGENET, weights="imagenet", freeze="dense")
     assert trainable(model) == dense(1280, 256) + dense(256, 10)
+
+
+@pytest.mark.parametrize("name", ["vgg16", "resnet50", "mobilenet_v2"])
+def test_pretrained_models_see_the_input_their_weights_were_trained_on(name):
+    """ImageNet-normalised batches (data.normalize = "imagenet") reach the base exactly as the
+    application's own preprocess_input would have prepared the raw pixels."""
+    from kerashp.data.normalize import IMAGENET_MEAN, IMAGENET_STD
+    from kerashp.models.transfer import PREPROCESSING, imagenet_conversion
+
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype("float32")
+    normalised = (pixels / 255 - np.asarray(IMAGENET_MEAN)) / np.asarray(IMAGENET_STD)
+    kernel, bias = imagenet_conversion(PREPROCESSING[name])
+    converted = np.einsum("bhwi,io->bhwo", normalised, kernel[0, 0]) + bias
+    expected = getattr(keras.applications, name).preprocess_input(pixels.copy())
+    np.testing.assert_allclose(converted, keras.ops.convert_to_numpy(expected), atol=1e-3)
+
+
+def test_the_conversion_layer_is_part_of_a_pretrained_model_and_never_trains(monkeypatch):
+    monkeypatch.setattr("keras.src.models.model.Model.load_weights", lambda self, path, **kwargs: None)
+    monkeypatch.setattr("keras.src.utils.file_utils.get_file", lambda *args, **kwargs: "offline.h5")
+    model = build("mobilenet_v2", (32, 32, 3), weights="imagenet", freeze="none")
+    layer = model.get_layer("imagenet_preprocessing")
+    assert not layer.trainable
+    np.testing.assert_allclose(layer.get_weights()[1], imagenet_conversion_bias("tf"), atol=1e-6)
+    assert "imagenet_preprocessing" not in [layer.name for layer in build("mobilenet_v2", (32, 32, 3), weights="none").layers]
+
+
+def imagenet_conversion_bias(mode: str) -> np.ndarray:
+    from kerashp.models.transfer import imagenet_conversion
+
+    return imagenet_conversion(mode)[1]
