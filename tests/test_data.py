@@ -123,6 +123,16 @@ def test_grayscale_and_odd_sizes(tmp_path):
     assert dataset.train.images.shape == (2, 16, 16, 3) and dataset.train.images.max() == 200
 
 
+def test_sixteen_bit_grayscale_keeps_its_range(tmp_path):
+    root = tmp_path / "deep"
+    for split in ("train", "test"):
+        for name, level in (("dark", 0x1000), ("bright", 0xF000)):
+            (root / split / name).mkdir(parents=True)
+            Image.fromarray(np.full((8, 8), level, np.uint16)).save(root / split / name / "x.png")
+    dataset = load_dataset(f"folder:{root}")
+    assert sorted(np.unique(dataset.train.images)) == [0x10, 0xF0]  # not both clipped to 255
+
+
 def test_streamed_folder_decodes_per_batch_and_matches_memory(tiny_folder):
     from kerashp.data.lazy import LazyImages
 

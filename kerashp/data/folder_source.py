@@ -164,13 +164,20 @@ def _decode_as(path: Path, size, expected: tuple[int, ...]) -> np.ndarray:
     return image
 
 
+def _as_uint8(image: Image.Image) -> np.ndarray:
+    """8-bit L or RGB pixels; 16-bit grayscale keeps its full range (PIL's own convert clips it at 255)."""
+    if image.mode.startswith("I"):  # "I;16*" 16-bit PNG/TIFF, or "I" holding 16-bit values
+        return (np.clip(np.asarray(image, dtype=np.int64), 0, 65535) >> 8).astype(np.uint8)
+    return np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
+
+
 def _decode(path: Path, size) -> np.ndarray:
     """One image as uint8 RGB; any failure becomes a one-line DataError naming the file (also when
     it happens in Keras's generator threads while streaming)."""
     try:
         with Image.open(path) as image:
             image.load()
-            array = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
+            array = _as_uint8(image)
     except UnidentifiedImageError:  # its message repeats the path
         raise DataError(f"{path}: cannot decode image (not a format PIL recognises; corrupt or empty?)") from None
     except DECODE_ERRORS as exc:
