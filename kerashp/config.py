@@ -199,7 +199,7 @@ def apply_override(document: dict, expression: str) -> None:
         raise PresetError("--set", key, "cannot be overridden; write a preset that extends the one you want", printable(value))
     if key == "model.name":
         _reset_model_if_renamed(document, value)
-    parts = key.split(".")
+    parts = split_key(key)
     try:
         parent = _walk(document, parts[:-1], create=True)
         before = _key_names(document, parts)  # the entry a list key names may be the one replaced
@@ -210,10 +210,27 @@ def apply_override(document: dict, expression: str) -> None:
             parent[last] = value
     except (KeyError, IndexError, TypeError):
         raise PresetError("--set", printable(key), "no such key in this preset", printable(value)) from None
-    after = _key_names(document, before[1].split("."))  # by position: a replaced entry's name is gone
+    after = _key_names(document, split_key(before[1]))  # by position: a replaced entry's name is gone
     # remember which keys came from --set, by every name validation may report them under
     for name in {*before, *after}:
         document.setdefault(OVERRIDES, {})[name] = value
+
+
+def split_key(key: str) -> list[str]:
+    """A dotted key's parts, TOML-style: `search.space."optimizer.learning_rate".max` has four."""
+    try:
+        node, parts = tomllib.loads(f"{key} = 0"), []
+        while isinstance(node, dict) and len(node) == 1:
+            part, node = next(iter(node.items()))
+            parts.append(part)
+        return parts
+    except tomllib.TOMLDecodeError:
+        return key.split(".")
+
+
+def _quoted(part: str) -> str:
+    """A key part as validation spells it: with a dot inside, in quotes."""
+    return f'"{part}"' if "." in part else part
 
 
 def _key_names(document: dict, parts: list[str]) -> tuple[str, ...]:
@@ -228,8 +245,8 @@ def _key_names(document: dict, parts: list[str]) -> tuple[str, ...]:
             by_index.append(str(index))
         else:
             node = node.get(part) if isinstance(node, dict) else None
-            by_name.append(part)
-            by_index.append(part)
+            by_name.append(_quoted(part))
+            by_index.append(_quoted(part))
     return ".".join(map(str, by_name)), ".".join(by_index)
 
 
@@ -280,7 +297,8 @@ class _Checker:
         (`--set optim.lr=1` is to blame for an unknown section `optim`, not the preset file).
         Search-space keys are compared without their quotes: `search.space."x"` is `search.space.x`."""
         key = key.replace('"', "")
-        return any(key == given or key.startswith(given + ".") or given.startswith(key + ".") for given in map(str, self.overrides))
+        given_keys = [str(given).replace('"', "") for given in self.overrides]
+        return any(key == given or key.startswith(given + ".") or given.startswith(key + ".") for given in given_keys)
 
     def table(self, where: str, document: Any, fields: dict[str, Field], extra: Iterable[str] = ()) -> dict:
         if not isinstance(document, dict):

@@ -170,3 +170,10 @@ def test_pretrained_weights_need_imagenet_normalisation():
     message = error_of("vgg16_caltech101", ["data.normalize=dataset"])
     assert message.startswith('--set: data.normalize = "dataset": model.weights = "imagenet" needs "imagenet"')
     assert load_preset("vgg16_caltech101", ["data.normalize=dataset", "model.weights=none"]).data.normalize == "dataset"
+
+
+def test_set_reaches_search_space_entries_by_their_quoted_key():
+    key = 'search.space."optimizer.learning_rate"'
+    preset = load_preset("lenet5_search", [f"{key}.max=0.2"])
+    assert preset.search.space["optimizer.learning_rate"]["max"] == 0.2
+    assert error_of("lenet5_search", [f"{key}.max=-1"]).startswith(f"--set: {key}: empty range")
