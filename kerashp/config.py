@@ -21,6 +21,7 @@ from kerashp.models.catalog import MODEL_OPTIONS
 
 PRESET_PATH_ENV = "KERASHP_PRESET_PATH"
 OVERRIDES = "__overrides__"  # where apply_override records which keys came from --set
+ORIGINS = "__origins__"  # where _load_chain records which file of an `extends` chain gave each key
 
 
 def printable(value: Any) -> Any:
@@ -76,7 +77,8 @@ def available_presets() -> dict[str, Path]:
 
 
 def find_preset(name_or_path: str, relative_to: Path | None = None) -> Path:
-    """A preset given by path (anything with a slash or a .toml suffix) or by name."""
+    """A preset given by path (anything with a slash or a .toml suffix) or by name; `relative_to`, the
+    folder of a preset that `extends` this one, is searched first, so sibling presets find each other."""
     looks_like_path = name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path
     if looks_like_path:
         candidates = [Path(name_or_path)]
@@ -86,6 +88,8 @@ def find_preset(name_or_path: str, relative_to: Path | None = None) -> Path:
             if candidate.is_file():
                 return candidate
         raise PresetError(printable(name_or_path), "", "no such preset file", has_value=False)
+    if relative_to is not None and (relative_to / f"{name_or_path}.toml").is_file():
+        return relative_to / f"{name_or_path}.toml"
     presets = available_presets()
     if name_or_path in presets:
         return presets[name_or_path]
@@ -121,11 +125,13 @@ def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         cycle = " -> ".join(p.stem for p in (*seen, resolved))
         raise PresetError(str(path), "extends", f"cycle: {cycle}", has_value=False)
     document = read_toml(path)
-    if OVERRIDES in document:
-        raise PresetError(str(path), OVERRIDES, "unknown section or key (kerashp's own record of --set keys)", has_value=False)
+    for private in (OVERRIDES, ORIGINS) if isinstance(document, dict) else ():
+        if private in document:
+            raise PresetError(str(path), private, "unknown section or key (a name kerashp keeps for itself)", has_value=False)
     parent_name = document.pop("extends", None)
     if parent_name is None:
         return document
+    origins = {key: str(path) for key in _leaf_keys(document)}
     if not isinstance(parent_name, str):
         raise PresetError(str(path), "extends", "expected a preset name or path", printable(parent_name))
     try:
@@ -137,7 +143,17 @@ def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         parent.pop("reference", None)
     model = document.get("model")  # not a table is reported by validation, not tripped over here
     _reset_model_if_renamed(parent, model.get("name") if isinstance(model, dict) else None)
-    return deep_merge(parent, document)
+    parent_origins = parent.pop(ORIGINS, None) or {key: str(parent_path) for key in _leaf_keys(parent)}
+    return {**deep_merge(parent, document), ORIGINS: {**parent_origins, **origins}}
+
+
+def _leaf_keys(document: dict, prefix: str = "") -> list[str]:
+    """Dotted names of every value that is not a table, spelled as validation reports them."""
+    keys = []
+    for key, value in document.items():
+        name = f"{prefix}{_quoted(str(key))}"
+        keys.extend(_leaf_keys(value, name + ".") if isinstance(value, dict) and value else [name])
+    return keys
 
 
 def _reset_model_if_renamed(document: dict, new_name: Any) -> None:
@@ -284,13 +300,21 @@ def _walk(node: Any, parts: list[str], create: bool = False) -> Any:
 class _Checker:
     """Checks one document against the schema, blaming overrides when they supplied the value."""
 
-    def __init__(self, source: str, overrides: dict[str, Any]):
+    def __init__(self, source: str, overrides: dict[str, Any], origins: dict[str, str]):
         self.source = source
         self.overrides = overrides
+        self.origins = origins
 
     def fail(self, key: str, problem: str, value: Any = None, has_value: bool = True) -> PresetError:
-        source = "--set" if self.from_override(key) else self.source
+        source = "--set" if self.from_override(key) else self.origin(key)
         return PresetError(source, printable(key), problem, printable(value), has_value=has_value)
+
+    def origin(self, key: str) -> str:
+        """The file of the `extends` chain that gave `key` (a list entry's key: the file that gave the list)."""
+        for given, path in self.origins.items():
+            if key == given or key.startswith(given + "."):
+                return path
+        return self.source
 
     def from_override(self, key: str) -> bool:
         """Whether `key` was set by --set, or lies inside a table one set, or names a table one made
@@ -328,8 +352,9 @@ def validate(document: dict, source: str = "preset") -> Preset:
     """Check every key, fill defaults, and return the resolved preset."""
     document = dict(document)
     overrides = document.pop(OVERRIDES, {})
+    origins = document.pop(ORIGINS, {})
     document.pop("name", None)
-    checker = _Checker(source, overrides)
+    checker = _Checker(source, overrides, origins)
     sections = ("model", "reference", *schema.SECTIONS)
     for key in document:
         if key not in schema.TOP_LEVEL and key not in sections:

@@ -177,3 +177,14 @@ def test_set_reaches_search_space_entries_by_their_quoted_key():
     preset = load_preset("lenet5_search", [f"{key}.max=0.2"])
     assert preset.search.space["optimizer.learning_rate"]["max"] == 0.2
     assert error_of("lenet5_search", [f"{key}.max=-1"]).startswith(f"--set: {key}: empty range")
+
+
+def test_a_bad_inherited_value_is_blamed_on_the_file_that_wrote_it(tmp_path):
+    """Files outside the preset path: `extends` finds the sibling first."""
+    parent = write(tmp_path, "parent", 'description = "p"\n[optimizer]\nlearning_rate = -1\n[model]\nname = "lenet5"\n')
+    child = write(tmp_path, "child", 'extends = "parent"\n[train]\nepochs = 3\n')
+    assert error_of(child).startswith(f"{parent}: optimizer.learning_rate = -1")
+    fixed = write(tmp_path, "fixed", 'extends = "child"\n[optimizer]\nlearning_rate = -2\n')
+    assert error_of(fixed).startswith(f"{fixed}: optimizer.learning_rate = -2")
+    assert error_of(fixed, ["optimizer.learning_rate=-3"]).startswith("--set: optimizer.learning_rate = -3")
+    assert load_preset(str(fixed), ["optimizer.learning_rate=0.1"]).train.epochs == 3
