@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -371,8 +372,8 @@ def validate(document: dict, source: str = "preset") -> Preset:
         else:
             resolved[section] = checker.table(section, body, fields)
     resolved["model"] = _check_model(checker, document.get("model", {}))
-    resolved["reference"] = _check_reference(checker, document.get("reference", {}))
     _check_consistency(checker, resolved)
+    resolved["reference"] = _check_reference(checker, document.get("reference", {}), resolved)
     return Preset(resolved)
 
 
@@ -451,10 +452,46 @@ def _check_space_entry(checker: _Checker, key: str, entry: Any) -> dict:
     return checked
 
 
-def _check_reference(checker: _Checker, body: Any) -> dict:
+def _check_reference(checker: _Checker, body: Any, preset: dict) -> dict:
+    """The figures reported for this preset as resolved: `[reference]` itself, or the figures of the last
+    `[[reference.variants]]` entry whose `when` keys all hold (a study's other settings, one --set away)."""
     if not isinstance(body, dict):
         raise checker.fail("reference", "expected a table of reported figures", body)
-    return {key: checker.value(f"reference.{key}", value, schema.REFERENCE_VALUE) for key, value in body.items()}
+    figures = _reported_figures(checker, "reference", {k: v for k, v in body.items() if k != "variants"})
+    variants = body.get("variants", [])
+    if not isinstance(variants, list):
+        raise checker.fail("reference.variants", f"expected a list of tables like {VARIANT_EXAMPLE}", variants)
+    for index, variant in enumerate(variants):
+        where = f"reference.variants.{index}"
+        when = variant.get("when") if isinstance(variant, dict) else None
+        if not isinstance(when, dict) or not when:
+            raise checker.fail(where, f"expected a table with a non-empty `when`, like {VARIANT_EXAMPLE}", variant)
+        variant_figures = _reported_figures(checker, where, {k: v for k, v in variant.items() if k != "when"})
+        if all([_holds(checker, preset, f"{where}.when", key, value) for key, value in when.items()]):  # every key checked
+            figures = variant_figures
+    return figures
+
+
+VARIANT_EXAMPLE = '{ when = { "optimizer.learning_rate" = 0.5 }, val_accuracy = 0.374 }'
+
+
+def _reported_figures(checker: _Checker, where: str, body: dict) -> dict:
+    return {key: checker.value(_join(where, key), value, schema.REFERENCE_VALUE) for key, value in body.items()}
+
+
+def _holds(checker: _Checker, preset: dict, where: str, key: str, value: Any) -> bool:
+    """Whether the resolved preset has `value` at dotted `key` (numbers compared to float precision)."""
+    try:
+        actual = _walk(preset, split_key(key))
+    except (KeyError, IndexError, TypeError):
+        raise checker.fail(_join(where, _quoted(key)), "not a key of this preset", has_value=False) from None
+    if _is_number(actual) and _is_number(value):
+        return math.isclose(actual, value, rel_tol=1e-9)
+    return actual == value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_consistency(checker: _Checker, preset: dict) -> None:

@@ -70,6 +70,11 @@ class Float(Field):
         return float(value)
 
 
+# No count, size or seed kerashp takes comes near this; TOML integers are unbounded, and a huge one
+# would otherwise pass validation and fail deep inside numpy or torch.
+INT_LIMIT = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Int(Field):
     lo: int | None = None
@@ -87,6 +92,8 @@ class Int(Field):
             raise ValueError(f"expected {self.allowed()}")
         if (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
             raise ValueError(f"out of range; allowed: {self.allowed()}")
+        if abs(value) > INT_LIMIT:
+            raise ValueError(f"out of range; allowed: {self.allowed()}, at most {INT_LIMIT:,} in size")
         return value
 
 
@@ -199,4 +206,6 @@ class Scalar(Field):
     def check(self, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ValueError(f"expected {self.allowed()}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"expected {self.allowed()} (a finite one)")
         return value

@@ -424,16 +424,20 @@ def _reference_lines(series: list[Series]) -> list[tuple[str, float]]:
 
 def _reference_table(series: list[Series], rows: list[dict], number: int) -> list[str]:
     lines = [f"**Table {number}.** Figures the presets' source studies reported, next to the measured ones.", ""]
-    body = []
+    body, notes = [], {}
     for one, row in zip(series, rows):
         for key, reported in one.preset.get("reference", {}).items():
+            if isinstance(reported, str):  # a caveat, such as which runs of the study a figure came from
+                notes[f"- {row['variant']}: {key}: {reported}"] = None
+                continue
             measured = row.get(REFERENCE_MEASURES.get(key, ""))
             difference = measured - reported if isinstance(measured, (int, float)) and isinstance(reported, (int, float)) else None
             cells = [row["variant"].replace("|", "\\|"), key, _num(reported), _num(measured), _num(difference)]
             body.append("| " + " | ".join(cells) + " |")
+    notes = [*notes, ""] if notes else []
     if not body:
-        return [*lines[:-1], "", "The presets of these runs state no reference figures.", ""]
-    return [*lines, "| run | figure | reported | measured | measured - reported |", "| --- | --- | ---: | ---: | ---: |", *body, ""]
+        return [*lines[:-1], "", "The presets of these runs state no reference figures.", "", *notes]
+    return [*lines, "| run | figure | reported | measured | measured - reported |", "| --- | --- | ---: | ---: | ---: |", *body, "", *notes]
 
 
 # ---------------------------------------------------------------------------------------- formats

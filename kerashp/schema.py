@@ -167,6 +167,5 @@ SECTIONS: dict[str, dict[str, Field]] = {
     "train": TRAIN,
     "search": SEARCH,
 }
-FREE_SECTIONS = ("reference",)  # keys are free, values must be numbers or strings
 REFERENCE_VALUE = Scalar(None, "a figure the source study reported")
 MODEL_NAME = Choice("lenet5", "model builder", choices=tuple(MODEL_OPTIONS))

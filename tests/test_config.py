@@ -188,3 +188,25 @@ def test_a_bad_inherited_value_is_blamed_on_the_file_that_wrote_it(tmp_path):
     assert error_of(fixed).startswith(f"{fixed}: optimizer.learning_rate = -2")
     assert error_of(fixed, ["optimizer.learning_rate=-3"]).startswith("--set: optimizer.learning_rate = -3")
     assert load_preset(str(fixed), ["optimizer.learning_rate=0.1"]).train.epochs == 3
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ([], {"epochs": 15, "val_accuracy": 0.44}),
+        (["optimizer.learning_rate=0.5"], {"epochs": 15, "val_accuracy": 0.374}),
+        (["optimizer.learning_rate=0.01"], {"epochs": 15, "val_accuracy": 0.414}),
+        (["optimizer.learning_rate=0.2"], {"epochs": 15, "val_accuracy": 0.44}),  # no variant: the preset's own
+    ],
+)
+def test_reference_figures_follow_the_variant_a_run_trains(overrides, expected):
+    assert load_preset("mobilenet_cifar100_constant", overrides).reference == expected
+
+
+def test_reference_variants_are_checked():
+    assert error_of("mobilenet_cifar100_constant", ["reference.variants.0.when.x=1"]).startswith(
+        "--set: reference.variants.0.when.x: not a key of this preset"
+    )
+    assert "expected a finite" not in error_of("lenet5", ["reference.x=[1]"])
+    assert error_of("lenet5", ["reference.x=nan"]).endswith("expected a number or a string (a finite one)")
+    assert "at most 2,147,483,647" in error_of("lenet5", ["train.epochs=100000000000000000000"])
