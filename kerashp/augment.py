@@ -8,11 +8,13 @@ on whole batches, which is much faster than per image.
 from __future__ import annotations
 
 import os
+import random
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # never phone home
 
 import albumentations as A  # noqa: E402
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
 CONSTANT = cv2.BORDER_CONSTANT
 
@@ -79,4 +81,15 @@ def build_pipeline(augment: dict, height: int, width: int, seed: int = 0) -> A.C
     if not main and not after:
         return None
     stages = ([_combine(main, augment["order"], augment["some_of_n"])] if main else []) + after
-    return A.Compose(stages, seed=seed)
+    pipeline = A.Compose(stages)
+    seed_pipeline(pipeline, seed)
+    return pipeline
+
+
+def seed_pipeline(pipeline: A.BaseCompose, seed: int) -> None:
+    """Restart `pipeline` from `seed` with ONE random stream that all its transforms draw from in turn.
+
+    Albumentations' own `set_random_seed` (and `Compose(seed=...)`) gives every transform a generator
+    of its own seeded with the same number, so every transform draws the same values: two flips at
+    p = 0.5 would always fire together, and a crop's offset would follow the rotation's angle."""
+    pipeline.set_random_state(np.random.default_rng(seed), random.Random(seed))

@@ -19,6 +19,7 @@ import threading
 import keras
 import numpy as np
 
+from kerashp.augment import seed_pipeline
 from kerashp.layout import CONTIGUOUS
 from kerashp.mixing import MixSpec, mix_batch
 
@@ -105,7 +106,7 @@ class ImageBatches(keras.utils.PyDataset):
         pipeline = getattr(self._local, "pipeline", None)
         if pipeline is None:  # one copy per thread: Albumentations transforms hold RNG state
             pipeline = self._local.pipeline = copy.deepcopy(self.pipeline)
-        pipeline.set_random_seed(seed)
+        seed_pipeline(pipeline, seed)
         return np.stack([pipeline(image=image)["image"] for image in images])
 
     def __getstate__(self):

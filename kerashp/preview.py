@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerashp.augment import build_pipeline
+from kerashp.augment import build_pipeline, seed_pipeline
 from kerashp.config import Preset
 from kerashp.data import Dataset
 from kerashp.generator import batch_seed
@@ -21,7 +21,7 @@ def augmented_pairs(preset: Preset, images: np.ndarray) -> np.ndarray:
         return images.copy()
     out = []
     for index, image in enumerate(images):
-        pipeline.set_random_seed(batch_seed(preset["seed"], 0, index, 1))
+        seed_pipeline(pipeline, batch_seed(preset["seed"], 0, index, 1))
         out.append(pipeline(image=image)["image"])
     return np.stack(out)
 

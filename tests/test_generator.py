@@ -119,3 +119,21 @@ def test_worker_pools_give_the_same_batches_as_one_worker_epoch_after_epoch(imag
         assert len(epoch_one) == len(epoch_pool) == 5
         assert all(np.array_equal(a, b) for a, b in zip(epoch_one, epoch_pool))
     assert not np.array_equal(epochs["one"][0][0], epochs["one"][1][0])  # epochs differ
+
+
+@pytest.mark.parametrize("order", ["sequence", "random"])
+def test_transforms_fire_independently_of_each_other(order):
+    """Two flips at p = 0.5 through the real feed: each of the four outcomes about a quarter of the time
+    (Albumentations' own per-transform seeding made both flips fire together or not at all)."""
+    image = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)
+    flips = [{"name": "horizontal_flip", "p": 0.5}, {"name": "vertical_flip", "p": 0.5}]
+    augment = dict(load_preset("lenet5").augment, transforms=flips, order=order)
+    batches = ImageBatches(np.repeat(image[None], 400, 0), np.zeros(400, int), 1, 100, MEAN, STD,
+                           pipeline=build_pipeline(augment, 8, 8), seed=3)  # fmt: skip
+    scaled = (image / 255.0 - MEAN) / STD
+    outcomes = {"none": scaled, "h": scaled[:, ::-1], "v": scaled[::-1], "both": scaled[::-1, ::-1]}
+    counts = dict.fromkeys(outcomes, 0)
+    for index in range(len(batches)):
+        for x in batches[index][0]:
+            counts[next(name for name, expected in outcomes.items() if np.allclose(x, expected, atol=1e-5))] += 1
+    assert all(60 <= count <= 140 for count in counts.values()), counts
