@@ -61,3 +61,16 @@ def test_frozen_transfer_presets_train_only_the_head():
     frozen = build(load_preset("resnet50_caltech101_frozen", ["model.weights=none"]))
     tuned = build(load_preset("resnet50_caltech101", ["model.weights=none"]))
     assert trainable_parameters(frozen) < 0.05 * trainable_parameters(tuned)
+
+
+def test_presets_list_shows_every_preset_whole_under_its_study_at_80_columns(capsys, monkeypatch):
+    from kerashp.cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["presets", "list"]) == 0
+    shown = capsys.readouterr().out
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    for name in available_presets():
+        preset = load_preset(name)
+        assert f" {name} " in shown and preset.study in shown
+    assert "test 0.9416" in shown and "4,901,962 params" in shown

@@ -26,21 +26,37 @@ def register(subcommands) -> None:
 
 
 def list_presets(args) -> int:
+    """One table per source study, columns sized alike, so the list fits 80 columns without cutting names."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     from kerashp.config import available_presets, load_preset
 
-    table = Table()
-    for column in ("preset", "model", "data", "study", "reported accuracy"):
-        table.add_column(column)
+    rows: dict[str, list[tuple[str, ...]]] = {}
     for name in available_presets():
         preset = load_preset(name)
-        reported = preset["reference"]
-        reference = ", ".join(f"{split} {reported[f'{split}_accuracy']}" for split in HEADLINE if f"{split}_accuracy" in reported)
-        table.add_row(name, preset["model"]["name"], preset["data"]["source"], preset["study"], reference or "-")
-    Console().print(table)
+        row = (name, preset["model"]["name"], preset["data"]["source"], _headline(preset["reference"]))
+        rows.setdefault(preset["study"] or "no study named", []).append(row)
+    widths = [max(len(row[column]) for study in rows.values() for row in study) for column in range(3)]
+    console = Console()
+    for study, study_rows in rows.items():
+        table = Table(title=study, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_header=study == next(iter(rows)))
+        for column, width in zip(("preset", "model", "data"), widths):
+            table.add_column(column, width=width, no_wrap=True)
+        table.add_column("reported")
+        for row in study_rows:
+            table.add_row(*row)
+        console.print(table)
     return 0
+
+
+def _headline(reported: dict) -> str:
+    """The accuracies a study reported, or its parameter count when it reported no accuracy."""
+    figures = [f"{split} {reported[f'{split}_accuracy']}" for split in HEADLINE if f"{split}_accuracy" in reported]
+    if not figures and isinstance(reported.get("parameters"), int):
+        figures = [f"{reported['parameters']:,} params"]
+    return ", ".join(figures) or "-"
 
 
 def show_preset(args) -> int:
