@@ -16,7 +16,12 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#0
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 MARKERS_PER_CURVE = 12
 LOG_SCALE_ABOVE = 30.0  # a y range spanning more than this factor is drawn on a log axis
+REFERENCE_DASHES = (":", "-.", (0, (1, 3)), (0, (6, 2, 1, 2, 1, 2)))  # none is training's "--" or validation's "-"
 UNUSED = -0.12  # where parallel coordinates put a hyperparameter a trial did not use
+PARALLEL_COLOURS_UP_TO = 0.82  # of viridis: beyond it the yellow is too pale to see on white
+TICKS_AT_MOST = 6  # a parallel axis labels every value trials had up to this many, else the extremes and the best
+TICK_SPACING = 0.07  # the least distance (of the 0..1 axis) between two labelled values
+TICK_HALF_WIDTH = 0.04
 
 History = Sequence[dict]
 
@@ -69,7 +74,9 @@ def curves_figure(
 ) -> Path:
     """`metric` per epoch for each run: training (`metric`) dashed, validation (`val_metric`) solid.
 
-    `references` are reported figures drawn as labelled horizontal dotted lines."""
+    `references` are reported figures drawn as grey horizontal lines, each in its own dash pattern
+    and named in the legend (text on the plot would collide with the curves, edges and title); the
+    y-range always includes them."""
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
@@ -82,12 +89,15 @@ def curves_figure(
             every = max(1, len(epochs) // MARKERS_PER_CURVE)
             axis.plot(epochs, values, linestyle=dashes, markevery=every, markersize=5, linewidth=1.6, **look)
             drawn += values
+    reference_handles = []
     for index, (label, value) in enumerate(references):
-        axis.axhline(value, color="0.35", linestyle=":", linewidth=1.4)
-        axis.annotate(label, (1.0, value), xycoords=("axes fraction", "data"), xytext=(-4, 3 + 10 * (index % 2)),
-                      textcoords="offset points", ha="right", fontsize=8, color="0.25")
+        look = {"color": "0.3", "linestyle": REFERENCE_DASHES[index % len(REFERENCE_DASHES)], "linewidth": 1.4}
+        axis.axhline(value, **look)
+        reference_handles.append(Line2D([], [], label=label, **look))
     if metric == "loss":
         _maybe_log(axis, drawn)
+    if references:
+        _include(axis, drawn + [value for _, value in references])
     _epoch_axis(axis)
     axis.set_ylabel(metric)
     axis.set_title(title)
@@ -95,9 +105,20 @@ def curves_figure(
     handles += [
         Line2D([], [], color="0.3", linestyle="--", label="training"),
         Line2D([], [], color="0.3", linestyle="-", label="validation"),
+        *reference_handles,
     ]
     axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     return _save(plt, fig, path)
+
+
+def _include(axis, values: list[float]) -> None:
+    """A linear y-range spanning `values` with a margin, so no line sits on the plot's edge."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite or axis.get_yscale() != "linear":
+        return
+    low, high = min(finite), max(finite)
+    margin = 0.06 * (high - low) or 0.05 * abs(high) or 0.05
+    axis.set_ylim(low - margin, high + margin)
 
 
 def lr_figure(path: Path, runs: Sequence[tuple[str, History]], title: str) -> Path:
@@ -136,48 +157,60 @@ def objective_figure(path: Path, trials: Sequence[tuple[str, float]], objective:
 
 
 def parallel_figure(
-    path: Path, columns: dict[str, list], objective: list[float], objective_name: str, maximize: bool, title: str
+    path: Path, columns: dict[str, list], objective: list[float], objective_name: str, maximize: bool, title: str,
+    trial_labels: Sequence[str] = (),
 ) -> Path:
     """Parallel coordinates: one vertical axis per hyperparameter, then the objective; one line per
-    trial coloured by its objective (viridis), the best trial drawn thickest.
+    trial coloured by its objective, the best trial drawn thickest, outlined in black and named.
 
-    Numeric columns are scaled min..max (log when they span more than LOG_SCALE_ABOVE); other
-    columns place their distinct values evenly."""
+    Numeric columns are scaled min..max (log when they span more than LOG_SCALE_ABOVE) and labelled
+    with values trials had (all of them when few, else the extremes and the best trial's); other
+    columns place their distinct values evenly. The colour map stops short of viridis' pale yellow,
+    which vanishes on white paper."""
     plt = _pyplot()
-    from matplotlib import cm
-    from matplotlib.colors import Normalize
+    from matplotlib import cm, patheffects
+    from matplotlib.colors import ListedColormap, Normalize
 
     axes_data = {**columns, objective_name: objective}
+    best = objective.index(max(objective) if maximize else min(objective))
     scaled, ticks = {}, {}
     for name, values in axes_data.items():
-        scaled[name], ticks[name] = _scale_axis(values)
+        scaled[name], ticks[name] = _scale_axis(values, best)
     names = list(axes_data)
     norm = Normalize(min(objective), max(objective)) if len(set(objective)) > 1 else Normalize(objective[0] - 1, objective[0] + 1)
-    colours = cm.viridis if maximize else cm.viridis_r
-    best = objective.index(max(objective) if maximize else min(objective))
+    darker = cm.viridis([PARALLEL_COLOURS_UP_TO * step / 255 for step in range(256)])
+    colours = ListedColormap(darker if maximize else darker[::-1])
     fig, axis = plt.subplots(figsize=(max(6.0, 1.8 * len(names)), 4.5))
     order = sorted(range(len(objective)), key=lambda i: i == best)  # the best trial on top
     for trial in order:
         ys = [scaled[name][trial] for name in names]
+        outline = [patheffects.Stroke(linewidth=5.5, foreground="black"), patheffects.Normal()] if trial == best else None
         axis.plot(range(len(names)), ys, color=colours(norm(objective[trial])), linewidth=3.0 if trial == best else 1.2,
-                  marker="o", markersize=4, alpha=0.9)
+                  marker="o", markersize=4, alpha=1.0 if trial == best else 0.85, path_effects=outline, zorder=3 if trial == best else 2)
     for position, name in enumerate(names):
-        axis.axvline(position, color="0.2", linewidth=0.8)
+        axis.axvline(position, color="0.2", linewidth=0.8, zorder=1)
         for y, text in ticks[name]:
-            axis.annotate(text, (position, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+            axis.plot([position - TICK_HALF_WIDTH, position], [y, y], color="0.2", linewidth=1.0, zorder=1)
+            axis.annotate(text, (position, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8, zorder=4,
+                          bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+    best_y = scaled[objective_name][best]
+    above = best_y >= 0.5  # into the empty margin above the top or below the bottom of the axes
+    axis.annotate(f"best: {trial_labels[best]}" if trial_labels else "best", (len(names) - 1, best_y), xytext=(-8, 9 if above else -9),
+                  textcoords="offset points", ha="right", va="bottom" if above else "top", fontsize=8, fontweight="bold", zorder=4,
+                  bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "black", "linewidth": 0.6})
     axis.set_xticks(range(len(names)), names, rotation=20, ha="right")
     axis.set_yticks([])
     axis.set_xlim(-0.2, len(names) - 0.4)
-    axis.set_ylim(UNUSED - 0.05, 1.05)
+    axis.set_ylim(UNUSED - 0.1, 1.14)
     axis.grid(False)
     axis.set_title(title)
     fig.colorbar(cm.ScalarMappable(norm=norm, cmap=colours), ax=axis, label=objective_name)
     return _save(plt, fig, path)
 
 
-def _scale_axis(values: list) -> tuple[list[float], list[tuple[float, str]]]:
-    """Values mapped to 0..1 plus (position, text) ticks for that axis; an empty cell (a
-    hyperparameter the trial did not use) goes below the axis, at UNUSED."""
+def _scale_axis(values: list, best: int) -> tuple[list[float], list[tuple[float, str]]]:
+    """Values mapped to 0..1 plus (position, text) ticks for that axis, every tick a value some
+    trial had; an empty cell (a hyperparameter the trial did not use) goes below the axis, at UNUSED."""
     present = [v for v in values if v != ""]
     numbers = _as_numbers(present)
     if numbers is None:
@@ -195,11 +228,23 @@ def _scale_axis(values: list) -> tuple[list[float], list[tuple[float, str]]]:
         def place(v) -> float:
             return (transform(float(v)) - lo) / span if span else 0.5
 
-        middle = 10 ** ((lo + hi) / 2) if use_log else (low + high) / 2
-        ticks = [(place(v), f"{v:.3g}") for v in ((low, middle, high) if span else (low,))]
+        distinct = sorted(set(numbers))
+        # the best trial's value first, then the extremes: they win a crowded spot
+        labelled = [float(values[best])] if values[best] != "" else []
+        labelled += [low, high, *(distinct if len(distinct) <= TICKS_AT_MOST else ())]
+        ticks = _spaced([(place(v), f"{v:.3g}") for v in labelled])
     if len(present) < len(values):
         ticks.append((UNUSED, "unused"))
     return [place(v) if v != "" else UNUSED for v in values], ticks
+
+
+def _spaced(ticks: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    """The ticks, earlier ones first, leaving out any that would overprint one already kept."""
+    kept: list[tuple[float, str]] = []
+    for y, text in ticks:
+        if all(abs(y - other) >= TICK_SPACING for other, _ in kept):
+            kept.append((y, text))
+    return kept
 
 
 def _as_numbers(values: list) -> list[float] | None:

@@ -389,8 +389,9 @@ def _trial_figures(section: Section, folder: Path, root: Path, numbers: _Numbers
     if trials.hyperparameters:
         columns = {name: [row[name] for row in scored] for name in trials.hyperparameters}
         path = figures.parallel_figure(folder / "parallel.png", columns, objectives, trials.objective, trials.maximize,
-                                       f"Hyperparameters vs {trials.objective}: {section.title}")  # fmt: skip
-        lines += _figure(path, root, numbers, "Each trial's hyperparameters and objective; the best trial is drawn thickest.")
+                                       f"Hyperparameters vs {trials.objective}: {section.title}",
+                                       [f"trial {row['trial_id']}" for row in scored])  # fmt: skip
+        lines += _figure(path, root, numbers, "Each trial's hyperparameters and objective; the best trial is drawn thickest, outlined in black.")
     ranked = sorted(scored, key=lambda row: float(row["objective"]), reverse=trials.maximize)
     ranked += [row for row in trials.rows if row not in scored]  # failed trials last
     header = ["trial", "status", trials.objective, *trials.hyperparameters]
