@@ -31,10 +31,13 @@ def run_row(run) -> tuple[str, ...]:
 
 
 class ConsoleView:
-    """A listener: call it with each event."""
+    """A listener: call it with each event. Paths are printed unwrapped (soft wrap), so they copy
+    and paste whole; `resume_hint=False` leaves the resume command to a caller that owns the run
+    (a study resumes its variants itself)."""
 
-    def __init__(self, console: Console | None = None):
+    def __init__(self, console: Console | None = None, resume_hint: bool = True):
         self.console = console or Console(highlight=False)
+        self.resume_hint = resume_hint
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -76,7 +79,8 @@ class ConsoleView:
         resumed = f", resuming after epoch {event.initial_epoch}" if event.initial_epoch else ""
         self.console.print(
             f"[bold]{event.preset}[/]: {event.parameters:,} parameters on {event.device}, "
-            f"{event.epochs} epochs of {event.steps_per_epoch} steps{resumed}\n  run: {event.run_dir}"
+            f"{event.epochs} epochs of {event.steps_per_epoch} steps{resumed}\n  run: {event.run_dir}",
+            soft_wrap=True,
         )
 
     def on_EpochStarted(self, event: ev.EpochStarted) -> None:
@@ -105,7 +109,8 @@ class ConsoleView:
         self.close_bar()
         s = event.summary
         colour = {"completed": "green", "diverged": "red", "interrupted": "yellow", "stopped": "yellow"}.get(event.status, "red")
-        table = Table(title=f"[{colour}]{event.status}[/]  {event.run_dir}", title_justify="left")
+        self.console.print(f"[{colour}]{event.status}[/]  {event.run_dir}", soft_wrap=True)  # not a table title: that wraps
+        table = Table()
         for column in ("", "loss", "accuracy"):
             table.add_column(column, justify="right" if column else "left")
         final = s.get("final", {})
@@ -118,9 +123,11 @@ class ConsoleView:
         if event.status == "diverged":
             last = s.get("last_finite") or {}
             seen = f"; last finite: epoch {last['epoch']} batch {last['batch']}, loss {fmt(last['loss'])}, accuracy {fmt(last['accuracy'])}" if last else ""
-            self.console.print(f"[red]loss became NaN/inf in epoch {s.get('diverged_at_epoch')}[/]{seen}; finished epochs are in history.csv")
-        elif event.status in ("interrupted", "stopped"):
-            self.console.print(f"[yellow]stopped[/]: resume with  kerashp train --resume {event.run_dir}")
+            self.console.print(
+                f"[red]loss became NaN/inf in epoch {s.get('diverged_at_epoch')}[/]{seen}; finished epochs are in history.csv", soft_wrap=True
+            )
+        elif event.status in ("interrupted", "stopped") and self.resume_hint:
+            self.console.print(f"[yellow]stopped[/]: resume with  kerashp train --resume {event.run_dir}", soft_wrap=True)
         self.console.print(f"wall time {s.get('wall_time', 0):.1f}s")
 
     def on_RunFailed(self, event: ev.RunFailed) -> None:

@@ -224,9 +224,24 @@ def validate_plan(plan: StudyPlan) -> None:
             try:
                 load_preset(preset, [*plan.overrides, *extra])
             except PresetError as exc:
-                if exc.key != factor.key:
+                error = _vary_error(factor, index, exc) if extra else None
+                if error is None:
                     raise
-                raise PresetError("--vary", exc.key, exc.problem, exc.value) from None
+                raise error from None
+
+
+def _vary_error(factor: Factor, index: int, exc: PresetError) -> PresetError | None:
+    """A varied value's error blamed on --vary (it reaches the preset as an override, so the error
+    names --set), showing the value given: an unknown key's error carries none. None when the
+    error is not about the varied key."""
+    given = parse_override(factor.override(index))[1]
+    if exc.key == factor.key:
+        return PresetError("--vary", factor.key, exc.problem, given)
+    if factor.key.startswith(f"{exc.key}."):  # an unknown section
+        return PresetError("--vary", factor.key, f"{exc.key}: {exc.problem}", given)
+    if exc.key.startswith(f"{factor.key}."):  # a key inside a varied table
+        return PresetError("--vary", exc.key, exc.problem, exc.value)
+    return None
 
 
 def _epochs(epochs: Any) -> list[str]:

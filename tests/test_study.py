@@ -4,8 +4,10 @@ that is stopped in the middle and resumed."""
 from __future__ import annotations
 
 import csv
+import os
 
 import pytest
+from rich.console import Console
 
 from kerashp.config import available_presets, load_preset, parse_override
 from kerashp.control import RunControl
@@ -150,3 +152,65 @@ def test_a_study_name_with_another_plan_is_refused(tmp_path):
     Study.create_or_resume(tmp_path, plan_from_args("lenet5", ["optimizer.learning_rate=0.1,0.01"], name="lr"))
     with pytest.raises(UserError, match="another plan"):
         Study.create_or_resume(tmp_path, plan_from_args("lenet5", ["optimizer.learning_rate=0.2,0.01"], name="lr"))
+
+
+@pytest.mark.parametrize(
+    "vary, message",
+    [
+        ("optimizer.nosuch=1,2", "--vary: optimizer.nosuch = 1: unknown key"),  # the value given, not None
+        ("nosuch.key=1,2", "--vary: nosuch.key = 1: nosuch: unknown section or key"),  # not blamed on --set
+        ('optimizer={name = "x"},{}', '--vary: optimizer.name = "x": unknown value'),
+    ],
+)
+def test_a_bad_varied_key_is_blamed_on_vary_with_the_value_given(vary, message):
+    with pytest.raises(PresetError) as caught:
+        validate_plan(plan_from_args("lenet5", [vary], FAST))
+    assert str(caught.value).startswith(message)
+
+
+def test_a_bad_shared_override_is_still_blamed_on_set():
+    with pytest.raises(PresetError) as caught:
+        validate_plan(plan_from_args("lenet5", ["optimizer.learning_rate=0.1,0.2"], [*FAST, "optimizer.nosuch=3"]))
+    assert str(caught.value).startswith("--set: optimizer.nosuch")
+
+
+def final_row(label: str, status: str = "completed") -> dict:
+    return {"variant": label, "status": status, "train_loss": 0.5199, "train_accuracy": 0.8422, "val_loss": 2.0458,
+            "val_accuracy": 0.438, "best_val_accuracy": 0.44, "best_val_epoch": 10, "test_accuracy": 0.476}  # fmt: skip
+
+
+def recording_console(width: int) -> Console:
+    return Console(width=width, record=True, file=open(os.devnull, "w"))
+
+
+def render(renderable, width: int = 80) -> str:
+    console = recording_console(width)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_the_end_of_factor_table_fits_80_columns_without_cutting_variants():
+    from kerashp.cli.study_command import factor_table
+
+    text = render(factor_table(FactorFinished("optimizer.learning_rate", [final_row("learning_rate=0.5"), final_row("learning_rate=0.05")], 1)))
+    assert max(map(len, text.splitlines())) <= 80 and "…" not in text
+    assert "learning_rate" in text.splitlines()[0] and "│ 0.05 winner " in text and "status" not in text  # the value alone
+    long = "flip+crop+colour-jitter-strong-and-more"
+    text = render(factor_table(FactorFinished("augment.transforms", [final_row("none"), final_row(long, "diverged")], 0)))
+    assert "…" not in text and "0.4380" in text and "diverged" in text
+    assert long in "".join(line.split("│")[1].strip() for line in text.splitlines() if line.count("│") > 2)  # wrapped, whole
+
+
+def test_a_stopped_variant_prints_only_the_studys_resume_hint():
+    from kerashp.cli.study_command import StudyView
+    from kerashp.events import RunFinished
+    from kerashp.study import StudyFinished
+
+    view = StudyView()
+    view.console = view.run_view.console = recording_console(60)
+    run = "studies/a-long-study-name/runs/1.2-learning_rate=0.05/lenet5-20261125-033426"
+    view(RunFinished("interrupted", run, {"final": {}, "wall_time": 1.0}))
+    view(StudyFinished("studies/a-long-study-name", "interrupted", ""))
+    text = view.console.export_text()
+    assert "kerashp train --resume" not in text and "resume with  kerashp study studies/a-long-study-name" in text
+    assert run in text  # the run path on one line, whole, though longer than the console

@@ -78,7 +78,7 @@ class StudyView:
         from kerashp.console import ConsoleView
 
         self.console = Console(highlight=False)
-        self.run_view = ConsoleView(self.console)
+        self.run_view = ConsoleView(self.console, resume_hint=False)  # a variant resumes with its study, not alone
 
     def __call__(self, event) -> None:
         handler = getattr(self, f"on_{type(event).__name__}", None)
@@ -91,7 +91,7 @@ class StudyView:
         self.console.rule(f"[bold]variant {event.number}/{event.total}[/]  {event.factor}: {event.label}", align="left")
 
     def on_VariantSkipped(self, event) -> None:
-        self.console.print(f"variant {event.number}/{event.total}  {event.label}: already {event.status} ({event.run_dir})")
+        self.console.print(f"variant {event.number}/{event.total}  {event.label}: already {event.status} ({event.run_dir})", soft_wrap=True)
 
     def on_VariantEpoch(self, event) -> None:
         from kerashp.console import fmt
@@ -106,28 +106,42 @@ class StudyView:
     def on_VariantFinished(self, event) -> None:
         colour = "green" if event.status == "completed" else "yellow" if event.status in ("stopped", "interrupted", "diverged") else "red"
         detail = f": {event.detail}" if event.detail else ""
-        self.console.print(f"variant {event.number}/{event.total}  {event.label}: [{colour}]{event.status}[/]{detail}")
+        self.console.print(f"variant {event.number}/{event.total}  {event.label}: [{colour}]{event.status}[/]{detail}", soft_wrap=True)
 
     def on_FactorFinished(self, event) -> None:
-        from rich.table import Table
-
-        from kerashp.console import fmt
-
-        table = Table(title=f"{event.factor}: final epoch", title_justify="left")
-        columns = ("variant", "train loss", "train acc", "val loss", "val acc", "best val acc (epoch)", "test acc", "status")
-        for column in columns:
-            table.add_column(column, justify="left" if column in ("variant", "status") else "right")
-        for index, row in enumerate(event.rows):
-            mark = " [green]winner[/]" if index == event.winner else ""
-            best = f"{fmt(row['best_val_accuracy'])} ({fmt(row['best_val_epoch'])})"
-            table.add_row(
-                row["variant"] + mark, fmt(row["train_loss"]), fmt(row["train_accuracy"]), fmt(row["val_loss"]),
-                fmt(row["val_accuracy"]), best, fmt(row["test_accuracy"]), row["status"],
-            )  # fmt: skip
-        self.console.print(table)
+        self.console.print(factor_table(event))
 
     def on_StudyFinished(self, event) -> None:
         if event.report:
-            self.console.print(f"report: {event.report}  (and report.html, figures, table.md/csv beside it)")
+            self.console.print(f"report: {event.report}  (and report.html, figures, table.md/csv beside it)", soft_wrap=True)
         if event.status in ("stopped", "interrupted"):
-            self.console.print(f"[yellow]{event.status}[/]: resume with  kerashp study {event.path}")
+            self.console.print(f"[yellow]{event.status}[/]: resume with  kerashp study {event.path}", soft_wrap=True)
+
+
+def factor_table(event):
+    """The factor's final-epoch table, narrow enough for 80 columns: variants show only the varied
+    value when every label is `key=value` (the key heads the column), a variant that did not
+    complete says so beside its name, headers take two lines, and only the variant column wraps."""
+    from rich.table import Table
+
+    from kerashp.console import fmt
+
+    prefix = event.factor.split(".")[-1] + "="
+    bare = all(row["variant"].startswith(prefix) for row in event.rows)
+    table = Table(title=f"Final epoch, varying {event.factor}", title_justify="left",
+                  caption="test: the best checkpoint (by train.monitor)", caption_justify="left")  # fmt: skip
+    table.add_column(prefix[:-1] if bare else "variant", overflow="fold")  # wraps, never cut short
+    for header in ("train\nloss", "train\nacc", "val\nloss", "val\nacc", "best val\nacc (epoch)", "test\nacc"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for index, row in enumerate(event.rows):
+        name = row["variant"][len(prefix):] if bare else row["variant"]
+        if row["status"] != "completed":
+            name += f" [yellow]{row['status']}[/]"
+        if index == event.winner:
+            name += " [green]winner[/]"
+        best = f"{fmt(row['best_val_accuracy'])} ({fmt(row['best_val_epoch'])})"
+        table.add_row(
+            name, fmt(row["train_loss"]), fmt(row["train_accuracy"]), fmt(row["val_loss"]), fmt(row["val_accuracy"]), best,
+            fmt(row["test_accuracy"]),
+        )  # fmt: skip
+    return table
