@@ -55,6 +55,7 @@ REFERENCE_MEASURES = {
 }
 LABEL_KEYS_AT_MOST = 3  # runs differing in more preset keys than this are labelled by folder name
 IGNORED_PRESET_KEYS = ("description", "study", "reference")
+FIGURES = ("loss.png", "accuracy.png", "lr.png", "objective.png", "parallel.png")  # every figure a section may draw
 SEARCH_CURVES = 8  # a search report draws the curves of its best trials only
 TRIAL_COLUMNS = ("trial_id", "status", "objective")  # required in trials.csv, plus one column per hyperparameter
 # the other columns a search may write about its trials (not hyperparameters)
@@ -124,6 +125,7 @@ class Section:
     folder_name: str = ""  # its subfolder when the report has several sections
     notes: list[str] = field(default_factory=list)  # markdown paragraphs shown first
     trials: Trials | None = None
+    subject: str = ""  # what the figure titles name (default: the title), e.g. the study and its factor
 
 
 def pick_winner(rows: list[dict]) -> int | None:
@@ -146,11 +148,14 @@ def winner_sentence(rows: list[dict], winner: int | None) -> str:
 # ---------------------------------------------------------------------------------------- finding sources
 
 
-def runs_section(paths: list[Path], title: str = "Runs") -> Section:
-    """Runs named by the user, labelled by the preset keys in which they differ."""
+def runs_section(paths: list[Path]) -> Section:
+    """Runs named by the user, labelled by the preset keys in which they differ; titled by the run's
+    name, or by how many runs of which presets."""
     series = [Series.load(path) for path in paths]
     for one, label in zip(series, distinguishing_labels(series)):
         one.label = label
+    presets = ", ".join(dict.fromkeys(one.summary.get("preset") or one.run.name for one in series))
+    title = f"run {series[0].run.name}" if len(series) == 1 else f"{len(series)} runs of {presets}"
     return Section(title, series, folder_name="runs")
 
 
@@ -195,7 +200,8 @@ def search_section(path: Path) -> Section:
         notes.append(f"Best trial: **{ranked[0]['trial_id']}** with {trials.objective} {_num(float(ranked[0]['objective']))}.")
     if len(shown) < len(series_by_trial):
         notes.append(f"The curves and table show the best {len(shown)} trials.")
-    return Section(f"Search {path.name}", shown, folder_name=slug(path.name), notes=notes, trials=trials)
+    name = path.resolve().name
+    return Section(f"search {name}", shown, folder_name=slug(name), notes=notes, trials=trials)
 
 
 def _trial_run(search_dir: Path, row: dict[str, str]) -> Path | None:
@@ -223,6 +229,8 @@ def source_kind(path: Path) -> str:
     """study (study.json), search (trials.csv), run (preset.toml) or runs (a folder of runs)."""
     from kerashp.study import STUDY_FILE  # study.py writes its reports through this module
 
+    if not path.exists():
+        raise UserError(f"{path}: no such file or folder")
     for kind, marker in (("study", STUDY_FILE), ("search", "trials.csv"), ("run", "preset.toml")):
         if (path / marker).is_file():
             return kind
@@ -259,7 +267,7 @@ def collect(paths: list[Path]) -> tuple[str, list[str], list[Section], Path]:
             loose += [path] if kind == "run" else [run.path for run in list_runs(path)]
     if loose:
         sections.insert(0, runs_section(loose))
-        titles.insert(0, f"{len(loose)} run{'s' if len(loose) > 1 else ''}")
+        titles.insert(0, sections[0].title)
     title = titles[0] if len(titles) == 1 else "Report: " + ", ".join(titles)
     return title, intro, sections, _default_out(paths, kinds)
 
@@ -286,7 +294,9 @@ def report(paths: list[Path], out: Path | None = None, compare_reference: bool =
 
 def write_report(root: Path, title: str, sections: list[Section], intro=(), compare_reference: bool = False) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    lines = [f"# {title}", "", *_paragraphs(intro)]
+    if len(sections) > 1:  # each section in a subfolder: nothing at the top is current
+        _remove(root, [*FIGURES, "table.md", "table.csv"])
+    lines = [f"# {title[:1].upper()}{title[1:]}", "", *_paragraphs(intro)]
     numbers = _Numbers()
     for index, section in enumerate(sections, start=1):
         folder = root
@@ -301,11 +311,13 @@ def write_report(root: Path, title: str, sections: list[Section], intro=(), comp
 
 
 class _Numbers:
-    """Figure and table numbers running through a whole report, as in a lab report."""
+    """Figure and table numbers running through a whole report, as in a lab report, and the
+    figure files drawn (any other figure file in a section's folder is stale)."""
 
     def __init__(self) -> None:
         self.figures: Iterator[int] = itertools.count(1)
         self.tables: Iterator[int] = itertools.count(1)
+        self.drawn: set[Path] = set()
 
 
 def _write_section(section: Section, folder: Path, root: Path, numbers: _Numbers, compare_reference: bool) -> list[str]:
@@ -313,14 +325,15 @@ def _write_section(section: Section, folder: Path, root: Path, numbers: _Numbers
     lines = _paragraphs(section.notes)
     rows = [one.stats() for one in section.series]
     drawn = [(one.label, one.history) for one in section.series if one.history]
+    subject = section.subject or section.title
     if drawn:
         references = _reference_lines(section.series) if compare_reference else []
         for metric in ("loss", "accuracy"):
-            path = figures.curves_figure(folder / f"{metric}.png", drawn, metric, f"{metric.capitalize()} per epoch: {section.title}",
+            path = figures.curves_figure(folder / f"{metric}.png", drawn, metric, f"{metric.capitalize()} per epoch: {subject}",
                                          references if metric == "accuracy" else ())  # fmt: skip
             lines += _figure(path, root, numbers, f"Training (dashed) and validation (solid) {metric} per epoch.")
-        if len({tuple(row.get("lr") for row in history) for _, history in drawn}) > 1:
-            path = figures.lr_figure(folder / "lr.png", drawn, f"Learning rate per epoch: {section.title}")
+        if learning_rates_differ([history for _, history in drawn]):
+            path = figures.lr_figure(folder / "lr.png", drawn, f"Learning rate per epoch: {subject}")
             lines += _figure(path, root, numbers, "Learning rate at the end of each epoch.")
     if rows:
         winner = pick_winner(rows)
@@ -332,11 +345,27 @@ def _write_section(section: Section, folder: Path, root: Path, numbers: _Numbers
         lines += _trial_figures(section, folder, root, numbers)
     if compare_reference:
         lines += _reference_table(section.series, rows, next(numbers.tables))
+    _remove(folder, [name for name in FIGURES if folder / name not in numbers.drawn])
     return lines
+
+
+def learning_rates_differ(histories: list[list[dict]]) -> bool:
+    """Whether any epoch that every run reached ended with different learning rates: runs that
+    only stopped at different epochs (a diverged or shorter run) followed the same schedule."""
+    rates = [{row["epoch"]: row["lr"] for row in history if "lr" in row} for history in histories]
+    shared = set.intersection(*(set(one) for one in rates)) if rates else set()
+    return any(len({one[epoch] for one in rates}) > 1 for epoch in shared)
+
+
+def _remove(folder: Path, names) -> None:
+    """Delete what an earlier report drew there and this one did not (a resumed study, fewer sections)."""
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
 
 
 def _figure(path: Path, root: Path, numbers: _Numbers, caption: str) -> list[str]:
     number = next(numbers.figures)
+    numbers.drawn.add(path)
     return [f"![Figure {number}]({path.relative_to(root).as_posix()})", "", f"*Figure {number}. {caption}*", ""]
 
 
@@ -353,7 +382,8 @@ def table_markdown(rows: list[dict], winner: int | None, number: int) -> list[st
             best[column] = better(values)
     header = ["variant", *(title for _, title, _ in SHOWN_COLUMNS), "status"]
     lines = [
-        f"**Table {number}.** Final-epoch training statistics (best value of each column in bold).",
+        f"**Table {number}.** Final-epoch training and validation statistics; test loss and accuracy are measured with "
+        "the best checkpoint (by `train.monitor`). Best value of each column in bold.",
         "",
         "| " + " | ".join(header) + " |",
         "| --- | " + " | ".join("---:" for _ in SHOWN_COLUMNS) + " | --- |",

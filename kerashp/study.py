@@ -623,7 +623,7 @@ def study_content(path: Path) -> tuple[str, list[str], list[Section]]:
             carried = before["variants"][before["winner"]]
             notes.append(f"Every variant carries the winner of factor {index}: **{carried.label}**.")
         title = f"varying {factor.key}" if len(plan.factors) == 1 else f"factor {index + 1}, varying {factor.key}"
-        sections.append(Section(title, study.series(index), f"factor-{index + 1}-{slug(factor.key)}", notes))
+        sections.append(Section(title, study.series(index), f"factor-{index + 1}-{slug(factor.key)}", notes, subject=f"study {plan.name}, {title}"))
     if len(study.factors) == len(plan.factors) and study.factors and study.factors[-1]["winner"] is not None:
         last = study.factors[-1]
         best = last["variants"][last["winner"]]

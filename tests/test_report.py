@@ -74,6 +74,30 @@ def test_no_lr_figure_when_every_run_had_the_same_learning_rates(tmp_path):
     out = report(paths, tmp_path / "out").parent
     assert not (out / "lr.png").exists() and (out / "loss.png").exists()
     assert [row["variant"] for row in read_csv(out / "table.csv")] == ["batch_size=32", "batch_size=64"]
+    assert (out / "report.md").read_text().startswith("# 2 runs of lenet5\n")
+
+
+def test_lr_figure_compares_shared_epochs_and_a_stale_one_is_removed(tmp_path):
+    runs = tmp_path / "runs"
+    out = tmp_path / "out"
+    schedules = [make_run(runs, "lenet5", [f"optimizer.learning_rate={lr}"], [0.3, 0.4], lr=lr) for lr in (0.1, 0.01)]
+    report(schedules, out)
+    assert (out / "lr.png").exists()
+    # the same schedule, one run stopped sooner (diverged): its history is shorter, not different
+    lengths = [make_run(runs, "lenet5", [f"train.batch_size={size}"], values) for size, values in ((32, [0.3, 0.4, 0.5]), (64, [0.3]))]
+    text = report(lengths, out).read_text()
+    assert not (out / "lr.png").exists() and "lr.png" not in text and (out / "accuracy.png").exists()
+
+
+def test_a_path_that_does_not_exist_is_named(tmp_path):
+    with pytest.raises(UserError, match="nosuch: no such file or folder"):
+        report([tmp_path / "nosuch"])
+
+
+def test_the_table_caption_says_test_figures_come_from_the_best_checkpoint(tmp_path):
+    path = make_run(tmp_path / "runs", "lenet5", [], [0.5, 0.6])
+    text = report([path], tmp_path / "out").read_text()
+    assert text.startswith(f"# Run {path.name}\n") and "measured with the best checkpoint (by `train.monitor`)" in text
 
 
 def test_compare_reference_puts_reported_figures_next_to_measured_ones(tmp_path):
