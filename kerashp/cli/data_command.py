@@ -21,7 +21,7 @@ def register(subcommands) -> None:
 def prepare_dataset(args) -> int:
     from kerashp.data.tfds_source import prepare
 
-    prepare(args.name.removeprefix("tfds:"), show_output=True)
+    prepare(args.name.removeprefix("tfds:"))
     print(f"tfds:{args.name.removeprefix('tfds:')} is ready")
     return 0
 

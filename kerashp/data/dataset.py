@@ -76,7 +76,7 @@ def load_dataset(
     if kind == "tfds":
         from kerashp.data.tfds_source import load_tfds
 
-        return load_tfds(target, size, progress)
+        return load_tfds(target, size, progress, cache=cache)
     if kind == "folder":
         from kerashp.data.folder_source import load_folder
 

@@ -19,11 +19,10 @@ from PIL import Image, UnidentifiedImageError
 
 from kerashp.data.dataset import Dataset, ImageSet, Progress
 from kerashp.data.images import as_rgb, fit_size
-from kerashp.data.lazy import LazyImages
+from kerashp.data.lazy import LazyImages, should_stream
 from kerashp.errors import DataError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-STREAM_ABOVE_BYTES = 4 * 2**30  # `cache = "auto"` streams folders larger than this once decoded
 # what PIL raises for a file it cannot decode (a header claiming billions of pixels is a DecompressionBombError)
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
@@ -56,7 +55,7 @@ def load_folder(
         test_files = _walk(base / "test", class_names, require_every_class=False)
         if not test_files:  # otherwise the run trains for nothing and fails evaluating an empty test set
             raise DataError(f"{base / 'test'}: no images in any class folder (expected {root}/test/<class>/*.jpg)")
-    stream = _should_stream(cache, train_files + test_files, size)
+    stream = should_stream(cache, len(train_files) + len(test_files), lambda: _decode(train_files[0][0], size).nbytes)
     train = _read(train_files, size, stream, "reading train", progress)
     # test images must match the train images' size too, or the run fails only when it evaluates
     test = _read(test_files, size, stream, "reading test", progress, shape=train.images.shape[1:])
@@ -116,13 +115,6 @@ def _listed(base: Path, list_name: str, class_names: list[str]) -> Labelled:
     if not files:
         raise DataError(f"{list_file}: lists no images")
     return files
-
-
-def _should_stream(cache: str, files: Labelled, size) -> bool:
-    if cache != "auto":
-        return cache == "stream"
-    first = _decode(files[0][0], size)
-    return first.nbytes * len(files) > STREAM_ABOVE_BYTES
 
 
 def _read(files: Labelled, size, stream: bool, what: str, progress: Progress | None, shape=None) -> ImageSet:

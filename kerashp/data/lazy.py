@@ -1,4 +1,5 @@
-"""Images decoded on demand, for folders too large to hold decoded in memory.
+"""Images decoded on demand, for datasets too large to hold decoded in memory, and the
+`data.cache` policy that decides when a source streams.
 
 Behaves like the uint8 array it stands for wherever kerashp indexes images: `len`, `.shape`,
 `images[index_array]` (decodes just those), `images[a:b]` and `subset(indices)` (stays lazy).
@@ -9,6 +10,16 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
+
+STREAM_ABOVE_BYTES = 4 * 2**30  # `cache = "auto"` streams datasets larger than this once decoded
+
+
+def should_stream(cache: str, count: int, image_bytes: Callable[[], int]) -> bool:
+    """`data.cache`: "stream" or "memory" as asked; "auto" streams when `count` images of
+    `image_bytes()` each (decoded only for "auto") would not comfortably fit in memory."""
+    if cache != "auto":
+        return cache == "stream"
+    return image_bytes() * count > STREAM_ABOVE_BYTES
 
 
 class LazyImages:

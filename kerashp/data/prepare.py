@@ -1,10 +1,14 @@
 """Download and prepare a tfds dataset as array_record (run as a subprocess: it imports TensorFlow).
 
     python -m kerashp.data.prepare cifar10
+
+Progress (tfds's download bars and messages, TensorFlow's logs) goes to stderr, so the caller
+can show it live; stdout carries one line only: where the dataset went, or why preparing failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 
@@ -15,14 +19,19 @@ def main(argv: list[str]) -> int:
     try:
         import tensorflow  # noqa: F401  (tfds needs tf.io.gfile to download and convert)
     except ImportError:
-        print("TensorFlow is not installed: pip install 'kerashp[prepare]'", file=sys.stderr)
+        print("TensorFlow is not installed: pip install 'kerashp[prepare]'")
         return 1
     import tensorflow_datasets as tfds
 
-    from kerashp.data.tfds_source import data_dir
+    from kerashp.data.tfds_source import tfds_reason, data_dir
 
-    builder = tfds.builder(argv[0], data_dir=data_dir())
-    builder.download_and_prepare(file_format="array_record")
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # tfds prints "Downloading and preparing ..." to stdout
+            builder = tfds.builder(argv[0], data_dir=data_dir())
+            builder.download_and_prepare(file_format="array_record")
+    except Exception as exc:  # a failed download or conversion: one line for the caller's error message
+        print(f"{type(exc).__name__}: {tfds_reason(exc)}")
+        return 1
     print(f"prepared {argv[0]} in {builder.data_dir}")
     return 0
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from kerashp.data.dataset import Dataset, ImageSet, Progress
 from kerashp.data.images import as_rgb, fit_size
+from kerashp.data.lazy import LazyImages, should_stream
 from kerashp.errors import DataError
 
 DATA_DIR_ENV = "TFDS_DATA_DIR"
@@ -29,34 +30,42 @@ def data_dir() -> str:
     return os.environ.get(DATA_DIR_ENV) or os.path.expanduser("~/tensorflow_datasets")
 
 
-def load_tfds(name: str, size: tuple[int, int] | None, progress: Progress | None = None) -> Dataset:
-    import tensorflow_datasets as tfds
-
-    builder = _builder(name)
-    features = builder.info.features
+def load_tfds(name: str, size: tuple[int, int] | None, progress: Progress | None = None, cache: str = "auto") -> Dataset:
+    features = _builder(name).info.features
     label_feature = features["label"] if "label" in features and "image" in features else None
     if not hasattr(label_feature, "names"):
         raise DataError(f"tfds:{name}: not an image classification dataset (no 'label' class feature)")
+    train_source, test_source = _open_splits(name)
+    # names from the prepared dataset's info: a builder made before preparing (above) has only
+    # placeholders ('0', '1', ...) for datasets like cifar10 that learn their names on download
+    class_names = list(train_source.dataset_info.features["label"].names)
+    count = len(train_source) + len(test_source)
+    read = _stream if should_stream(cache, count, lambda: _image(train_source[0], size).nbytes) else _read
+    train = read(name, "train", train_source, size, progress)
+    test = read(name, "test", test_source, size, progress, shape=train.images.shape[1:])
+    return Dataset(source=f"tfds:{name}", train=train, test=test, class_names=class_names)
+
+
+def _open_splits(name: str):
+    """The train and test data sources, preparing the dataset first if it is not on disk."""
     try:
-        with _quiet_tfds():
-            train_source, test_source = tfds.data_source(
-                name, split=["train", "test"], download=False, data_dir=data_dir()
-            )
+        return _data_sources(name)
     except Exception:  # tfds raises several kinds for "not prepared"; preparing tells us which it was
         prepare(name)
         try:
-            with _quiet_tfds():
-                train_source, test_source = tfds.data_source(
-                    name, split=["train", "test"], download=False, data_dir=data_dir()
-                )
+            return _data_sources(name)
         except Exception as exc:  # prepared, yet unreadable: most often a dataset without a test split
             raise DataError(
-                f"tfds:{name}: prepared in {data_dir()} but its train and test splits cannot be read ({_reason(exc)}); "
+                f"tfds:{name}: prepared in {data_dir()} but its train and test splits cannot be read ({tfds_reason(exc)}); "
                 "kerashp needs both"
             ) from None
-    train = _read(train_source, size, f"reading tfds:{name} train", progress)
-    test = _read(test_source, size, f"reading tfds:{name} test", progress, shape=train.images.shape[1:])
-    return Dataset(source=f"tfds:{name}", train=train, test=test, class_names=list(label_feature.names))
+
+
+def _data_sources(name: str):
+    import tensorflow_datasets as tfds
+
+    with _quiet_tfds():
+        return tfds.data_source(name, split=["train", "test"], download=False, data_dir=data_dir())
 
 
 def _builder(name: str):
@@ -67,10 +76,10 @@ def _builder(name: str):
     except tfds.core.registered.DatasetNotFoundError:
         raise DataError(f"tfds:{name}: no such tfds dataset (see the tfds catalog for names)") from None
     except Exception as exc:  # a malformed name, an unknown config or version: multi-line tfds errors
-        raise DataError(f"tfds:{name}: {_reason(exc)} (names look like NAME, NAME/CONFIG or NAME:VERSION)") from None
+        raise DataError(f"tfds:{name}: {tfds_reason(exc)} (names look like NAME, NAME/CONFIG or NAME:VERSION)") from None
 
 
-def _reason(exc: Exception) -> str:
+def tfds_reason(exc: Exception) -> str:
     """A tfds error's first line, without tfds's restatement of the builder arguments, so the
     CLI can print it on one line."""
     lines = str(exc).strip().splitlines()
@@ -91,20 +100,42 @@ def _quiet_tfds():
         logger.setLevel(level)
 
 
-def _read(source, size, what: str, progress: Progress | None, shape=None) -> ImageSet:
-    """Every image must have `shape` (default: the first one's): datasets like caltech101 mix
-    sizes, and need data.image_size."""
-    total = len(source)
+def _image(example: dict, size) -> np.ndarray:
+    return fit_size(as_rgb(np.asarray(example["image"])), size)
+
+
+def _size_error(where: str, index: int, image: np.ndarray, expected: tuple[int, ...]) -> DataError:
+    return DataError(
+        f"{where} example {index}: image size {image.shape[:2]} differs from {expected[:2]}; "
+        "set data.image_size = [height, width] to resize every image"
+    )
+
+
+class _ExampleImages:
+    """Decodes one example's image on demand (for `LazyImages`), checking it has `shape`; a
+    plain object rather than a closure so streamed datasets survive multiprocessing workers."""
+
+    def __init__(self, where: str, source, size, shape: tuple[int, ...]):
+        self.where, self.source, self.size, self.shape = where, source, size, tuple(shape)
+
+    def __call__(self, index: int) -> np.ndarray:
+        image = _image(self.source[index], self.size)
+        if image.shape != self.shape:
+            raise _size_error(self.where, index, image, self.shape)
+        return image
+
+
+def _read(name: str, split: str, source, size, progress: Progress | None, shape=None) -> ImageSet:
+    """Every image decoded into memory; each must have `shape` (default: the first one's):
+    datasets like caltech101 mix sizes, and need data.image_size."""
+    total, what = len(source), f"reading tfds:{name} {split}"
     images, labels = [], []
     for index in range(total):
         example = source[index]
-        image = fit_size(as_rgb(np.asarray(example["image"])), size)
-        expected = tuple(shape or (images[0].shape if images else image.shape))
-        if image.shape != expected:
-            raise DataError(
-                f"{what.removeprefix('reading ')} example {index}: image size {image.shape[:2]} differs from "
-                f"{expected[:2]}; set data.image_size = [height, width] to resize every image"
-            )
+        image = _image(example, size)
+        shape = tuple(shape or image.shape)
+        if image.shape != shape:
+            raise _size_error(f"tfds:{name} {split}", index, image, shape)
         images.append(image)
         labels.append(int(example["label"]))
         if progress and ((index + 1) % 1024 == 0 or index + 1 == total):
@@ -112,18 +143,51 @@ def _read(source, size, what: str, progress: Progress | None, shape=None) -> Ima
     return ImageSet(np.stack(images).astype(np.uint8), np.asarray(labels, dtype=np.int64))
 
 
-def prepare(name: str, show_output: bool = False) -> None:
-    """Download and prepare `name` as array_record in a TensorFlow-capable subprocess."""
+def _stream(name: str, split: str, source, size, progress: Progress | None, shape=None) -> ImageSet:
+    """Labels read now (one pass that keeps no image), images decoded per batch. (A source
+    opened with SkipDecoding would spare decoding here, but tfds's mock_data needs TensorFlow
+    to serve one, so it could not be tested without TensorFlow.)"""
+    total, what = len(source), f"reading tfds:{name} {split} labels"
+    labels = np.empty(total, dtype=np.int64)
+    for index in range(total):
+        labels[index] = int(source[index]["label"])
+        if progress and ((index + 1) % 4096 == 0 or index + 1 == total):
+            progress(what, index + 1, total)
+    first = _image(source[0], size)
+    shape = tuple(shape or first.shape)
+    if first.shape != shape:  # fail now, not in the middle of an epoch
+        raise _size_error(f"tfds:{name} {split}", 0, first, shape)
+    decode = _ExampleImages(f"tfds:{name} {split}", source, size, shape)
+    return ImageSet(LazyImages(range(total), decode, decode.shape), labels)
+
+
+def prepare(name: str) -> None:
+    """Download and prepare `name` as array_record in a TensorFlow-capable subprocess, its
+    progress shown on stderr (a first download can take many minutes and must not look like a hang)."""
     _builder(name)  # an unknown name fails here, with its own message
+    print(f"preparing tfds:{name} in {data_dir()}: downloads and converts it on first use, which can take minutes "
+          "(TensorFlow runs in a subprocess)...", file=sys.stderr, flush=True)
     command = [sys.executable, "-m", "kerashp.data.prepare", name]
-    result = subprocess.run(command, stderr=subprocess.PIPE, stdout=None if show_output else subprocess.DEVNULL, text=True)
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=_progress_stream(), text=True)
     if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
+        reason = (result.stdout.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
         raise DataError(
             f"tfds:{name}: not prepared in {data_dir()} and preparing it failed ({reason}); "
             f"run `kerashp data prepare {name}` on a machine with a network "
             f"(needs `pip install 'kerashp[prepare]'`), or set data.source = \"folder:PATH\""
         )
+
+
+def _progress_stream():
+    """Our stderr for the subprocess's progress, wherever it points now (the TUI's training
+    process points it at /dev/null, so progress never scribbles over the screen); discarded when
+    it is not a real file."""
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return subprocess.DEVNULL
+    sys.stderr.flush()
+    return sys.stderr
 
 
 def prepared_datasets() -> list[tuple[str, str, int]]:

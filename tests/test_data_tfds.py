@@ -1,0 +1,118 @@
+"""The tfds source on `tfds.testing.mock_data`: class names after preparing on first use,
+streaming (`data.cache`), and the prepare subprocess's progress reaching the user."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from kerashp.data import load_dataset
+from kerashp.data.lazy import LazyImages
+from kerashp.errors import DataError
+
+tfds = pytest.importorskip("tensorflow_datasets")
+
+CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def write_prepared_info(data_dir, name: str, class_names: list[str], examples: int) -> None:
+    """What preparing leaves beside the records: dataset_info.json with the real class names and
+    splits (mock_data reads it from `data_dir` and generates the records themselves)."""
+    builder = tfds.builder(name, data_dir=str(data_dir))
+    builder.info.features["label"].names = class_names
+    builder.info.set_splits(
+        tfds.core.SplitDict([tfds.core.SplitInfo(name=s, shard_lengths=[examples], num_bytes=0) for s in ("train", "test")])
+    )
+    builder.data_path.mkdir(parents=True, exist_ok=True)
+    builder.info.write_to_directory(builder.data_path)
+
+
+def test_class_names_come_from_the_dataset_prepared_on_first_use(tmp_path, monkeypatch):
+    from kerashp.data import tfds_source
+
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    # the premise: before preparing, cifar10's builder knows only placeholder names
+    assert tfds.builder("cifar10", data_dir=str(tmp_path)).info.features["label"].names[:2] == ["0", "1"]
+    prepared: list[str] = []
+    real_data_source = tfds.data_source
+
+    def data_source(*args, **kwargs):
+        if not prepared:
+            raise FileNotFoundError("no array_record files")  # what tfds says for an unprepared dataset
+        return real_data_source(*args, **kwargs)
+
+    def prepare(name: str) -> None:  # what the prepare subprocess leaves on disk
+        write_prepared_info(tmp_path, name, CIFAR10_NAMES, examples=6)
+        prepared.append(name)
+
+    monkeypatch.setattr(tfds, "data_source", data_source)
+    monkeypatch.setattr(tfds_source, "prepare", prepare)
+    with tfds.testing.mock_data(num_examples=6, data_dir=str(tmp_path)):
+        dataset = load_dataset("tfds:cifar10")
+    assert prepared == ["cifar10"]
+    assert dataset.class_names == CIFAR10_NAMES
+    assert dataset.train.images.shape == (6, 32, 32, 3)
+
+
+def test_class_names_of_an_already_prepared_dataset(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    write_prepared_info(tmp_path, "cifar10", CIFAR10_NAMES, examples=4)
+    with tfds.testing.mock_data(num_examples=4, data_dir=str(tmp_path)):
+        assert load_dataset("tfds:cifar10").class_names == CIFAR10_NAMES
+
+
+def test_streamed_and_in_memory_tfds_give_identical_arrays():
+    with tfds.testing.mock_data(num_examples=10):
+        memory = load_dataset("tfds:mnist", image_size=[16, 16], cache="memory")
+        streamed = load_dataset("tfds:mnist", image_size=[16, 16], cache="stream")
+        assert isinstance(streamed.train.images, LazyImages) and isinstance(streamed.test.images, LazyImages)
+        assert not isinstance(memory.train.images, LazyImages)
+        assert streamed.train.images.shape == memory.train.images.shape == (10, 16, 16, 3)
+        for part in ("train", "test"):
+            lazy, held = getattr(streamed, part), getattr(memory, part)
+            assert np.array_equal(lazy.images[np.arange(10)], held.images)
+            assert np.array_equal(lazy.labels, held.labels)
+        picked = np.array([7, 2])
+        assert np.array_equal(streamed.train.subset(picked).images[0:2], memory.train.images[picked])
+        # workers with use_multiprocessing get the streamed images by pickling
+        assert np.array_equal(pickle.loads(pickle.dumps(streamed.train.images))[[3]], memory.train.images[[3]])
+
+
+def test_auto_streams_tfds_datasets_over_the_threshold(monkeypatch):
+    from kerashp.data import lazy
+
+    with tfds.testing.mock_data(num_examples=4):
+        assert not isinstance(load_dataset("tfds:cifar10").train.images, LazyImages)
+        monkeypatch.setattr(lazy, "STREAM_ABOVE_BYTES", 32 * 32 * 3 * 7)  # 8 images of 3 KiB are more
+        assert isinstance(load_dataset("tfds:cifar10").train.images, LazyImages)
+
+
+def test_a_streamed_image_of_the_wrong_size_names_the_example():
+    with tfds.testing.mock_data(num_examples=3):
+        streamed = load_dataset("tfds:caltech101", image_size=[24, 24], cache="stream")
+        assert streamed.train.images[[0, 2]].shape == (2, 24, 24, 3)
+        # caltech101's mock images differ in size: the first odd one is named, when loading or in a batch
+        with pytest.raises(DataError, match=r"tfds:caltech101 (train|test) example \d+: image size .* set data.image_size"):
+            load_dataset("tfds:caltech101", cache="stream").train.images[np.arange(3)]
+
+
+def test_preparing_shows_the_subprocess_progress_and_fails_in_one_line(tmp_path, monkeypatch, capfd):
+    """A stand-in `tensorflow` that prints a tfds-style progress bar and then cannot be imported:
+    the bar must reach our stderr while it runs, the failure must come back as one line."""
+    from kerashp.data.tfds_source import prepare
+
+    fake = tmp_path / "fake" / "tensorflow"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        'import sys\nsys.stderr.write("Dl Completed...: 50%|#####     | 1/2\\r")\nraise ImportError("simulated")\n'
+    )
+    monkeypatch.setenv("PYTHONPATH", str(fake.parent))
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    with pytest.raises(DataError) as caught:
+        prepare("mnist")
+    stderr = capfd.readouterr().err
+    assert f"preparing tfds:mnist in {tmp_path / 'tfds'}" in stderr and "Dl Completed...: 50%" in stderr
+    message = str(caught.value)
+    assert "preparing it failed (TensorFlow is not installed" in message and "\n" not in message
