@@ -5,6 +5,9 @@ convolutions (1D/2D/3D, grouped), depthwise and separable convolutions, and Dens
 position when its input has more than one axis). Biases, batch norm (at inference it folds into
 the layer before), pooling, activations and additions count 0. For LeNet-5 without batch norm
 this gives the LeNet-5 study's hand computation: 62,006 parameters and 651,720 MACs.
+
+Image shapes are given as (height, width, channels), the order --input-shape takes, although
+kerashp builds its models channels-first.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ CHANNELS = 3  # every data source delivers RGB
 class LayerRow:
     name: str
     kind: str
-    output_shape: tuple  # without the batch axis
+    output_shape: tuple  # without the batch axis; an image's as (H, W, C)
     parameters: int
     macs: int
     depth: int = 0  # nesting level inside sub-models
@@ -82,21 +85,36 @@ def _shape(tensor) -> tuple[int, ...]:
     return tuple(first.shape[1:])
 
 
-def layer_rows(model: keras.Model, depth: int = 0) -> list[LayerRow]:
+def layer_rows(model: keras.Model, depth: int = 0, channels_first: bool = False) -> list[LayerRow]:
     """One row per layer, sub-models followed by their own layers one level deeper."""
     rows = []
     for layer in model.layers:
-        rows.append(LayerRow(layer.name, type(layer).__name__, _shape(layer.output), layer.count_params(), layer_macs(layer), depth))
+        shape = _hwc(_shape(layer.output), channels_first)
+        rows.append(LayerRow(layer.name, type(layer).__name__, shape, layer.count_params(), layer_macs(layer), depth))
         if isinstance(layer, keras.Model):
-            rows += layer_rows(layer, depth + 1)
+            rows += layer_rows(layer, depth + 1, channels_first)
     return rows
 
 
 def summarize(model: keras.Model) -> ModelSummary:
     trainable = sum(math.prod(weight.shape) for weight in model.trainable_weights)
-    input_shape = _shape(model.inputs)
+    channels_first = _channels_first(model)
+    input_shape = _hwc(_shape(model.inputs), channels_first)
     num_classes = _shape(model.outputs)[-1]
-    return ModelSummary(model.name, input_shape, num_classes, layer_rows(model), model.count_params(), trainable)
+    return ModelSummary(model.name, input_shape, num_classes, layer_rows(model, 0, channels_first), model.count_params(), trainable)
+
+
+def _channels_first(model: keras.Model) -> bool:
+    """Whether the model's image layers (any of them, sub-models included) put channels first."""
+    return any(
+        getattr(layer, "data_format", None) == "channels_first" or (isinstance(layer, keras.Model) and _channels_first(layer))
+        for layer in model.layers
+    )
+
+
+def _hwc(shape: tuple, channels_first: bool) -> tuple:
+    """An image shape (C, H, W) of a channels-first model as (H, W, C); other shapes as they are."""
+    return (*shape[1:], shape[0]) if channels_first and len(shape) == 3 else shape
 
 
 def summarize_preset(preset: Preset, input_shape: tuple[int, int, int] | None = None, num_classes: int | None = None) -> ModelSummary:

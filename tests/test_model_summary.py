@@ -27,6 +27,8 @@ def test_lenet5_per_layer_and_totals_match_the_lenet5_study():
     assert summary.parameters == summary.trainable == 62_006
     assert summary.macs == 651_720
     assert [row.output_shape for row in summary.rows if row.kind == "Dense"] == [(120,), (84,), (10,)]
+    # the model is channels-first, but image shapes read (H, W, C) like --input-shape
+    assert summary.input_shape == CIFAR and [row.output_shape for row in summary.rows if row.kind == "Conv2D"] == [(28, 28, 6), (10, 10, 16)]
 
 
 def test_mobilenet_macs_follow_the_papers_cost_formula():
@@ -74,6 +76,7 @@ def test_summary_command_prints_the_study_figures(tiny_folder, capsys):
     assert main([*argv, "--classes", "10"]) == 0
     out = capsys.readouterr().out
     assert "62,006" in out and "651,720" in out and "352,800" in out and "MaxPooling2D" in out
+    assert "preset lenet5: model lenet5, input 32 x 32 x 3 (H x W x C), 10 classes" in out and "(28, 28, 6)" in out
     assert main(argv) == 0  # 4 classes, from the folder: the logits shrink
     out = capsys.readouterr().out
     assert f"{62_006 - 6 * 85:,}" in out and f"{651_720 - 6 * 84:,}" in out

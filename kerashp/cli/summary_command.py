@@ -42,13 +42,15 @@ def run(args) -> int:
     from kerashp.model_summary import summarize_preset
 
     summary = summarize_preset(preset, args.input_shape, args.classes)
+    height, width, channels = summary.input_shape
     table = Table(
-        title=f"{preset.name}: {summary.name}, input {summary.input_shape}, {summary.num_classes} classes",
+        title=f"preset {preset.name}: model {preset['model']['name']}, input {height} x {width} x {channels} (H x W x C), "
+        f"{summary.num_classes} classes",
         title_justify="left",
         caption="MACs: multiply-accumulates per image; biases, batch norm, pooling and activations count 0",
         caption_justify="left",
     )
-    for column in ("layer", "type", "output shape", "parameters", "MACs"):
+    for column in ("layer", "type", "output shape\n(H, W, C)", "parameters", "MACs"):
         table.add_column(column, justify="right" if column in ("parameters", "MACs") else "left")
     for row in summary.rows:
         shape = "(" + ", ".join(map(str, row.output_shape)) + ")"
