@@ -138,6 +138,12 @@ TRAIN: dict[str, Field] = {
     "use_multiprocessing": Bool(False, "use processes rather than threads for the generator"),
     "monitor": Choice("val_accuracy", "metric that picks the best checkpoint", choices=("val_accuracy", "val_loss")),
     "evaluate_test": Bool(True, "evaluate the best checkpoint on the test split at the end"),
+    "memory_layout": Choice(
+        "auto",
+        "auto: time both and keep the faster (a resumed run keeps its first choice); contiguous: plain NCHW; "
+        "channels_last: torch's channels_last (pin one for bit-for-bit repeatable runs)",
+        choices=("auto", "contiguous", "channels_last"),
+    ),
 }
 
 SEARCH: dict[str, Field] = {
@@ -148,6 +154,8 @@ SEARCH: dict[str, Field] = {
     "max_epochs": Int(10, "Hyperband: most epochs a trial gets", lo=1),
     "factor": Int(3, "Hyperband: reduction factor", lo=2),
     "executions_per_trial": Int(1, "models trained per trial", lo=1),
+    "prune": Int(0, "median stopping (random/bayesian/grid): stop a trial whose objective at epoch k is worse than the "
+                 "median of earlier trials at epoch k, once this many of them reached it; 0 = off", lo=0),
 }
 
 SPACE_TYPES = ("float", "int", "choice", "bool")

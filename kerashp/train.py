@@ -43,7 +43,7 @@ from kerashp.augment import build_pipeline  # noqa: E402
 from kerashp.data import load_preset_data  # noqa: E402
 from kerashp.data.normalize import normalization  # noqa: E402
 from kerashp.data.split import split_indices  # noqa: E402
-from kerashp.generator import ImageBatches  # noqa: E402
+from kerashp.generator import ImageBatches, batch_seed  # noqa: E402
 from kerashp.mixing import MixSpec  # noqa: E402
 from kerashp.fastpath import accelerate  # noqa: E402
 from kerashp.layout import fastest_layout  # noqa: E402
@@ -52,6 +52,7 @@ from kerashp.optim import apply_l2, build_optimizer, current_learning_rate  # no
 
 Emit = Callable[[Event], None]
 BATCH_EVENTS_PER_EPOCH = 50
+EPOCH_RNG_STREAM = 3  # batch_seed key of the global RNGs per epoch (the feed uses the order, 1 and 2)
 UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}  # the disk, not the run, is at fault
 
 
@@ -250,13 +251,13 @@ def _execute(
     with writing(run.path):
         run.write_summary(summary)
     try:
-        keras.utils.set_random_seed(preset["seed"] + epochs_done)
+        keras.utils.set_random_seed(preset["seed"])
         feeds = build_feeds(preset, emit, run, initial_epoch=epochs_done)
         if epochs_done:
             model = load_checkpoint(run.epoch_checkpoint(epochs_done))
         else:
             model = build_compiled_model(preset, feeds)
-        summary["memory_layout"] = fastest_layout(model, preset["train"]["batch_size"])
+        summary["memory_layout"] = _memory_layout(preset, model, previous if epochs_done else {})
         feeds.use_layout(summary["memory_layout"])
         recorder = EpochRecorder(run, preset, emit, run.read_history()[:epochs_done], state, control)
         emit(
@@ -278,6 +279,7 @@ def _execute(
                 epochs=preset["train"]["epochs"],
                 initial_epoch=epochs_done,
                 callbacks=[recorder],
+                shuffle=False,  # the feed shuffles per (seed, epoch); Keras's own shuffle would use the global RNG
                 verbose=0,
             )
         except KeyboardInterrupt:
@@ -334,6 +336,14 @@ def _evaluate(model: keras.Model, feed: ImageBatches, emit: Emit) -> dict:
     return result
 
 
+def _memory_layout(preset: Preset, model: keras.Model, previous: dict) -> str:
+    """The preset's layout, else the one a resumed run chose at its start, else the faster one now."""
+    chosen = preset["train"]["memory_layout"]
+    if chosen != "auto":
+        return chosen
+    return previous.get("memory_layout") or fastest_layout(model, preset["train"]["batch_size"])
+
+
 class EpochRecorder(keras.callbacks.Callback):
     """Per-batch and per-epoch bookkeeping: events, divergence, history, checkpoints, commit.
 
@@ -347,6 +357,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.run, self.emit, self.history, self.control = run, emit, history, control
         self.stopped = False
         self.epochs = preset["train"]["epochs"]
+        self.seed = preset["seed"]
         self.monitor = preset["train"]["monitor"]
         self.best_value = state.get("best_value")
         self.best_epoch = state.get("best_epoch")
@@ -359,6 +370,8 @@ class EpochRecorder(keras.callbacks.Callback):
         return value > self.best_value if self.monitor.endswith("accuracy") else value < self.best_value
 
     def on_epoch_begin(self, epoch, logs=None):
+        # every global RNG restarts from (seed, epoch), so a resumed run continues as the unbroken one would
+        keras.utils.set_random_seed(batch_seed(self.seed, epoch, EPOCH_RNG_STREAM))
         self.epoch_started = time.perf_counter()
         self.steps = self.params.get("steps") or 0
         self.every = max(1, self.steps // BATCH_EVENTS_PER_EPOCH)
