@@ -4,7 +4,10 @@ and the final table, best first."""
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from kerashp import events as ev
@@ -17,8 +20,17 @@ MIN_NAME = 4  # `horizontal_flip.p`, not `p`
 COLOURS = {"completed": "green", "pruned": "yellow", "failed": "red", "running": "cyan"}
 
 
-def describe_values(values: dict) -> str:
-    return "  ".join(f"{key}={fmt(value)}" for key, value in values.items())
+def shown(value) -> str:
+    """A hyperparameter as trials.csv and presets write it (`true`, not Python's `True`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return fmt(value)
+
+
+def describe_values(values: dict, keys: list[str] = ()) -> str:
+    """`key=value` pairs, those in `keys` (the space's declared order) first."""
+    ordered = [key for key in keys if key in values] + [key for key in values if key not in keys]
+    return "  ".join(f"{key}={shown(values[key])}" for key in ordered)
 
 
 def short_names(keys: list[str]) -> dict[str, str]:
@@ -36,24 +48,54 @@ def short_names(keys: list[str]) -> dict[str, str]:
     return names
 
 
-def results_table(records: list[TrialRecord], objective: str, keys: list[str], title: str = "") -> Table:
-    """Trials best first: status, objective, epochs, time, then one column per searched key."""
+def results_table(
+    records: list[TrialRecord], objective: str, keys: list[str], title: str = "", console: Console | None = None
+) -> Table:
+    """Trials best first: status, objective, epochs, time, then one column per searched key.
+
+    Where it would be wider than `console`, headers break at their spaces, `_` and `.` (left to
+    itself rich breaks them anywhere: `batch_siz` / `e`)."""
+    table = _results_table(records, objective, keys, title, split_headers=False)
+    if console is not None and natural_width(console, table) > console.width:
+        table = _results_table(records, objective, keys, title, split_headers=True)
+    return table
+
+
+def natural_width(console: Console, table: Table) -> int:
+    """The table's width with nothing wrapped (`console.measure` caps it at the console's width)."""
+    return Measurement.get(console, console.options.update_width(10_000), table).maximum
+
+
+def split_header(name: str) -> str:
+    """`name` on lines no longer than its longest part between separators: `horizontal_` / `flip.p`."""
+    parts = re.findall(r"[^._ ]+[._ ]?", name)
+    longest = max(len(part) for part in parts)
+    lines = [""]
+    for part in parts:
+        if lines[-1] and len(lines[-1]) + len(part) > longest:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _results_table(records: list[TrialRecord], objective: str, keys: list[str], title: str, split_headers: bool) -> Table:
     table = Table(title=title or None, title_justify="left")
     columns = ["trial", "status", objective, "best epoch", "epochs", "time"]
     workers = sorted({r.worker for r in records if r.worker})
     if len(workers) > 1 or (workers and workers[0] != "tuner0"):
         columns.append("worker")
+    header = split_header if split_headers else str
     for column in columns:
-        table.add_column(column, justify="left" if column in ("trial", "status", "worker") else "right", no_wrap=True)
+        table.add_column(header(column), justify="left" if column in ("trial", "status", "worker") else "right", no_wrap=True)
     for column in short_names(keys).values():
-        table.add_column(column, justify="right", overflow="fold")
+        table.add_column(header(column), justify="right", overflow="fold")
     for record in records:
         colour = COLOURS.get(record.status, "white")
         row = [record.trial_id, f"[{colour}]{record.status}[/]", fmt(record.objective), fmt(record.best_epoch),
                str(record.epochs), f"{record.time_s:.1f}s"]
         if "worker" in columns:
             row.append(record.worker)
-        table.add_row(*row, *(fmt(record.hyperparameters.get(key)) for key in keys))
+        table.add_row(*row, *(shown(record.hyperparameters.get(key)) for key in keys))
     return table
 
 
@@ -95,7 +137,7 @@ class SearchView:
             where.append(f"continues trial {record.parent} after epoch {event.initial_epoch}")
         if record.worker and record.worker != "tuner0":
             where.append(record.worker)
-        self.console.print(f"\n[bold]{', '.join(where)}[/]  {describe_values(record.hyperparameters)}", soft_wrap=True)
+        self.console.print(f"\n[bold]{', '.join(where)}[/]  {describe_values(record.hyperparameters, self.keys)}", soft_wrap=True)
 
     def on_RunStarted(self, event: ev.RunStarted) -> None:
         if event.initial_epoch:
@@ -123,4 +165,5 @@ class SearchView:
             return
         records = [TrialRecord.from_json(r) for r in event.records]
         self.console.print()
-        self.console.print(results_table(records, self.objective, self.keys, title=f"trials, best first  {event.search_dir}"))
+        title = f"trials, best first  {event.search_dir}"
+        self.console.print(results_table(records, self.objective, self.keys, title, self.console))

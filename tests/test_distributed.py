@@ -1,5 +1,6 @@
 """The chief's gRPC service as workers see it: a worker that asks after the search has finished
-is told to stop instead of waiting for a chief that has gone."""
+is told to stop instead of waiting for a chief that has gone. Also: local workers' GPUs, and
+KerasTuner's stray print silenced."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import pytest
 
 from kerashp.backend import use_torch_backend
 from kerashp.errors import UserError
-from kerashp.search.distributed import LOOPBACK, Role, free_port, parse_address, reconnect_quickly, serve
+from kerashp.search import distributed
+from kerashp.search.distributed import (
+    LOOPBACK, Role, free_port, parse_address, quiet_condition_protos, reconnect_quickly, serve, worker_devices,
+)
 
 use_torch_backend()
 
@@ -60,3 +64,34 @@ def test_a_chief_refuses_an_address_it_cannot_listen_on(tmp_path):
 def test_worker_addresses_need_a_host_and_a_port(text):
     with pytest.raises(UserError, match="expected HOST:PORT"):
         parse_address(text, "--worker")
+
+
+@pytest.mark.parametrize(
+    "gpus, visible, expected",
+    [
+        (0, None, [None, None, None]),
+        (1, "3", [None, None, None]),  # one GPU: every worker shares what the parent sees
+        (2, None, ["0", "1", "0"]),
+        (2, "2,5", ["2", "5", "2"]),  # the parent's own list, not physical GPUs 0 and 1
+        (3, "GPU-a, GPU-b,GPU-c", ["GPU-a", "GPU-b", "GPU-c"]),
+        (2, "4,6,bad,7", ["4", "6", "4"]),  # CUDA stops at the first invalid entry; torch counted 2
+    ],
+)
+def test_local_workers_take_the_visible_gpus_round_robin(monkeypatch, gpus, visible, expected):
+    monkeypatch.setattr(distributed, "gpu_count", lambda: gpus)
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    assert worker_devices(3) == expected
+
+
+def test_conditional_values_cross_grpc_without_printing(capsys):
+    """KerasTuner 1.4.8's `Parent.to_proto` prints its first value (a leftover debug print)."""
+    from keras_tuner.src.engine.conditions import Parent
+
+    quiet_condition_protos()
+    quiet_condition_protos()  # wrapped once per process, however often a search sets up
+    assert not getattr(Parent.to_proto.__wrapped__, "quiet", False)
+    proto = Parent("optimizer.name", ["sgd"]).to_proto()
+    assert proto.parent.name == "optimizer.name" and capsys.readouterr().out == ""

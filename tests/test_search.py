@@ -167,6 +167,32 @@ def test_bayesian_oracle_proposes_valid_presets_from_a_conditional_space(tmp_pat
     assert oracle.create_trial("tuner0").status == "STOPPED"
 
 
+def test_a_grid_counts_its_combinations_through_conditions(tmp_path):
+    from kerashp.search.space import grid_size, hyperparameters
+
+    space = ('"optimizer.name" = ["sgd", "adam"]\n'
+             '"optimizer.momentum" = { min = 0.0, max = 0.9, step = 0.3, when = { "optimizer.name" = "sgd" } }\n'
+             '"model.batch_norm" = { type = "bool" }')
+    hp = hyperparameters(preset_with(tmp_path, space))
+    assert grid_size(hp, limit=100) == (4 + 1) * 2  # sgd with 4 momenta, adam without; each with and without batch norm
+    assert grid_size(hp, limit=3) == 3
+
+
+def test_values_that_crossed_grpc_keep_the_spaces_declared_order(tmp_path):
+    """KerasTuner's proto lists hyperparameters by type (floats, ints, choices, booleans); a
+    distributed trial still shows and records them in the preset's order."""
+    import keras_tuner
+
+    from kerashp.search.space import active_values, hyperparameters
+
+    preset = preset_with(tmp_path)
+    hp = hyperparameters(preset)
+    hp.values.update({"optimizer.name": "sgd", "model.batch_norm": True})
+    received = keras_tuner.HyperParameters.from_proto(hp.to_proto())
+    assert [p.name for p in received.space] != list(preset["search"]["space"])  # what the bug looked like
+    assert list(active_values(received, preset["search"]["space"])) == list(preset["search"]["space"])
+
+
 # ---------------------------------------------------------------------------------------- pruning
 
 
@@ -196,6 +222,26 @@ def test_median_stopping_minimises_losses():
     control = RunControl()
     MedianStopping("val_loss", "min", [[1.0]], control, min_trials=1)(EpochEnded(1, 3, {"val_loss": 2.0}))
     assert control.stopped
+
+
+def test_pruning_is_a_preset_setting_that_prune_overrides_and_the_search_keeps(tmp_path):
+    """`--prune N` becomes search.prune in search.toml, which `kerashp tune --dir` (a resumed search,
+    a worker) reads back; it cannot be changed there, and hyperband refuses it."""
+    from kerashp.cli import build_parser
+    from kerashp.cli.tune_command import _open_search
+
+    preset, where = str(write_preset(tmp_path, search="prune = 5")), str(tmp_path / "search")
+    parse = build_parser().parse_args
+    assert _open_search(parse(["tune", "--preset", preset, "--dir", where]))[0]["search"]["prune"] == 5
+    assert _open_search(parse(["tune", "--preset", preset, "--dir", where, "--prune", "2"]))[0]["search"]["prune"] == 2
+    assert "prune = 2" in (tmp_path / "search" / "search.toml").read_text()
+    assert _open_search(parse(["tune", "--dir", where]))[0]["search"]["prune"] == 2
+    with pytest.raises(UserError, match="--dir without --preset"):
+        _open_search(parse(["tune", "--dir", where, "--prune"]))
+    with pytest.raises(UserError, match="--prune: hyperband"):
+        _open_search(parse(["tune", "--preset", preset, "--dir", where, "--algorithm", "hyperband", "--prune"]))
+    with pytest.raises(PresetError, match="search.prune = 5: hyperband stops trials early"):
+        _open_search(parse(["tune", "--preset", preset, "--dir", str(tmp_path / "hb"), "--algorithm", "hyperband"]))
 
 
 # ---------------------------------------------------------------------------------------- records
@@ -229,6 +275,39 @@ def test_short_column_names_stay_unambiguous():
     assert list(names.values()) == ["learning_rate", "horizontal_flip.p", "optimizer.l2", "depth"]
 
 
+def test_the_results_table_shows_booleans_as_toml_and_breaks_headers_only_between_words():
+    from rich.console import Console
+
+    from kerashp.search_view import results_table
+
+    keys = ["optimizer.learning_rate", "optimizer.name", "optimizer.momentum", "augment.transforms.horizontal_flip.p",
+            "augment.mixup_alpha", "train.batch_size", "model.batch_norm"]
+    values = dict(zip(keys, [0.0123, "sgd", 0.5, 0.3, 0.2, 16, True]))
+    records = [TrialRecord("0", "completed", values, worker="worker1", epochs=3, objective=0.5, best_epoch=2, time_s=1.0)]
+    for width in (180, 140):
+        console = Console(width=width, record=True)
+        console.print(results_table(records, "val_accuracy", keys, "trials", console))
+        text = console.export_text()
+        header = [[cell.strip() for cell in line.split("┃")[1:-1]] for line in text.splitlines() if line.startswith("┃")]
+        words = {"".join(column) for column in zip(*header)}  # each column's header lines joined back
+        assert {"learning_rate", "horizontal_flip.p", "batch_size", "batch_norm", "val_accuracy"} <= words, text
+        assert max(len(line) for line in text.splitlines()) <= width
+        assert "true" in text and "True" not in text
+
+
+def test_a_trial_line_lists_values_in_the_spaces_order_with_toml_booleans():
+    from rich.console import Console
+
+    from kerashp.search.events import SearchStarted, TrialStarted
+    from kerashp.search_view import SearchView
+
+    console = Console(width=200, record=True)
+    view = SearchView(console)
+    view(SearchStarted("s", "p", "random", "val_accuracy", "max", 3, 0, "chief", ["optimizer.name", "model.batch_norm"]))
+    view(TrialStarted(TrialRecord("0", "running", {"model.batch_norm": False, "optimizer.name": "adam"}).to_json(), 3))
+    assert "optimizer.name=adam  model.batch_norm=false" in console.export_text()
+
+
 # ---------------------------------------------------------------------------------------- directory
 
 
@@ -246,6 +325,15 @@ def test_a_search_directory_reopens_for_the_same_search_and_refuses_another(tmp_
     with pytest.raises(UserError, match="not a kerashp search directory"):
         SearchDir.prepare(tmp_path / "other", base, overwrite=True)
     assert (tmp_path / "other" / "notes.txt").exists()
+
+
+def test_pruning_may_change_on_an_existing_search_but_cannot_hide_another_change(tmp_path):
+    where = tmp_path / "search"
+    SearchDir.prepare(where, preset_with(tmp_path))
+    SearchDir.prepare(where, preset_with(tmp_path, search="prune = 3"))
+    assert SearchDir.open(where).read_preset()["search"]["prune"] == 3
+    with pytest.raises(UserError, match="different train.epochs"):  # compared after search.max_trials
+        SearchDir.prepare(where, preset_with(tmp_path, search="max_trials = 50", body="[train]\nepochs = 1234"))
 
 
 def test_the_best_trial_exports_as_a_preset_that_loads(tmp_path):
@@ -282,15 +370,16 @@ def tiny_search(tmp_path: Path, tiny_folder: Path, space: str, search: str, body
 def test_a_diverging_trial_fails_a_worse_one_is_pruned_and_the_search_completes(tmp_path, tiny_folder):
     """Grid order is fixed: trial 0 is good; trial 1 adds a huge L2 term to its loss, so its
     val_loss is far above trial 0's and median stopping (after 1 trial) prunes it at epoch 1; trials
-    2 and 3 use learning rate 1e3 and diverge."""
+    2 and 3 use learning rate 1e3 and diverge. The pruning setting is read back from search.toml,
+    as a worker or a resumed search (`kerashp tune --dir`) reads it."""
     from kerashp.search.runner import run_search
 
-    preset, search = tiny_search(
+    _, search = tiny_search(
         tmp_path, tiny_folder, '"optimizer.learning_rate" = [0.01, 1000.0]\n"optimizer.l2" = [0.0, 10.0]',
-        'algorithm = "grid"\nobjective = "val_loss"\ndirection = "min"\nmax_trials = 4', "[model]\nbatch_norm = false",
+        'algorithm = "grid"\nobjective = "val_loss"\ndirection = "min"\nmax_trials = 9\nprune = 1', "[model]\nbatch_norm = false",
     )
     seen = []
-    records = run_search(preset, search, [seen.append], prune_min_trials=1)
+    records = run_search(search.read_preset(), search, [seen.append])
     by_id = {r.trial_id: r for r in records}
     assert [by_id[i].status for i in "0123"] == ["completed", "pruned", "failed", "failed"]
     assert by_id["1"].epochs == 1 and "pruned after epoch 1" in by_id["1"].reason
@@ -300,6 +389,7 @@ def test_a_diverging_trial_fails_a_worse_one_is_pruned_and_the_search_completes(
     assert [r["status"] for r in rows] == ["completed", "pruned", "failed", "failed"]
     kinds = [type(e).__name__ for e in seen]
     assert kinds.count("TrialStarted") == 4 and kinds.count("TrialEnded") == 4 and kinds[-1] == "SearchFinished"
+    assert seen[0].planned_trials == 4  # the grid's 4 combinations, not max_trials = 9
     assert "EpochEnded" in kinds
 
 

@@ -36,8 +36,9 @@ def register(subcommands) -> None:
     parser.add_argument("--max-epochs", type=positive_int, metavar="N", help="override search.max_epochs (Hyperband)")
     add_overrides(parser)
     parser.add_argument("--prune", type=positive_int, nargs="?", const=PRUNE_AFTER, metavar="MIN_TRIALS",
-                        help=f"median stopping: stop a trial whose objective at epoch k is worse than the median of "
-                        f"earlier trials at epoch k, once MIN_TRIALS (default {PRUNE_AFTER}) reached it (not with hyperband)")
+                        help=f"override search.prune: median stopping, which stops a trial whose objective at epoch k is "
+                        f"worse than the median of earlier trials at epoch k, once MIN_TRIALS (default {PRUNE_AFTER}) "
+                        "reached it (not with hyperband)")
     parser.add_argument("--overwrite", action="store_true", help="delete an earlier search in the directory and start over")
     parser.add_argument("--export-best", type=Path, metavar="FILE.toml", help="write the best trial as a preset")
     role = parser.add_mutually_exclusive_group()
@@ -61,9 +62,9 @@ def run(args) -> int:
 
     view = SearchView()
     if args.local_workers:
-        records = run_local_search(base, search, args.local_workers, [view], args.prune)
+        records = run_local_search(base, search, args.local_workers, [view])
     else:
-        records = run_search(base, search, [view], role, args.prune)
+        records = run_search(base, search, [view], role)
     if args.export_best:
         _export(search.path, args.export_best)
     return 0 if any(r.status in ("completed", "pruned") for r in records) else 1
@@ -86,21 +87,22 @@ def _open_search(args):
     from kerashp.search.space import check_search
 
     if args.preset:
-        options = {"search.algorithm": args.algorithm, "search.max_trials": args.max_trials, "search.max_epochs": args.max_epochs}
+        options = {"search.algorithm": args.algorithm, "search.max_trials": args.max_trials,
+                   "search.max_epochs": args.max_epochs, "search.prune": args.prune}
         overrides = [*args.overrides, *(f"{key}={value}" for key, value in options.items() if value is not None)]
         base = load_preset(args.preset, overrides)
+        if args.prune and base["search"]["algorithm"] == "hyperband":
+            raise UserError("--prune: hyperband stops trials early through its brackets; use it with random, bayesian or grid")
         check_search(base, source=str(find_preset(args.preset)))
         directory = args.dir or runs_dir(args) / f"{base.name}-{base['search']['algorithm']}"
         search = SearchDir.prepare(directory, base, overwrite=args.overwrite)
     else:
-        if args.overrides or args.algorithm or args.max_trials or args.max_epochs or args.overwrite:
+        if args.overrides or args.algorithm or args.max_trials or args.max_epochs or args.prune or args.overwrite:
             raise UserError("--dir without --preset continues the search as it was set up; "
                             "to change it, pass --preset with the same name and your changes")
         search = SearchDir.open(args.dir)
         base = search.read_preset()
         check_search(base, source=str(search.path / "search.toml"))
-    if args.prune and base["search"]["algorithm"] == "hyperband":
-        raise UserError("--prune: hyperband stops trials early through its brackets; use it with random, bayesian or grid")
     return base, search
 
 
@@ -124,7 +126,8 @@ def show_results(directory: Path, export_best: Path | None) -> int:
     if not results.records:
         print(f"{directory}: no trials yet")
         return 0
-    Console(highlight=False).print(results_table(results.records, results.objective, results.space_keys, str(directory)))
+    console = Console(highlight=False)
+    console.print(results_table(results.records, results.objective, results.space_keys, str(directory), console))
     if export_best:
         _export(directory, export_best)
     return 0

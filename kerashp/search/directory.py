@@ -9,7 +9,8 @@
         logs/              worker output when `--local-workers` starts them
 
 Running the same command again finds `search.toml` and continues; a different preset in the same
-directory is refused rather than mixed in. Only `search.max_trials` may change, to extend a search.
+directory is refused rather than mixed in. Only `search.max_trials` (to extend a search) and
+`search.prune` (median stopping, which decides only when a trial stops) may change.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from kerashp.search.records import TrialRecord, trial_order, trials_csv
 
 PROJECT = "tuner"
 LAYOUT = ("search.toml", PROJECT, "trials", "trials.csv", "events.jsonl", "logs")
-EXTENDABLE = ("search.max_trials",)
+CHANGEABLE = ("search.max_trials", "search.prune")
 
 
 @dataclass
@@ -134,20 +135,18 @@ def _check_same(stored: Preset, preset: Preset, path: Path) -> None:
     if stored.name != preset.name:
         raise UserError(f"{path}: holds a search of preset '{stored.name}', not '{preset.name}'; "
                         "pass --overwrite to start over or --dir for a new search")
-    key = _first_difference(dict(stored), dict(preset))
-    if key is not None and key not in EXTENDABLE:
+    key = next((key for key in _differences(dict(stored), dict(preset)) if key not in CHANGEABLE), None)
+    if key is not None:
         raise UserError(f"{path}: holds a search with a different {key}; "
                         "pass --overwrite to start over or --dir for a new search")
 
 
-def _first_difference(old: Any, new: Any, prefix: str = "") -> str | None:
-    """The dotted key of the first value that differs, or None when they are equal."""
+def _differences(old: Any, new: Any, prefix: str = "") -> Iterator[str]:
+    """The dotted keys of the values that differ, in sorted order (all of them: a changeable
+    one must not hide another change after it)."""
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new)):
-            if key == "name":
-                continue
-            found = _first_difference(old.get(key), new.get(key), f"{prefix}{key}.")
-            if found is not None:
-                return found
-        return None
-    return None if old == new else prefix.rstrip(".")
+            if key != "name":
+                yield from _differences(old.get(key), new.get(key), f"{prefix}{key}.")
+    elif old != new:
+        yield prefix.rstrip(".")

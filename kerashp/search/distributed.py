@@ -13,6 +13,9 @@ or to a private network you trust.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import os
 import socket
 import subprocess
@@ -25,6 +28,10 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from kerashp.errors import RunFailedError, UserError
+
+# gRPC's C core logs to stderr on its own (`E1125 ... add_port.cc:83] Failed to add port` before
+# kerashp's one-line error for a bad --chief); it reads this once, when grpc is first imported.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 LOOPBACK = "127.0.0.1"
 POLL_S = 0.25
@@ -86,12 +93,35 @@ def free_port(host: str = LOOPBACK) -> int:
         return probe.getsockname()[1]
 
 
+def quiet_condition_protos() -> None:
+    """Swallow the stdout of KerasTuner's `Parent.to_proto`.
+
+    KerasTuner 1.4.8 left a debugging `print(self.values[0])` in it (keras_tuner/src/engine/
+    conditions.py), which runs whenever a trial with a conditional hyperparameter crosses gRPC,
+    so chief and workers print stray lines such as `sgd`. Wrapped once per process.
+    """
+    from keras_tuner.src.engine.conditions import Parent
+
+    if getattr(Parent.to_proto, "quiet", False):
+        return
+    to_proto = Parent.to_proto
+
+    @functools.wraps(to_proto)
+    def quiet_to_proto(self):
+        with contextlib.redirect_stdout(io.StringIO()):
+            return to_proto(self)
+
+    quiet_to_proto.quiet = True
+    Parent.to_proto = quiet_to_proto
+
+
 def serve(oracle, host: str, port: int, on_poll: Callable[[], None], workers_alive: Callable[[], bool] | None = None) -> None:
     """Serve `oracle` to workers until every trial is done and every worker has been told to stop."""
     import grpc
     from keras_tuner.src import protos
     from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
 
+    quiet_condition_protos()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     servicer = OracleServicer(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
@@ -130,6 +160,7 @@ def reconnect_quickly(client) -> None:
     import grpc
     from keras_tuner.src import protos
 
+    quiet_condition_protos()
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
     options = [("grpc.initial_reconnect_backoff_ms", RECONNECT_MS), ("grpc.max_reconnect_backoff_ms", RECONNECT_MS)]
     client.stub = protos.get_service_grpc().OracleStub(grpc.insecure_channel(address, options=options))
@@ -141,20 +172,32 @@ def gpu_count() -> int:
     return torch.cuda.device_count()
 
 
-def start_local_workers(search_dir: Path, count: int, host: str, port: int, extra_args: list[str]) -> list[subprocess.Popen]:
+def worker_devices(count: int) -> list[str | None]:
+    """CUDA_VISIBLE_DEVICES for each of `count` local workers, round robin over the GPUs this
+    process sees: the k-th entry of its own CUDA_VISIBLE_DEVICES when that is set (an index into
+    physical GPUs would escape it), else the k-th GPU. None (inherit) with fewer than two GPUs."""
+    gpus = gpu_count()
+    if gpus < 2:
+        return [None] * count
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    # CUDA reads the list up to its first invalid entry; torch counted the valid ones
+    devices = [d.strip() for d in visible.split(",")][:gpus] if visible else [str(i) for i in range(gpus)]
+    return [devices[k % len(devices)] for k in range(count)]
+
+
+def start_local_workers(search_dir: Path, count: int, host: str, port: int) -> list[subprocess.Popen]:
     """`count` worker processes on this machine, one per GPU when there are several; each one's
     output goes to <search>/logs/worker<N>.log."""
-    gpus = gpu_count()
     logs = search_dir / "logs"
     logs.mkdir(exist_ok=True)
     workers = []
-    for worker_id in range(1, count + 1):
+    for worker_id, device in enumerate(worker_devices(count), start=1):
         env = dict(os.environ)
-        if gpus > 1:
-            env["CUDA_VISIBLE_DEVICES"] = str((worker_id - 1) % gpus)
+        if device is not None:
+            env["CUDA_VISIBLE_DEVICES"] = device
         command = [
             sys.executable, "-m", "kerashp.cli", "tune", "--dir", str(search_dir),
-            "--worker", f"{host}:{port}", "--id", str(worker_id), *extra_args,
+            "--worker", f"{host}:{port}", "--id", str(worker_id),
         ]
         with open(logs / f"worker{worker_id}.log", "w", encoding="utf-8") as log:
             workers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env))

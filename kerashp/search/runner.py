@@ -22,13 +22,14 @@ def run_search(
     search: SearchDir,
     listeners=(),
     role: Role = Role(),
-    prune_min_trials: int | None = None,
     workers_alive=None,
 ) -> list[TrialRecord]:
-    """Run (or continue, or serve, or work on) the search; return its trials, best first."""
+    """Run (or continue, or serve, or work on) the search; return its trials, best first.
+    Median stopping follows `search.prune`, which search.toml keeps, so workers and resumed
+    searches prune as the search was set up."""
     settings = base["search"]
     with role.applied():
-        tuner = PresetTuner(build_oracle(base), search, base, listeners, prune_min_trials)
+        tuner = PresetTuner(build_oracle(base), search, base, listeners)
         tuner.report(
             SearchStarted(
                 str(search.path), base.name, settings["algorithm"], settings["objective"], settings["direction"],
@@ -49,16 +50,14 @@ def run_search(
     return records
 
 
-def run_local_search(
-    base: Preset, search: SearchDir, workers: int, listeners=(), prune_min_trials: int | None = None
-) -> list[TrialRecord]:
-    """A chief in this process and `workers` worker processes on this machine, over loopback."""
+def run_local_search(base: Preset, search: SearchDir, workers: int, listeners=()) -> list[TrialRecord]:
+    """A chief in this process and `workers` worker processes on this machine, over loopback;
+    the workers read the search's settings from its search.toml."""
     port = free_port(LOOPBACK)
-    extra = ["--prune", str(prune_min_trials)] if prune_min_trials else []
-    processes = start_local_workers(search.path, workers, LOOPBACK, port, extra)
+    processes = start_local_workers(search.path, workers, LOOPBACK, port)
     try:
         records = run_search(
-            base, search, listeners, Role("chief", LOOPBACK, port), prune_min_trials,
+            base, search, listeners, Role("chief", LOOPBACK, port),
             workers_alive=lambda: any(p.poll() is None for p in processes),
         )
     finally:

@@ -67,6 +67,9 @@ def check_search(preset: Preset, source: str | None = None) -> None:
         raise PresetError(source, "search.objective", f"unknown metric; allowed: {', '.join(METRICS)}", search["objective"])
     if search["objective"].startswith("val_") and not preset["data"]["validation"]:
         raise PresetError(source, "search.objective", "needs a validation split (data.validation > 0)", search["objective"])
+    if search["algorithm"] == "hyperband" and search["prune"]:
+        raise PresetError(source, "search.prune", "hyperband stops trials early through its brackets; "
+                          "set 0, or use median stopping with random, bayesian or grid", search["prune"])
     if search["algorithm"] == "hyperband" and "train.epochs" in space:
         raise PresetError(source, entry_name("train.epochs"), "hyperband sets each trial's epochs itself "
                           "(search.max_epochs, search.factor); remove this entry", has_value=False)
@@ -188,13 +191,37 @@ def _encode(entry: dict, value: Any) -> Any:
     return toml_value(value) if _holds_lists(entry) else value
 
 
+def grid_size(hp, limit: int) -> int:
+    """How many combinations a grid search over `hp` can try, at most `limit`: an entry
+    adds its values only where its conditions hold (KerasTuner's own values per entry, so a float
+    without a step counts its 10 samples as the grid oracle does)."""
+
+    def count(index: int, chosen: dict) -> int:
+        if index == len(hp.space):
+            return 1
+        param = hp.space[index]
+        if not all(condition.is_active(chosen) for condition in param.conditions):
+            return count(index + 1, chosen)
+        total = 0
+        for value in param.values:
+            total += count(index + 1, {**chosen, param.name: value})
+            if total >= limit:
+                break
+        return total
+
+    return min(count(0, {}), limit)
+
+
 def active_values(hp, space: dict) -> dict[str, Any]:
     """A trial's active preset values as plain Python (KerasTuner may hand out numpy scalars, and
-    holds list choices as text); Hyperband's bookkeeping values (`tuner/...`) are left out."""
+    holds list choices as text), in the space's declared order (a trial that crossed gRPC lists
+    them by type); Hyperband's bookkeeping values (`tuner/...`) are left out."""
+    params = {param.name: param for param in hp.space}
     values = {}
-    for param in hp.space:
-        if param.name in hp.values and hp.is_active(param) and param.name in space:
-            value = hp.values[param.name]
+    for key in space:
+        param = params.get(key)
+        if param is not None and key in hp.values and hp.is_active(param):
+            value = hp.values[key]
             value = value.item() if hasattr(value, "item") else value
-            values[param.name] = tomllib.loads(f"v = {value}")["v"] if _holds_lists(space[param.name]) else value
+            values[key] = tomllib.loads(f"v = {value}")["v"] if _holds_lists(space[key]) else value
     return values

@@ -32,7 +32,7 @@ from kerashp.search.events import TrialEnded, TrialStarted
 from kerashp.search.executions import Execution, run_execution
 from kerashp.search.pruning import MedianStopping
 from kerashp.search.records import TrialRecord, best
-from kerashp.search.space import active_values, hyperparameters, trial_preset
+from kerashp.search.space import active_values, grid_size, hyperparameters, trial_preset
 
 use_torch_backend()
 
@@ -82,10 +82,13 @@ def build_oracle(preset: Preset) -> keras_tuner.Oracle:
 
 
 def planned_trials(oracle: keras_tuner.Oracle) -> int | None:
-    """max_trials, or for Hyperband the trials of one iteration over all its brackets."""
+    """max_trials (for a grid, no more than its combinations), or for Hyperband the trials of one
+    iteration over all its brackets."""
     if isinstance(oracle, keras_tuner.oracles.HyperbandOracle):
         brackets = oracle._get_num_brackets()
         return sum(oracle._get_size(bracket, rnd) for bracket in range(brackets) for rnd in range(bracket + 1))
+    if isinstance(oracle, keras_tuner.oracles.GridSearchOracle):
+        return grid_size(oracle.hyperparameters, oracle.max_trials)
     return oracle.max_trials
 
 
@@ -98,10 +101,9 @@ class PresetTuner(keras_tuner.Tuner):
         search: SearchDir,
         base: Preset,
         listeners=(),
-        prune_min_trials: int | None = None,
     ):
         self.search_dir, self.base, self.listeners = search, base, list(listeners)
-        self.prune_min_trials = prune_min_trials
+        self.prune_min_trials = base["search"]["prune"]  # 0: no median stopping
         self.planned_trials = planned_trials(oracle)
         oracle.verbose = 0  # kerashp reports progress through events instead of KerasTuner's prints
         with contextlib.redirect_stdout(io.StringIO()):  # "Reloading Tuner from ..."
