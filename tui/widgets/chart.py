@@ -1,8 +1,10 @@
 """`LineChart`: epoch curves drawn with braille dots, readable without colour.
 
-Each series has its own line pattern (solid, dotted, dashed) and its own marker glyph at every
-data point, so two curves stay distinguishable on a monochrome terminal or over a slow SSH link;
-an optional reference value is a labelled horizontal rule. Pure text: no plotting library.
+Each series has its own line pattern (solid, sparse dots, dashed) and its own marker glyph, so two
+curves stay distinguishable on a monochrome terminal or over a slow SSH link. When there are more
+points than the width can mark, every k-th point (and the last) keeps its marker, offset between
+series so their markers do not cover each other. An optional reference value is a labelled
+horizontal rule. Pure text: no plotting library.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 _BRAILLE = 0x2800
 GUTTER = 8  # y labels (6 characters) and the axis
 REFERENCE_RULE = "┄"
+MARKER_SPACING = 2  # cells from one marker to the next, at least, once points must be thinned
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,9 @@ class Look:
 
 LOOKS = (
     Look("●", (True,), "─"),
-    Look("×", (True, False), "┈"),
+    Look("×", (True, False, False), "┈"),
     Look("▲", (True, True, True, False, False), "╌"),
-    Look("■", (True, False, False), "┈"),
+    Look("■", (True, False), "┈"),
     Look("◆", (True, True, False, False), "╌"),
     Look("+", (True, True, True, True, False, False), "╌"),
 )
@@ -85,6 +88,17 @@ def titled(title: str, reference: Reference | None) -> str:
     return f"{title} {REFERENCE_RULE} {reference.label} {fmt(reference.value, 3)}" if reference else title
 
 
+def marked(points: list, index: int, width: int) -> list:
+    """The points of series `index` that get a marker: all when they fit `width` cells, else every
+    k-th (shifted half a step for odd series, so two series' markers alternate) plus the last."""
+    step = max(1, -(-len(points) * MARKER_SPACING // width))
+    if step == 1:
+        return points
+    offset = step // 2 if index % 2 else 0
+    chosen = points[offset::step]
+    return chosen if points[-1:] == chosen[-1:] else chosen + points[-1:]
+
+
 class LineChart(Widget):
     """Curves over epochs 1..`x_max`; call `plot` with new data (cheap: one redraw)."""
 
@@ -100,7 +114,7 @@ class LineChart(Widget):
         height: 1fr;
         min-height: 5;
         & > .line-chart--axis { color: $text-muted; }
-        & > .line-chart--reference { color: $warning; }
+        & > .line-chart--reference { color: $success; }
         & > .line-chart--empty { color: $text-muted; text-style: italic; }
         & > .line-chart--series-0 { color: $primary; }
         & > .line-chart--series-1 { color: $accent; }
@@ -151,7 +165,8 @@ class _Canvas:
             values.append(chart.reference.value)
         low, high = min(values), max(values)
         pad = (high - low) * 0.05 or abs(high) * 0.1 or 0.1
-        self.y_low, self.y_high = low - pad, high + pad
+        # no tick below zero for values that cannot be negative (a learning rate, an accuracy)
+        self.y_low, self.y_high = (low - pad if low < 0 else max(low - pad, 0.0)), high + pad
         self.x_low, self.x_high = 1, max(chart.x_max, 2)
         self.dots = [[0] * width for _ in range(height)]
         self.owner = [[-1] * width for _ in range(height)]
@@ -162,27 +177,27 @@ class _Canvas:
         row = round((self.y_high - y) / (self.y_high - self.y_low) * (self.height * 4 - 1))
         return col, row
 
-    def _line(self, index: int, start: tuple[int, int], end: tuple[int, int]) -> None:
-        (c0, r0), (c1, r1) = start, end
-        steps = max(abs(c1 - c0), abs(r1 - r0), 1)
-        for step in range(steps + 1):
-            if not look(index).keeps(step):
-                continue
-            col = c0 + round((c1 - c0) * step / steps)
-            row = r0 + round((r1 - r0) * step / steps)
-            self.dots[row // 4][col // 2] |= _DOTS[col % 2][row % 4]
-            self.owner[row // 4][col // 2] = index
+    def _polyline(self, index: int, dots: list[tuple[int, int]]) -> None:
+        """The series' line through its points; the pattern runs on across points, so short segments keep it."""
+        counter = 0
+        for segment, ((c0, r0), (c1, r1)) in enumerate(zip(dots, dots[1:])):
+            steps = max(abs(c1 - c0), abs(r1 - r0), 1)
+            for step in range(0 if segment == 0 else 1, steps + 1):  # a segment starts where the last ended
+                counter += 1
+                if not look(index).keeps(counter - 1):
+                    continue
+                col = c0 + round((c1 - c0) * step / steps)
+                row = r0 + round((r1 - r0) * step / steps)
+                self.dots[row // 4][col // 2] |= _DOTS[col % 2][row % 4]
+                self.owner[row // 4][col // 2] = index
 
     def draw(self) -> Text:
         chart = self.chart
-        show_markers = all(len(s.points) * 2 <= self.width for s in chart.series)
         for index, series in enumerate(chart.series):
             dots = [self._dot(x, y) for x, y in series.points]
-            for start, end in zip(dots, dots[1:]):
-                self._line(index, start, end)
-            if len(dots) == 1 or show_markers:
-                for col, row in dots:
-                    self.marks[(row // 4, col // 2)] = index
+            self._polyline(index, dots)
+            for col, row in marked(dots, index, self.width):
+                self.marks[(row // 4, col // 2)] = index
         reference_row = None
         if chart.reference is not None:
             reference_row = self._dot(self.x_low, chart.reference.value)[1] // 4
@@ -222,7 +237,8 @@ class _Canvas:
         return text
 
     def _x_axis(self) -> str:
-        first, last = str(self.x_low), str(self.x_high)
+        first = str(self.x_low)
+        last = str(self.x_high) if self.chart.x_max >= self.x_high else ""  # a one-epoch run has no epoch 2
         middle = "epoch"
         room = self.width - len(first) - len(last)
         if room < len(middle) + 2:
