@@ -18,7 +18,18 @@ class MixSpec:
         return spec if spec.mixup_alpha > 0 or spec.cutmix_alpha > 0 else None
 
 
-def mix_batch(x: np.ndarray, y: np.ndarray, spec: MixSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Mix:
+    """A mixed batch and how it was made: image i was mixed with image partner[i], keeping a
+    share `lam` of its own label (for CutMix, the share of its own pixels left uncovered)."""
+
+    images: np.ndarray  # float32
+    partner: np.ndarray
+    lam: float
+    kind: str  # "mixup" or "CutMix"
+
+
+def mix_images(x: np.ndarray, spec: MixSpec, rng: np.random.Generator) -> Mix:
     """Mix each example with a partner from the same batch. With both alphas set, each batch
     picks mixup or CutMix with equal chance (as timm does)."""
     use_cutmix = spec.cutmix_alpha > 0 and (spec.mixup_alpha == 0 or rng.random() < 0.5)
@@ -32,7 +43,13 @@ def mix_batch(x: np.ndarray, y: np.ndarray, spec: MixSpec, rng: np.random.Genera
     else:
         lam = rng.beta(spec.mixup_alpha, spec.mixup_alpha)
         x = lam * x + (1.0 - lam) * x[partner]
-    return x.astype(np.float32), (lam * y + (1.0 - lam) * y[partner]).astype(np.float32)
+    return Mix(x.astype(np.float32), partner, float(lam), "CutMix" if use_cutmix else "mixup")
+
+
+def mix_batch(x: np.ndarray, y: np.ndarray, spec: MixSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The mixed batch and its soft labels."""
+    mix = mix_images(x, spec, rng)
+    return mix.images, (mix.lam * y + (1.0 - mix.lam) * y[mix.partner]).astype(np.float32)
 
 
 def _cut_box(height: int, width: int, lam: float, rng: np.random.Generator) -> tuple[int, int, int, int]:
