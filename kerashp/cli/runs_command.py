@@ -12,6 +12,7 @@ def register(subcommands) -> None:
 
 
 def list_runs_table(args) -> int:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -23,10 +24,12 @@ def list_runs_table(args) -> int:
     if not runs:
         print(f"no runs in {directory}")
         return 0
-    table = Table()
-    for column in ("run", "status", "epochs", "val_acc (best)", "val_acc (final)", "test_acc", "wall"):
-        table.add_column(column, justify="left" if column in ("run", "status") else "right")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    for column in ("run", "status", "epochs", "best", "final", "test", "wall"):
+        # the run name is what a user copies into --resume or report: never cut it
+        table.add_column(column, justify="left" if column in ("run", "status") else "right", no_wrap=column == "run")
     for run in runs:
         table.add_row(*run_row(run))
     Console().print(table)
+    print("best, final: validation accuracy at the best and the last epoch; test: the best checkpoint's")
     return 0

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.e2e
 FAST = ["--set", "train.batch_size=8", "--set", "data.validation=8"]
 
 
-def kerashp(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, COLUMNS="120")
+def kerashp(*args: str, cwd: Path | None = None, timeout: float = 300, columns: int = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, COLUMNS=str(columns))
     return subprocess.run(
         [sys.executable, "-m", "kerashp.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
     )
@@ -70,7 +70,7 @@ def test_train_writes_a_complete_run_directory(tiny_folder, tmp_path):
     kinds = [json.loads(line)["event"] for line in (run / "events.jsonl").read_text().splitlines()]
     assert kinds.count("EpochEnded") == 2 and kinds[-1] == "RunFinished" and "BatchEnded" in kinds
 
-    listing = kerashp("runs", "--runs-dir", str(runs))
+    listing = kerashp("runs", "--runs-dir", str(runs), columns=80)  # a terminal's width cuts nothing
     assert run.name in listing.stdout and "completed" in listing.stdout
 
 
