@@ -22,7 +22,7 @@ from textual.theme import BUILTIN_THEMES
 from textual.worker import Worker
 
 from kerashp.cli.options import add_overrides, add_runs_dir, runs_dir
-from kerashp.config import Preset, parse_override
+from kerashp.config import Preset, available_presets, load_preset, parse_override
 from kerashp.errors import UserError
 from kerashp.events import Event, RunFailed, RunFinished
 from tui.live import LiveRun, RunEvent
@@ -33,7 +33,7 @@ from tui.screens.search import SearchScreen
 from tui.screens.training import TrainingScreen
 from tui.search_process import SearchProcess
 from tui.settings import Settings
-from tui.theme import opposite, terminal_theme
+from tui.theme import opposite, query_background, terminal_theme
 from tui.training_process import TrainingProcess
 
 SCREENS = Binding.Group("screens", compact=True)
@@ -194,19 +194,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse bad input before the screen is taken: an unknown preset or theme, or overrides the schema rejects.
+
+    The overrides are checked against the preset shown first (the one named, else the list's first),
+    so a typo stops the app here rather than turning every preset in the list into an error.
+    """
+    for expression in args.overrides:
+        parse_override(expression)
+    if args.theme and args.theme not in BUILTIN_THEMES:
+        raise UserError(f"--theme {args.theme}: unknown theme; allowed: {', '.join(BUILTIN_THEMES)}")
+    presets = available_presets()
+    if args.preset and args.preset not in presets:
+        raise UserError(f"--preset {args.preset}: unknown preset; available: {', '.join(presets)}")
+    if args.overrides and presets:
+        load_preset(args.preset or next(iter(presets)), args.overrides)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    put_user_presets_on_path()
     try:
-        for expression in args.overrides:
-            parse_override(expression)
+        check_arguments(args)
     except UserError as exc:
         print(f"kerashp-tui: error: {exc}", file=sys.stderr)
         return 2
-    if args.theme and args.theme not in BUILTIN_THEMES:
-        print(f"kerashp-tui: error: --theme {args.theme}: unknown theme; allowed: {', '.join(BUILTIN_THEMES)}", file=sys.stderr)
-        return 2
-    put_user_presets_on_path()
-    app = KerashpApp(Settings(runs_dir(args), tuple(args.overrides), args.preset), theme=args.theme)
+    theme = args.theme or terminal_theme(background=query_background())
+    app = KerashpApp(Settings(runs_dir(args), tuple(args.overrides), args.preset), theme=theme)
     try:
         app.run()
     finally:

@@ -180,11 +180,20 @@ def test_theme_follows_the_terminal_background():
     assert terminal_theme({"COLORFGBG": "0;15"}) == LIGHT
     assert terminal_theme({"COLORFGBG": "15;default;0"}) == DARK
     assert terminal_theme({}) == DARK
+    assert terminal_theme({"COLORFGBG": "15;0"}, background=(1.0, 1.0, 0.9)) == LIGHT  # the terminal's answer wins
 
 
-def test_command_line_rejects_bad_input_with_one_line(capsys):
+def test_command_line_rejects_bad_input_with_one_line(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("KERASHP_PRESET_PATH", str(tmp_path))  # main() puts user presets on the path
     assert main(["--set", "optimizer.learning_rate"]) == 2
     assert main(["--theme", "nope"]) == 2
+    assert main(["--preset", "nope"]) == 2
+    assert main(["--set", "foo=1"]) == 2
+    assert main(["--preset", "lenet5", "--set", "optimizer.learning_rate=-1"]) == 2
     errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 5
     assert errors[0].startswith("kerashp-tui: error: --set: optimizer.learning_rate: expected KEY=VALUE")
     assert errors[1].startswith("kerashp-tui: error: --theme nope: unknown theme")
+    assert errors[2].startswith("kerashp-tui: error: --preset nope: unknown preset; available: ") and "lenet5" in errors[2]
+    assert errors[3].startswith("kerashp-tui: error: --set: foo: unknown section or key")
+    assert errors[4] == "kerashp-tui: error: --set: optimizer.learning_rate = -1: out of range; allowed: a number > 0"
