@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -144,7 +145,7 @@ def test_two_factor_study_carries_the_winner_forward_and_resumes_after_a_stop(ti
 
     assert report([first.path]) == result.report  # `kerashp report STUDY` redraws it in place
     combined = report([first.path / second_factor[0].run_dir, first.path], tmp_path / "combined").read_text()
-    assert combined.startswith("# Report: 1 run, Study two") and "## Factor 2, varying model.batch_norm" in combined
+    assert combined.startswith(f"# Report: run {Path(second_factor[0].run_dir).name}, Study two") and "## Factor 2, varying model.batch_norm" in combined
     assert (tmp_path / "combined" / "two-factor-2-model.batch_norm" / "table.csv").is_file()
 
 
