@@ -90,6 +90,8 @@ class LiveRun:
     message: str = ""  # the outcome (or error) once the run has ended
     summary: dict = field(default_factory=dict)
     epoch_started: float | None = None
+    paused_s: float = 0.0  # time paused in this epoch so far, not counting a pause still going on
+    paused_since: float | None = None
 
     @classmethod
     def for_preset(cls, preset: Preset, control=None) -> "LiveRun":
@@ -105,8 +107,12 @@ class LiveRun:
             return
         if self.control.paused:
             self.control.resume()
+            if self.paused_since is not None:
+                self.paused_s += self.clock() - self.paused_since
+            self.paused_since = None
         else:
             self.control.pause()
+            self.paused_since = self.clock()
         self.status = self._active_status()
 
     def stop(self) -> None:
@@ -136,6 +142,9 @@ class LiveRun:
     def _on_EpochStarted(self, event: EpochStarted) -> None:
         self.epoch, self.epochs, self.steps, self.step = event.epoch, event.epochs, event.steps, 0
         self.epoch_started, self.activity = self.clock(), ""
+        self.paused_s = 0.0
+        if self.paused_since is not None:
+            self.paused_since = self.epoch_started
 
     def _on_BatchEnded(self, event: BatchEnded) -> None:
         self.step, self.steps, self.loss, self.accuracy = event.step, event.steps, event.loss, event.accuracy
@@ -159,11 +168,16 @@ class LiveRun:
 
     # ------------------------------------------------------------------ timing
     def epoch_eta(self) -> float | None:
-        """Seconds left in this epoch, from its pace so far."""
+        """Seconds left in this epoch, from its pace so far (time spent paused is not pace)."""
         if self.epoch_started is None or not self.step or self.ended:
             return None
-        elapsed = self.clock() - self.epoch_started
-        return elapsed / self.step * (self.steps - self.step)
+        return self._training_time() / self.step * (self.steps - self.step)
+
+    def _training_time(self) -> float:
+        """Seconds this epoch has trained: since it started, less the time paused."""
+        now = self.clock()
+        paused = self.paused_s + (now - self.paused_since if self.paused_since is not None else 0.0)
+        return max(0.0, now - self.epoch_started - paused)
 
     def run_eta(self) -> float | None:
         """Seconds left in the run: this epoch plus the remaining ones at the mean epoch time."""
@@ -171,7 +185,7 @@ class LiveRun:
         if this_epoch is None:
             return None
         times = [row["epoch_time"] for row in self.rows if "epoch_time" in row]
-        per_epoch = sum(times) / len(times) if times else (self.clock() - self.epoch_started) / self.step * self.steps
+        per_epoch = sum(times) / len(times) if times else self._training_time() / self.step * self.steps
         return this_epoch + per_epoch * max(0, self.epochs - self.epoch)
 
 

@@ -52,6 +52,26 @@ def test_live_run_follows_a_run_and_estimates_time_left():
     assert live.run_eta() == 9.0 + 1 * 8.0  # later epochs take the measured epoch time
 
 
+def test_time_paused_does_not_slow_the_estimate():
+    clock = Clock()
+    live = LiveRun("lenet5", 2, {}, clock=clock)
+    live.apply(RunStarted("runs/x", "lenet5", 2, 0, 10, "cpu", 10))
+    live.apply(EpochStarted(1, 2, 10))
+    clock.now += 2.0
+    live.apply(BatchEnded(1, 2, 10, 1.9, 0.3))
+    live.toggle_pause()
+    clock.now += 60.0
+    assert live.epoch_eta() == 8.0  # while paused: 1 s a step still
+    live.toggle_pause()
+    clock.now += 2.0
+    live.apply(BatchEnded(1, 4, 10, 1.8, 0.3))
+    assert live.epoch_eta() == 6.0 and live.run_eta() == 6.0 + 10.0
+    live.apply(EpochStarted(2, 2, 10))  # a new epoch forgets the last one's pause
+    clock.now += 3.0
+    live.apply(BatchEnded(2, 3, 10, 1.7, 0.4))
+    assert live.epoch_eta() == 7.0
+
+
 def test_pause_resume_and_stop_go_through_the_run_control():
     live = LiveRun("lenet5", 2, {})
     live.apply(RunStarted("runs/x", "lenet5", 2, 0, 5, "cpu", 10))
