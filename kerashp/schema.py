@@ -50,7 +50,7 @@ DATA: dict[str, Field] = {
     "test_list": Str("", "folder sources: file listing test images (like Caltech101's train.txt/test.txt)"),
     "cache": Choice(
         "auto",
-        "memory: decode every image once and keep it; stream: decode per batch; auto: stream folders over 4 GiB decoded",
+        "memory: decode every image once and keep it; stream: decode per batch; auto: stream datasets over 4 GiB decoded",
         choices=("auto", "memory", "stream"),
     ),
     "exclude_classes": Strings([], "class names to drop from every split (e.g. Caltech101's background class)"),
