@@ -150,6 +150,51 @@ def test_a_chief_and_two_workers_split_the_trials_and_all_exit(tiny_folder, tmp_
     assert {r["worker"] for r in rows} <= {"worker1", "worker2"}
     assert chief.stdout.count("completed after") == 2 and "trials, best first" in chief.stdout
     assert all("no trials left" in output for output in outputs)
+    assert not stray_prints(chief.stdout + chief.stderr, *outputs)
+
+
+def stray_prints(*outputs: str) -> list[str]:
+    """Lines that are just a value, like KerasTuner 1.4.8's leftover `print` of a condition's value
+    when a trial crosses gRPC (the SPACE's optimizer.momentum is conditional on "sgd")."""
+    return [line for output in outputs for line in output.splitlines() if line.strip() in ("sgd", "adam")]
+
+
+def processes_using(path: Path) -> list[str]:
+    """Command lines of live processes that name `path` (a search directory)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended while we looked
+            continue
+        if str(path) in text:
+            found.append(text)
+    return found
+
+
+def test_local_workers_split_the_trials_and_all_exit(tiny_folder, tmp_path):
+    """`--local-workers 2`: a chief here and two worker processes; each worker runs a trial (three
+    epochs at batch 2 outlast the workers' start-up gap) and every process exits by itself."""
+    preset = search_preset(tmp_path, tiny_folder, "max_trials = 2", batch_size=2, epochs=3)
+    where = tmp_path / "search"
+    chief = subprocess.Popen(command("tune", "--preset", str(preset), "--dir", str(where), "--local-workers", "2"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             env=dict(os.environ, COLUMNS="160"))
+    try:
+        stdout, stderr = chief.communicate(timeout=SEARCH_TIMEOUT)
+    finally:
+        if chief.poll() is None:
+            os.killpg(chief.pid, signal.SIGKILL)  # the workers are in its process group
+            chief.wait(timeout=30)
+    logs = [(where / "logs" / f"worker{n}.log").read_text() for n in (1, 2)]
+    assert chief.returncode == 0, stdout + stderr + "".join(logs)
+    rows = trials(where)
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"completed"}
+    assert sorted(r["worker"] for r in rows) == ["worker1", "worker2"], logs
+    assert stdout.count("completed after") == 2 and "trials, best first" in stdout
+    assert all("no trials left" in log for log in logs)
+    assert not stray_prints(stdout + stderr, *logs)
+    assert not processes_using(where)
 
 
 @pytest.mark.parametrize(
@@ -159,6 +204,8 @@ def test_a_chief_and_two_workers_split_the_trials_and_all_exit(tiny_folder, tmp_
         (["--preset", "lenet5_search", "--algorithm", "hyperband", "--prune"], "--prune: hyperband"),
         (["--preset", "lenet5_search", "--worker", "127.0.0.1:1"], "--worker HOST:PORT and --id N go together"),
         (["--preset", "lenet5_search", "--chief", "host:port"], "--chief host:port: expected [HOST:]PORT"),
+        (["--preset", "lenet5_search", "--chief", "192.0.2.1:8000"], "cannot listen there"),  # no gRPC log line either
+        (["--dir", "/does/not/matter", "--prune"], "--dir without --preset"),
         (["--results", "/does/not/exist"], "not a kerashp search directory"),
         ([], "give --preset NAME"),
     ],
