@@ -1,8 +1,9 @@
 """Search: start a KerasTuner search from a preset, watch its trials, or open an earlier search.
 
 The screen shows one search directory: a row per trial (status, objective, its hyperparameters),
-the best trial so far, and the highlighted trial's curves. While the search runs the directory is
-re-read every second; the cursor jumps to each trial as it starts.
+the best trial so far, the running trial's batch progress, and the highlighted trial's curves.
+While the search runs the directory is re-read every second (the running trial's progress from its
+events log, as the training dashboard shows a run's); the cursor jumps to each trial as it starts.
 """
 
 from __future__ import annotations
@@ -14,17 +15,21 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
+from kerashp.config import Preset
 from kerashp.console import fmt
 from kerashp.errors import UserError
 from kerashp.runs import list_runs
 from kerashp.search.records import TrialRecord
 from kerashp.search.results import SearchResults
 from kerashp.search_view import describe_values, short_names
+from tui.run_follower import RunFollower
 from tui.screens.search_dialogs import NewSearchDialog, OpenSearchDialog
 from tui.search_process import SearchProcess
 from tui.widgets.curves import Curves
+from tui.widgets.run_progress import RunProgress
+from tui.widgets.key_footer import KeyFooter
 
 NO_SEARCH = (
     "No search open. n starts a search from a preset with a [search.space] section; "
@@ -34,23 +39,56 @@ REFRESH_S = 1.0
 BEST = "★"
 
 
+def trial_runs(results: SearchResults, trial_id: str) -> list:
+    """The trial's runs, oldest first (its folder holds one run per execution)."""
+    return sorted(list_runs(results.search.trial_dir(trial_id)), key=lambda run: run.name)
+
+
 def trial_history(results: SearchResults, record: TrialRecord) -> list[dict]:
-    """The epochs of the trial's first run (its folder holds one run per execution)."""
-    runs = sorted(list_runs(results.search.trial_dir(record.trial_id)), key=lambda run: run.name)
+    """The epochs of the trial's first run."""
+    runs = trial_runs(results, record.trial_id)
     return runs[0].read_history() if runs else []
 
 
+def planned_trials(preset: Preset, started: int) -> str:
+    """How many trials the search will run, for `N of ...`: Hyperband decides as it goes; grid may run out early."""
+    search = preset["search"]
+    if search["algorithm"] == "hyperband":
+        return ""
+    planned = max(int(search["max_trials"]), started)
+    return f" of at most {planned}" if search["algorithm"] == "grid" else f" of {planned}"
+
+
+def column_names(keys: list[str], preset: Preset) -> dict[str, str]:
+    """Short column headers, but a bare name several sections share (`name`, `p`) keeps its section: `optimizer.name`."""
+    names = short_names(keys)
+    for key, name in names.items():
+        parts = key.split(".")
+        if "." not in name and len(parts) > 1 and _sections_with(preset, name) > 1:
+            names[key] = ".".join(parts[-2:])
+    return names
+
+
+def _sections_with(node, name: str) -> int:
+    """How many tables (at any depth, lists included) of `node` hold the key `name`."""
+    if isinstance(node, dict):
+        return (name in node) + sum(_sections_with(value, name) for value in node.values())
+    if isinstance(node, list):
+        return sum(_sections_with(item, name) for item in node)
+    return 0
+
+
 class TrialsTable(DataTable):
-    BINDINGS = [Binding("enter", "select_cursor", "curves", show=False)]
+    BINDINGS = [Binding("enter", "select_cursor", "curves")]
 
 
 class SearchScreen(Screen):
     SUB_TITLE = "search"
     BINDINGS = [
-        Binding("n", "new", "new search"),
+        Binding("n", "new", "new"),
         Binding("o", "open", "open"),
         Binding("s", "stop", "stop"),
-        Binding("r", "reload", "reload", show=False),
+        Binding("r", "reload", "reload"),
     ]
 
     def __init__(self) -> None:
@@ -60,15 +98,17 @@ class SearchScreen(Screen):
         self.running_trial: str | None = None
         self._was_running = False
         self._columns: list[str] = []
+        self.follower: RunFollower | None = None  # the running trial's run, from its events log
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(NO_SEARCH, id="no-search")
         yield Static(id="search-info", markup=False)
         yield Static(id="search-best", markup=False)
+        yield RunProgress(id="trial-progress")
         yield TrialsTable(id="trials-table", cursor_type="row", zebra_stripes=True)
         yield Curves()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.set_interval(REFRESH_S, self._tick)
@@ -80,7 +120,7 @@ class SearchScreen(Screen):
         return search if search is not None and search.directory == self.directory else None
 
     def show(self, directory: Path) -> None:
-        self.directory, self.running_trial = directory, None
+        self.directory, self.running_trial, self.follower = directory, None, None
         self.action_reload()
 
     def _tick(self) -> None:
@@ -106,6 +146,7 @@ class SearchScreen(Screen):
         if self.results is not None:
             self._trials()
             self._curves()
+        self._trial_progress()
 
     def _info(self) -> None:
         info, process = Text(), self.process
@@ -116,7 +157,7 @@ class SearchScreen(Screen):
             search = preset["search"]
             done = sum(record.finished for record in records)
             info.append(f"{preset.name} · {search['algorithm']} · {search['direction']}imise {search['objective']}", style="bold")
-            info.append(f" · {done} of {len(records)} trials finished")
+            info.append(f" · {done}{planned_trials(preset, len(records))} trials finished")
             if process is not None:
                 info.append(f" · {process.status}")
         if process is not None and process.error:
@@ -134,7 +175,7 @@ class SearchScreen(Screen):
     def _trials(self) -> None:
         results = self.results
         table = self.query_one(TrialsTable)
-        names = short_names(results.space_keys)
+        names = column_names(results.space_keys, results.preset)
         columns = ["", "trial", "status", results.objective, "best ep", "epochs", "time", *names.values()]
         cursor = self._cursor_trial()
         if columns != self._columns:
@@ -163,6 +204,24 @@ class SearchScreen(Screen):
         self.running_trial = running
         if cursor is not None and cursor in {record.trial_id for record in records}:
             table.move_cursor(row=table.get_row_index(cursor), animate=False)
+
+    def _trial_progress(self) -> None:
+        """The running trial's batch progress and ETA, read from its run's events log."""
+        progress = self.query_one("#trial-progress", RunProgress)
+        running = self.running_trial if self.results is not None else None
+        if running is None:
+            self.follower = None
+        else:
+            runs = trial_runs(self.results, running)
+            newest = runs[-1].path if runs else None
+            if newest is not None and (self.follower is None or self.follower.events.parent != newest):
+                epochs = int(self.results.preset["train"]["epochs"])
+                self.follower = RunFollower(newest, f"trial {running}", epochs)
+            if self.follower is not None:
+                self.follower.poll()
+        progress.display = self.follower is not None
+        if self.follower is not None:
+            progress.show(self.follower.live)
 
     def _cursor_trial(self) -> str | None:
         table = self.query_one(TrialsTable)
