@@ -60,8 +60,9 @@ class KerashpApp(App):
         Binding("3", "switch_mode('runs')", "runs", group=SCREENS),
         Binding("4", "switch_mode('search')", "search", group=SCREENS),
         Binding("question_mark", "toggle_keys", "keys"),
-        Binding("ctrl+t", "toggle_theme", "light/dark", show=False),
+        Binding("ctrl+t", "toggle_theme", "theme"),
         Binding("q", "quit", "quit"),
+        Binding("ctrl+p", "command_palette", "palette", priority=True, tooltip="Open the command palette"),
     ]
 
     def __init__(self, settings: Settings | None = None, theme: str | None = None):

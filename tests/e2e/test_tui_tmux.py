@@ -75,8 +75,8 @@ def test_tui_trains_in_a_real_terminal_and_quits_cleanly(tiny_folder, tmp_path):
         dashboard = tmux.wait_for("completed 2 epochs")
         assert "loss" in dashboard and "accuracy" in dashboard and "learning rate" in dashboard
         tmux.send("3")
-        runs = tmux.wait_for("lenet5-")
-        assert "completed" in runs and "2/2" in runs
+        runs = tmux.wait_for("2/2")
+        assert "lenet5 " in runs and "completed" in runs
         tmux.send("q")
         tmux.wait_for("exit=0", timeout=30)
         assert tmux.flag("alternate_on") == "0"  # back on the main screen

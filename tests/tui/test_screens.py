@@ -11,6 +11,7 @@ from kerashp.errors import PresetError
 from tui.app import KerashpApp, main
 from tui.screens.compare import CompareScreen
 from tui.screens.presets import PresetsScreen
+from tui.screens.runs import short_name
 from tui.screens.run_detail import RunDetailScreen
 from tui.screens.tweak import TweakScreen
 from tui.settings import Settings
@@ -136,6 +137,7 @@ def test_open_a_run_and_compare_two_side_by_side(tmp_path):
         await pilot.press("3")
         table = app.screen.query_one(DataTable)
         listed = [table.get_row_at(i)[1] for i in range(table.row_count)]
+        tooltip = table.tooltip
         await pilot.press("enter")
         detail = app.screen
         assert isinstance(detail, RunDetailScreen)
@@ -147,13 +149,19 @@ def test_open_a_run_and_compare_two_side_by_side(tmp_path):
         assert isinstance(compare, CompareScreen)
         curves = [len(compare.query_one(f"#{c}", LineChart).series) for c in ("loss-chart", "accuracy-chart", "lr-chart")]
         stats = compare.query_one(DataTable)
-        return listed, points, stayed, curves, [str(c.label) for c in stats.columns.values()], stats.get_row_at(1)
+        return listed, tooltip, points, stayed, curves, [str(c.label) for c in stats.columns.values()], stats.get_row_at(1)
 
-    listed, points, stayed, curves, columns, epochs_row = drive(app, scenario, size=(120, 40))
-    assert listed == ["lenet5-20250102-000000", "lenet5-20250101-000000"]  # newest first
+    listed, tooltip, points, stayed, curves, columns, epochs_row = drive(app, scenario, size=(120, 40))
+    assert listed == ["lenet5 01-02 00:00", "lenet5 01-01 00:00"]  # newest first, named short
+    assert tooltip == "lenet5-20250102-000000"  # the highlighted run's full name
     assert points == 6 and stayed and curves == [2, 2, 2]
     assert columns == ["final epoch", "● 1 lenet5-20250102-000000", "× 2 lenet5-20250101-000000"]
     assert list(epochs_row) == ["epochs", "6", "4"]
+
+
+def test_run_names_are_shortened_only_when_they_carry_a_stamp():
+    assert short_name("resnet50_caltech101_frozen-20251231-235959-2") == "resnet50_caltech101_frozen 12-31 23:59-2"
+    assert short_name("my-run") == "my-run"
 
 
 def test_keys_panel_palette_and_theme_toggle():

@@ -5,13 +5,14 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from kerashp.console import fmt
 from kerashp.runs import RunDir
 from tui.widgets.chart import look
 from tui.widgets.curves import Curves
 from tui.widgets.epoch_table import cell
+from tui.widgets.key_footer import KeyFooter
 
 FINAL_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_time")
 
@@ -44,7 +45,7 @@ class CompareScreen(Screen):
         yield Static(f"comparing {len(self.runs)} runs: final-epoch statistics, validation curves overlaid", id="compare-title")
         yield Curves()
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(Curves).show_runs([run.read_history() for run in self.runs])

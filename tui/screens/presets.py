@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, OptionList
+from textual.widgets import Header, Input, OptionList
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
@@ -20,6 +20,7 @@ from kerashp.errors import PresetError
 from tui.screens.tweak import TweakScreen
 from tui.summaries import HELPER
 from tui.widgets.preset_details import PresetDetails
+from tui.widgets.key_footer import KeyFooter
 
 SUMMARY_DELAY = 0.3  # seconds the highlight rests before the model is built
 
@@ -41,7 +42,7 @@ class PresetsScreen(Screen):
     BINDINGS = [
         Binding("slash", "focus_filter", "filter"),
         Binding("t", "train", "train"),
-        Binding("escape", "clear_filter", "clear filter", show=False),
+        Binding("escape", "clear_filter", "clear"),
     ]
 
     def __init__(self) -> None:
@@ -57,7 +58,7 @@ class PresetsScreen(Screen):
                 yield Input(placeholder="filter (/)", id="preset-filter", compact=True)
                 yield PresetList(id="preset-list")
             yield PresetDetails(id="preset-details")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.load_presets()
@@ -98,6 +99,7 @@ class PresetsScreen(Screen):
     @on(Input.Changed, "#preset-filter")
     def _filter_changed(self) -> None:
         self.fill_list()
+        self.refresh_bindings()
 
     @on(Input.Submitted, "#preset-filter")
     def _filter_submitted(self) -> None:
@@ -146,6 +148,12 @@ class PresetsScreen(Screen):
             self.notify(preset, severity="error")
             return None
         return preset
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_filter":  # shown only when there is a filter to clear or leave
+            field = self.query_one("#preset-filter", Input)
+            return bool(field.value) or field.has_focus
+        return True
 
     def action_focus_filter(self) -> None:
         self.query_one("#preset-filter", Input).focus()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from kerashp.console import fmt
 from kerashp.runs import RunDir
 from tui.widgets.curves import Curves
 from tui.widgets.epoch_table import EpochTable
+from tui.widgets.key_footer import KeyFooter
 
 
 def run_reference(run: RunDir) -> dict:
@@ -51,7 +52,7 @@ class RunDetailScreen(Screen):
         yield Static(id="run-headline", markup=False)
         yield Curves()
         yield EpochTable(id="epoch-table")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.action_reload()

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import re
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from kerashp.console import run_row
 from kerashp.events import Event, RunFinished, RunStarted
 from kerashp.runs import RunDir, list_runs
 from tui.screens.compare import CompareScreen
 from tui.screens.run_detail import RunDetailScreen
+from tui.widgets.key_footer import KeyFooter
 
 COLUMNS = ("✓", "run", "status", "epochs", "best", "last", "test", "wall")
 SELECTED = "✓"
+STAMP = re.compile(r"-\d{4}(\d{2})(\d{2})-(\d{2})(\d{2})\d{2}(-\d+)?$")  # RunDir.create's -YYYYmmdd-HHMMSS[-N]
+
+
+def short_name(name: str) -> str:
+    """`lenet5-20250101-090000` as `lenet5 01-01 09:00`, so the table fits 80 columns (the full name is the row's tooltip)."""
+    stamp = STAMP.search(name)
+    if stamp is None:
+        return name
+    month, day, hour, minute, suffix = stamp.groups()
+    return f"{name[: stamp.start()]} {month}-{day} {hour}:{minute}{suffix or ''}"
 
 
 class RunsTable(DataTable):
@@ -27,7 +40,7 @@ class RunsTable(DataTable):
 class RunsScreen(Screen):
     SUB_TITLE = "runs"
     BINDINGS = [
-        Binding("space", "select", "select"),
+        Binding("space", "select", "select", key_display="␣"),
         Binding("c", "compare", "compare"),
         Binding("r", "reload", "reload"),
     ]
@@ -41,7 +54,7 @@ class RunsScreen(Screen):
         yield Header()
         yield Static(id="runs-title", markup=False)
         yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
@@ -63,7 +76,8 @@ class RunsScreen(Screen):
         self.selected &= set(self.runs)
         table.clear()
         for name, run in self.runs.items():
-            table.add_row(SELECTED if name in self.selected else "", *run_row(run), key=name)
+            _, *figures = run_row(run)
+            table.add_row(SELECTED if name in self.selected else "", short_name(name), *figures, key=name)
         if cursor in self.runs:
             table.move_cursor(row=table.get_row_index(cursor), animate=False)
         count = f"{len(self.runs)} run{'s' if len(self.runs) != 1 else ''}" if self.runs else "no runs yet"
@@ -76,6 +90,10 @@ class RunsScreen(Screen):
         if not table.row_count:
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self) -> None:
+        self.query_one(DataTable).tooltip = self._cursor_key()
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:

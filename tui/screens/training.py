@@ -11,13 +11,14 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from kerashp.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from tui.live import LiveRun
 from tui.widgets.curves import Curves
 from tui.widgets.epoch_table import EpochTable
 from tui.widgets.run_progress import RunProgress, RunStatus
+from tui.widgets.key_footer import KeyFooter
 
 NO_RUN = "No run yet. Pick a preset (1), then press t to train it, or enter to tweak it first."
 
@@ -26,7 +27,7 @@ class TrainingScreen(Screen):
     SUB_TITLE = "training"
     BINDINGS = [
         Binding("s", "stop", "stop"),
-        Binding("space", "pause", "pause/resume"),
+        Binding("space", "pause", "pause", key_display="␣"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -37,7 +38,7 @@ class TrainingScreen(Screen):
         yield RunStatus(id="run-status")
         yield Curves()
         yield EpochTable(id="epoch-table")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.app.run_events.subscribe(self, self.show_event)

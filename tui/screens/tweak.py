@@ -11,13 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Select, Static
+from textual.widgets import Header, Input, Select, Static
 
 from kerashp.errors import UserError
 from tui.preset_files import save_variant
 from tui.screens.save_preset import SavePresetDialog
 from tui.tweak_fields import check_edits, differs, overrides_for, relevant, tweak_fields
 from tui.widgets.field_row import CHANGED_MARK, FieldRow
+from tui.widgets.key_footer import KeyFooter
 
 
 class TweakScreen(Screen):
@@ -47,7 +48,7 @@ class TweakScreen(Screen):
                     yield Static(section, classes="tweak-section")
                 yield FieldRow(spec, self.base.get_path(spec.key))
         yield Static(id="tweak-help", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.rows = list(self.query(FieldRow))

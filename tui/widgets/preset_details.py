@@ -16,6 +16,7 @@ from kerashp.errors import format_value
 DESCRIBED_ELSEWHERE = ("name", "description", "study", "reference")
 FACT_LABEL_WIDTH = 9
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+BREAK_AFTER = re.compile(r"[^/=:,.]*[/=:,.]|[^/=:,.]+$")  # pieces of a value ending where a line may break
 
 
 def _figure(key: str, value) -> str:
@@ -58,6 +59,25 @@ def settings_text(preset: Preset) -> Text:
     return text
 
 
+def wrapped(value: str, width: int) -> list[str]:
+    """`value` in lines of at most `width`, broken after `/ = : , .` (so a path splits between its
+    folders, not inside a name); a piece longer than a line is cut where it must."""
+    lines = [""]
+    for piece in BREAK_AFTER.findall(value):
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines.append("")
+        lines[-1] += piece
+        while width > 0 and len(lines[-1]) > width:
+            lines[-1:] = [lines[-1][:width], lines[-1][width:]]
+    return lines
+
+
+def overrides_text(overrides: tuple[str, ...], width: int) -> Text:
+    """One override a line, each wrapped to `width` (0: not yet laid out, left to fold)."""
+    lines = [line for override in overrides for line in (wrapped(override, width) if width > 0 else [override])]
+    return Text("\n".join(lines))
+
+
 def _facts(rows: list[tuple[str, Text]]) -> Table:
     """Label / value lines whose values wrap under themselves, not under the labels."""
     table = Table.grid(padding=(0, 1))
@@ -71,15 +91,26 @@ def _facts(rows: list[tuple[str, Text]]) -> Table:
 class PresetDetails(VerticalScroll):
     """Filled by `show` (a loaded preset) or `show_error`; `show_model` adds the model summary later."""
 
+    _shown: tuple[Preset, tuple[str, ...]] | None = None  # what `show` was given, redrawn on resize
+
     def compose(self):
         yield Static(id="preset-headline")
         yield Static(id="preset-model")
         yield Static(id="preset-settings")
 
     def show(self, preset: Preset, overrides: tuple[str, ...]) -> None:
+        self._shown = (preset, overrides)
+        self._headline()
+        self.show_model(f"{preset['model']['name']}: summarising the model…")
+        self.query_one("#preset-settings", Static).update(Group(Text("\nresolved settings", style="dim"), settings_text(preset)))
+        self.scroll_home(animate=False)
+
+    def _headline(self) -> None:
+        preset, overrides = self._shown
         facts = [("study", Text(preset["study"] or "-")), ("reported", reference_text(preset["reference"]))]
         if overrides:
-            facts.append(("overrides", Text("  ".join(overrides))))
+            width = self.scrollable_content_region.width - FACT_LABEL_WIDTH - 1
+            facts.append(("overrides", overrides_text(overrides, width)))
         headline = Group(
             Text(preset.name, style="bold"),
             Text(preset["description"] or "no description"),
@@ -87,14 +118,16 @@ class PresetDetails(VerticalScroll):
             _facts(facts),
         )
         self.query_one("#preset-headline", Static).update(headline)
-        self.show_model(f"{preset['model']['name']}: summarising the model…")
-        self.query_one("#preset-settings", Static).update(Group(Text("\nresolved settings", style="dim"), settings_text(preset)))
-        self.scroll_home(animate=False)
+
+    def on_resize(self) -> None:
+        if self._shown is not None and self._shown[1]:  # overrides are wrapped to the width
+            self._headline()
 
     def show_model(self, summary: str) -> None:
         self.query_one("#preset-model", Static).update(_facts([("model", Text(summary))]))
 
     def show_error(self, name: str, error: str) -> None:
+        self._shown = None
         self.query_one("#preset-headline", Static).update(Text(f"{name}\n\n{error}", style="bold"))
         self.query_one("#preset-model", Static).update("")
         self.query_one("#preset-settings", Static).update("")
