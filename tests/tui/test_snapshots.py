@@ -2,7 +2,7 @@
 
 Everything on screen is fixed: a preset of this folder, run and search directories written with
 the engine's file API and fixed numbers, a live run fed fixed events with a fixed clock, relative
-paths, the dark theme. Regenerate after a deliberate change with
+paths, the dark theme (and the light one for two screens). Regenerate after a deliberate change with
 `pytest tests/tui/test_snapshots.py --snapshot-update` and look at the SVGs before committing.
 """
 
@@ -18,11 +18,12 @@ from kerashp.config import load_preset
 from kerashp.events import BatchEnded, EpochEnded, EpochStarted, RunStarted
 from kerashp.search.directory import SearchDir
 from kerashp.search.records import TrialRecord
+from tui import run_follower
 from tui.app import KerashpApp
 from tui.live import LiveRun
 from tui.screens.tweak import TweakScreen
 from tui.settings import Settings
-from tui.theme import DARK
+from tui.theme import DARK, LIGHT
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 PRESETS = Path(__file__).parent / "presets"
@@ -49,12 +50,28 @@ def workspace(tmp_path, monkeypatch) -> Settings:
             record.curve = [row["val_accuracy"] for row in rows]
             record.objective, record.best_epoch = max(record.curve), record.curve.index(max(record.curve)) + 1
         search.write_record(record)
-        write_run(search.trial_dir(str(trial)), f"{NAME}-2025010{trial + 4}-090000", preset, rows, epochs=4)
+        run = write_run(search.trial_dir(str(trial)), f"{NAME}-2025010{trial + 4}-090000", preset, rows, epochs=4)
+        if status == "running":
+            log_events(run, rows)
+    monkeypatch.setattr(run_follower, "CLOCK", lambda: 1000.0 + 2 * 12.5 + 8.0)
     return Settings(runs, preset=NAME)
 
 
-def app_for(settings: Settings) -> KerashpApp:
-    return KerashpApp(settings, theme=DARK)
+def log_events(run, rows: list[dict]) -> None:
+    """The running trial's events log: its epochs so far, then 20 of 50 batches of the next, 8 s in."""
+    def log(event, when: float) -> None:
+        run.append_event(event.to_json() | {"time": when})
+
+    log(RunStarted(str(run.path), NAME, 4, 0, 50, "cpu (2 threads)", 62684), 990.0)
+    for row in rows:
+        log(EpochStarted(row["epoch"], 4, 50), 1000.0 + 12.5 * (row["epoch"] - 1))
+        log(EpochEnded(row["epoch"], 4, row), 1000.0 + 12.5 * row["epoch"])
+    log(EpochStarted(len(rows) + 1, 4, 50), 1000.0 + 12.5 * len(rows))
+    log(BatchEnded(len(rows) + 1, 20, 50, 0.9123, 0.6789), 1000.0 + 12.5 * len(rows) + 8.0)
+
+
+def app_for(settings: Settings, theme: str = DARK) -> KerashpApp:
+    return KerashpApp(settings, theme=theme)
 
 
 async def settle(pilot) -> None:
@@ -136,3 +153,20 @@ def test_search(snap_compare, workspace, size):
         await settle(pilot)
 
     assert snap_compare(app_for(workspace), terminal_size=size, run_before=run_before)
+
+
+def test_presets_light(snap_compare, workspace):
+    async def run_before(pilot):
+        await wait_for(pilot, lambda: NAME in pilot.app.screen.summaries, what="the model summary")
+        await settle(pilot)
+
+    assert snap_compare(app_for(workspace, LIGHT), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_training_dashboard_light(snap_compare, workspace):
+    async def run_before(pilot):
+        pilot.app.live = live_run()
+        await pilot.press("2")
+        await settle(pilot)
+
+    assert snap_compare(app_for(workspace, LIGHT), terminal_size=(80, 24), run_before=run_before)
