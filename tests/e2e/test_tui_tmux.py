@@ -2,7 +2,7 @@
 
 It starts, answers keys, trains a preset to the end on tiny data, lists the run, quits with `q`, and
 leaves the terminal as it found it (main screen back, cursor shown, mouse reporting off, the shell
-answering).
+answering); and at 80x24 it trains a preset on the shared CIFAR-10 subset.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+CIFAR10_MINI = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cifar10-mini"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -59,6 +61,13 @@ def tui_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tui.app"]
 
 
+def assert_terminal_restored(tmux: Tmux) -> None:
+    assert tmux.flag("alternate_on") == "0"  # back on the main screen
+    assert tmux.flag("cursor_flag") == "1" and tmux.flag("mouse_any_flag") == "0"
+    tmux.send("echo ready-$((6 * 7))", "Enter")
+    tmux.wait_for("ready-42", timeout=10)
+
+
 def test_tui_trains_in_a_real_terminal_and_quits_cleanly(tiny_folder, tmp_path):
     settings = [
         "--runs-dir", str(tmp_path / "runs"), "--preset", "lenet5",
@@ -75,15 +84,37 @@ def test_tui_trains_in_a_real_terminal_and_quits_cleanly(tiny_folder, tmp_path):
         dashboard = tmux.wait_for("completed 2 epochs")
         assert "loss" in dashboard and "accuracy" in dashboard and "learning rate" in dashboard
         tmux.send("3")
-        runs = tmux.wait_for("2/2")
-        assert "lenet5 " in runs and "completed" in runs
+        runs = tmux.wait_for("1 run in")
+        assert "lenet5 " in runs and "completed" in runs and "2/2" in runs
         tmux.send("q")
         tmux.wait_for("exit=0", timeout=30)
-        assert tmux.flag("alternate_on") == "0"  # back on the main screen
-        assert tmux.flag("cursor_flag") == "1" and tmux.flag("mouse_any_flag") == "0"
-        tmux.send("echo ready-$((6 * 7))", "Enter")
-        tmux.wait_for("ready-42", timeout=10)
+        assert_terminal_restored(tmux)
     finally:
         tmux.close()
     (run,) = (tmp_path / "runs").iterdir()
     assert (run / "summary.json").is_file() and (run / "history.csv").read_text().count("\n") == 3
+
+
+@pytest.mark.skipif(not CIFAR10_MINI.is_dir(), reason=f"the CIFAR-10 subset is not at {CIFAR10_MINI}")
+def test_tui_trains_on_cifar10_mini_at_80x24(tmp_path):
+    settings = [
+        "--runs-dir", str(tmp_path / "runs"), "--preset", "lenet5",
+        "--set", f"data.source=folder:{CIFAR10_MINI.resolve()}", "--set", "train.epochs=1",
+        "--set", "data.validation=500",
+    ]
+    command = f"cd {shlex.quote(str(tmp_path))} && {shlex.join(tui_command() + settings)}; echo exit=$?"
+    tmux = Tmux(80, 24)
+    try:
+        tmux.send(command, "Enter")
+        presets = tmux.wait_for("q quit", timeout=60)  # the footer keeps quit within 80 columns
+        assert "lenet5" in presets
+        tmux.send("t")
+        dashboard = tmux.wait_for("completed 1 epochs", timeout=300)
+        assert "accuracy" in dashboard and "epoch" in dashboard
+        tmux.send("q")
+        tmux.wait_for("exit=0", timeout=30)
+        assert_terminal_restored(tmux)
+    finally:
+        tmux.close()
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "history.csv").read_text().count("\n") == 2
