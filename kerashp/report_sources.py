@@ -164,7 +164,7 @@ def _search_settings(path: Path, series: list[Series]) -> dict:
 
 def source_kind(path: Path) -> str:
     """study (study.json), search (trials.csv), run (preset.toml) or runs (a folder of runs)."""
-    from kerashp.study import STUDY_FILE  # study.py writes its reports through this module
+    from kerashp.study_folder import STUDY_FILE  # not at the top: study_folder imports kerashp.report
 
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")

@@ -1,0 +1,65 @@
+"""The events a study emits besides its variants' own training events (kerashp.events)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kerashp.events import Event
+
+
+@dataclass(frozen=True)
+class VariantStarted(Event):
+    number: int  # 1-based over the whole study
+    total: int
+    factor: str
+    label: str
+
+
+@dataclass(frozen=True)
+class VariantSkipped(Event):
+    number: int
+    total: int
+    label: str
+    status: str
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class VariantEpoch(Event):
+    """An epoch of a variant training in another process (`--jobs`)."""
+
+    number: int
+    label: str
+    epoch: int
+    epochs: int
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VariantFinished(Event):
+    number: int
+    total: int
+    label: str
+    status: str
+    run_dir: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FactorFinished(Event):
+    factor: str
+    rows: list = field(default_factory=list)  # report.Series.stats() of each variant
+    winner: int | None = None
+
+
+@dataclass(frozen=True)
+class StudyFinished(Event):
+    path: str
+    status: str
+    report: str
+
+
+def emit(listeners, event: Event) -> None:
+    """Hand `event` to each listener in turn."""
+    for listener in listeners:
+        listener(event)
