@@ -24,6 +24,9 @@ def run_row(run) -> tuple[str, ...]:
     summary = run.read_summary()
     best = (summary.get("best") or {}).get("val_accuracy")
     final = (summary.get("final") or {}).get("val_accuracy")
+    if final is None:  # killed mid-run: its summary was never finished, its history was
+        accuracies = [row["val_accuracy"] for row in run.read_history() if "val_accuracy" in row]
+        best, final = (max(accuracies), accuracies[-1]) if accuracies else (None, None)
     test = (summary.get("test") or {}).get("accuracy")
     epochs = f"{summary.get('epochs_done', len(run.read_history()))}/{summary.get('epochs', '?')}"
     wall = f"{summary['wall_time']:.0f}s" if "wall_time" in summary else "-"

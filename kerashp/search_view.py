@@ -104,7 +104,7 @@ class SearchView:
 
     def __init__(self, console: Console | None = None):
         self.console = console or Console(highlight=False)
-        self.live = ConsoleView(self.console)
+        self.live = ConsoleView(self.console, resume_hint=False)  # a trial resumes with its search, not alone
         self.objective, self.keys, self.role = "objective", [], "local"
 
     def __call__(self, event: ev.Event) -> None:

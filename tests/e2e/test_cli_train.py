@@ -99,7 +99,10 @@ def test_sigkill_during_epoch_two_then_resume_finishes_with_unbroken_history(tin
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert json.loads((run / "state.json").read_text())["epochs_done"] == 1
-    assert kerashp("runs", "--runs-dir", str(runs)).stdout.count("killed") == 1
+    listing = kerashp("runs", "--runs-dir", str(runs)).stdout
+    assert listing.count("killed") == 1
+    killed_row = next(line for line in listing.splitlines() if "killed" in line)
+    assert f"{float(history(run)[0]['val_accuracy']):.4f}" in killed_row  # epoch 1's figures, from its history
 
     result = kerashp("train", "--resume", str(run))
     assert result.returncode == 0, result.stderr + result.stdout
