@@ -1,4 +1,4 @@
-"""Build the Albumentations pipeline a preset's `[augment]` section describes.
+"""Build the per-image augmentation a preset's `[augment]` section describes.
 
 `transforms` combine as the preset's `order` says (in sequence, in random order, one of, some of);
 `after` always follows in order. Normalisation is not part of the pipeline: the generator does it
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+from functools import partial
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # never phone home
 
@@ -64,32 +65,110 @@ def build_transform(spec: dict, height: int, width: int) -> A.BasicTransform:
     raise ValueError(f"unknown transform {name!r}")  # the schema rejects these before we get here
 
 
-def _combine(transforms: list, order: str, some_of_n: int) -> A.BaseCompose:
-    if order == "random":
-        return A.RandomOrder(transforms, n=len(transforms), replace=False, p=1.0)
-    if order == "one_of":
-        return A.OneOf(transforms, p=1.0)
-    if order == "some_of":
-        return A.SomeOf(transforms, n=min(some_of_n, len(transforms)), replace=False, p=1.0)
-    return A.Sequential(transforms, p=1.0)
-
-
-def build_pipeline(augment: dict, height: int, width: int, seed: int = 0) -> A.Compose | None:
+def build_pipeline(augment: dict, height: int, width: int, seed: int = 0) -> Augmenter | None:
     """The whole per-image pipeline, or None when the preset augments nothing."""
-    main = [build_transform(spec, height, width) for spec in augment["transforms"]]
-    after = [build_transform(spec, height, width) for spec in augment["after"]]
-    if not main and not after:
+    if not augment["transforms"] and not augment["after"]:
         return None
-    stages = ([_combine(main, augment["order"], augment["some_of_n"])] if main else []) + after
-    pipeline = A.Compose(stages)
+    pipeline = Augmenter(augment, height, width)
     seed_pipeline(pipeline, seed)
     return pipeline
 
 
-def seed_pipeline(pipeline: A.BaseCompose, seed: int) -> None:
-    """Restart `pipeline` from `seed` with ONE random stream that all its transforms draw from in turn.
+class Augmenter:
+    """The preset's transforms, with kerashp deciding what fires and Albumentations doing the pixels.
+
+    For a whole batch at once kerashp draws which transforms fire on each image (each with its `p`)
+    and in what order, exactly as Albumentations' Sequential, RandomOrder, OneOf and SomeOf would;
+    then only those run, built with p = 1 (flips as numpy views). Images on which nothing fires
+    (about 40% with lenet5_aug) cost nothing, and no image pays Compose's bookkeeping, which cost
+    more than the transforms' own work (see benchmarks/README.md)."""
+
+    def __init__(self, augment: dict, height: int, width: int):
+        main, after = augment["transforms"], augment["after"]
+        self.order = augment["order"]
+        self.some_of_n = min(augment["some_of_n"], len(main))
+        self.main_p = np.array([spec["p"] for spec in main])
+        self.after_p = np.array([spec["p"] for spec in after])
+        self.transforms: list[A.BasicTransform] = []  # the Albumentations ones, which seed_pipeline seeds
+        self.steps = [self._step(spec, height, width) for spec in main + after]
+        self.rng = np.random.default_rng(0)
+
+    def _step(self, spec: dict, height: int, width: int):
+        if spec["name"] in FLIP_VIEWS:
+            return FLIP_VIEWS[spec["name"]]
+        transform = build_transform(dict(spec, p=1.0), height, width)
+        self.transforms.append(transform)
+        return partial(_through, transform)
+
+    def plan(self, count: int) -> list[list[int]]:
+        """For each of `count` images, the indices (into `transforms` then `after`) of the
+        transforms that fire on it, in the order they apply."""
+        orders = self._orders(count)
+        if self.order == "one_of":
+            fires = np.ones_like(orders, bool)  # OneOf forces the transform it picks
+        else:
+            fires = np.take_along_axis(self.rng.random((count, len(self.main_p))) < self.main_p, orders, axis=1)
+        after = self.rng.random((count, len(self.after_p))) < self.after_p
+        first = len(self.main_p)
+        return [
+            [i for i, fired in zip(row, row_fires) if fired] + [first + j for j, fired in enumerate(row_after) if fired]
+            for row, row_fires, row_after in zip(orders.tolist(), fires.tolist(), after.tolist())
+        ]
+
+    def _orders(self, count: int) -> np.ndarray:
+        """(count, m) indices of the transforms each image considers, in the order it considers them."""
+        size = len(self.main_p)
+        if self.order == "one_of":
+            total = self.main_p.sum()
+            if not total:
+                return np.empty((count, 0), int)
+            return self.rng.choice(size, size=(count, 1), p=self.main_p / total)
+        if self.order == "sequence":
+            return np.broadcast_to(np.arange(size), (count, size))
+        shuffled = np.argsort(self.rng.random((count, size)), axis=1)  # a uniform permutation per row
+        if self.order == "some_of":
+            return np.sort(shuffled[:, : self.some_of_n], axis=1)  # SomeOf keeps the listed order
+        return shuffled
+
+    def augment_batch(self, images: np.ndarray) -> np.ndarray:
+        """Augment a batch of same-sized images in place (the feed passes its own copy) and return it."""
+        for index, chosen in enumerate(self.plan(len(images))):
+            if chosen:
+                image = images[index]
+                for step in chosen:
+                    image = self.steps[step](image)
+                images[index] = image
+        return images
+
+    def __call__(self, *, image: np.ndarray) -> dict:
+        """One image, called as an Albumentations transform is (augment-preview draws this way)."""
+        return {"image": self.augment_batch(image[None].copy())[0]}
+
+
+def _flip_columns(image: np.ndarray) -> np.ndarray:
+    return image[:, ::-1]
+
+
+def _flip_rows(image: np.ndarray) -> np.ndarray:
+    return image[::-1]
+
+
+FLIP_VIEWS = {"horizontal_flip": _flip_columns, "vertical_flip": _flip_rows}  # numpy views, no copy
+
+
+def _through(transform: A.BasicTransform, image: np.ndarray) -> np.ndarray:
+    """One Albumentations transform built with p = 1 on one image (OpenCV wants contiguous arrays)."""
+    return transform(image=np.ascontiguousarray(image))["image"]
+
+
+def seed_pipeline(pipeline: Augmenter, seed: int) -> None:
+    """Restart `pipeline` from `seed` with ONE random stream that its choices and all its transforms
+    draw from in turn.
 
     Albumentations' own `set_random_seed` (and `Compose(seed=...)`) gives every transform a generator
     of its own seeded with the same number, so every transform draws the same values: two flips at
     p = 0.5 would always fire together, and a crop's offset would follow the rotation's angle."""
-    pipeline.set_random_state(np.random.default_rng(seed), random.Random(seed))
+    numbers, python_numbers = np.random.default_rng(seed), random.Random(seed)
+    pipeline.rng = numbers
+    for transform in pipeline.transforms:
+        transform.set_random_state(numbers, python_numbers)

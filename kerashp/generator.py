@@ -104,10 +104,10 @@ class ImageBatches(keras.utils.PyDataset):
 
     def _augment(self, images: np.ndarray, seed: int) -> np.ndarray:
         pipeline = getattr(self._local, "pipeline", None)
-        if pipeline is None:  # one copy per thread: Albumentations transforms hold RNG state
+        if pipeline is None:  # one copy per thread: the pipeline and its transforms hold RNG state
             pipeline = self._local.pipeline = copy.deepcopy(self.pipeline)
         seed_pipeline(pipeline, seed)
-        return np.stack([pipeline(image=image)["image"] for image in images])
+        return pipeline.augment_batch(images)
 
     def __getstate__(self):
         state = self.__dict__.copy()
