@@ -16,7 +16,7 @@ from kerashp.search import events as sev
 from kerashp.search.records import TrialRecord
 
 LIVE = ("Progress", "EpochStarted", "BatchEnded", "EpochEnded", "Evaluated", "RunFailed")  # handed to ConsoleView
-MIN_NAME = 4  # `horizontal_flip.p`, not `p`
+MIN_NAME = 5  # `horizontal_flip.p`, not `p`; `optimizer.name`, not `name` (model and schedule have one too)
 COLOURS = {"completed": "green", "pruned": "yellow", "failed": "red", "running": "cyan"}
 
 

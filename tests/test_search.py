@@ -271,8 +271,8 @@ def test_trials_csv_has_one_row_per_trial_with_empty_cells_for_unused_values():
 
 
 def test_short_column_names_stay_unambiguous():
-    names = short_names(["optimizer.learning_rate", "augment.transforms.horizontal_flip.p", "optimizer.l2", "model.depth"])
-    assert list(names.values()) == ["learning_rate", "horizontal_flip.p", "optimizer.l2", "depth"]
+    names = short_names(["optimizer.learning_rate", "augment.transforms.horizontal_flip.p", "optimizer.l2", "model.depth", "optimizer.name"])
+    assert list(names.values()) == ["learning_rate", "horizontal_flip.p", "optimizer.l2", "depth", "optimizer.name"]
 
 
 def test_the_results_table_shows_booleans_as_toml_and_breaks_headers_only_between_words():

@@ -7,7 +7,8 @@ from kerashp.events import BatchEnded, EpochEnded, EpochStarted, RunStarted
 from kerashp.runs import RunDir
 from tui import run_follower
 from tui.run_follower import RunFollower, decode
-from tui.screens.search import column_names, planned_trials
+from kerashp.search_view import short_names
+from tui.screens.search import planned_trials
 from tui.widgets.run_progress import progress_parts
 
 
@@ -52,7 +53,7 @@ def test_trial_counts_and_column_headers():
     preset["search"]["algorithm"] = "hyperband"
     assert planned_trials(preset, 3) == ""
     keys = ["optimizer.name", "optimizer.learning_rate", "train.batch_size"]
-    assert column_names(keys, preset) == {
+    assert short_names(keys) == {
         "optimizer.name": "optimizer.name",  # model, optimizer and schedule all have a name
         "optimizer.learning_rate": "learning_rate",
         "train.batch_size": "batch_size",

@@ -59,25 +59,6 @@ def planned_trials(preset: Preset, started: int) -> str:
     return f" of at most {planned}" if search["algorithm"] == "grid" else f" of {planned}"
 
 
-def column_names(keys: list[str], preset: Preset) -> dict[str, str]:
-    """Short column headers, but a bare name several sections share (`name`, `p`) keeps its section: `optimizer.name`."""
-    names = short_names(keys)
-    for key, name in names.items():
-        parts = key.split(".")
-        if "." not in name and len(parts) > 1 and _sections_with(preset, name) > 1:
-            names[key] = ".".join(parts[-2:])
-    return names
-
-
-def _sections_with(node, name: str) -> int:
-    """How many tables (at any depth, lists included) of `node` hold the key `name`."""
-    if isinstance(node, dict):
-        return (name in node) + sum(_sections_with(value, name) for value in node.values())
-    if isinstance(node, list):
-        return sum(_sections_with(item, name) for item in node)
-    return 0
-
-
 class TrialsTable(DataTable):
     BINDINGS = [Binding("enter", "select_cursor", "curves")]
 
@@ -175,7 +156,7 @@ class SearchScreen(Screen):
     def _trials(self) -> None:
         results = self.results
         table = self.query_one(TrialsTable)
-        names = column_names(results.space_keys, results.preset)
+        names = short_names(results.space_keys)
         columns = ["", "trial", "status", results.objective, "best ep", "epochs", "time", *names.values()]
         cursor = self._cursor_trial()
         if columns != self._columns:
