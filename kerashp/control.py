@@ -7,6 +7,7 @@ run ends as `stopped` at its last finished epoch and can be resumed from there.
 from __future__ import annotations
 
 import threading
+import time
 
 
 class RunControl:
@@ -14,6 +15,7 @@ class RunControl:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self.paused_seconds = 0.0  # time spent blocked in checkpoint(), left out of epoch times
 
     def stop(self) -> None:
         self._stop.set()
@@ -35,5 +37,8 @@ class RunControl:
 
     def checkpoint(self) -> bool:
         """Called between batches: block while paused; True when the run should stop."""
-        self._running.wait()
+        if not self._running.is_set():
+            blocked = time.perf_counter()
+            self._running.wait()
+            self.paused_seconds += time.perf_counter() - blocked
         return self._stop.is_set()

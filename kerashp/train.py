@@ -373,6 +373,7 @@ class EpochRecorder(keras.callbacks.Callback):
         # every global RNG restarts from (seed, epoch), so a resumed run continues as the unbroken one would
         keras.utils.set_random_seed(batch_seed(self.seed, epoch, EPOCH_RNG_STREAM))
         self.epoch_started = time.perf_counter()
+        self.paused_before = self.control.paused_seconds
         self.steps = self.params.get("steps") or 0
         self.every = max(1, self.steps // BATCH_EVENTS_PER_EPOCH)
         self.epoch_number = epoch + 1
@@ -406,7 +407,8 @@ class EpochRecorder(keras.callbacks.Callback):
             return
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
         row["lr"] = current_learning_rate(self.model.optimizer)
-        row["epoch_time"] = round(time.perf_counter() - self.epoch_started, 3)
+        paused = self.control.paused_seconds - self.paused_before
+        row["epoch_time"] = round(time.perf_counter() - self.epoch_started - paused, 3)
         monitored = row.get(self.monitor, row.get(self.monitor.removeprefix("val_")))
         best = monitored is not None and self._better(monitored)
         checkpoint = self.run.epoch_checkpoint(epoch + 1)
