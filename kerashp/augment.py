@@ -80,8 +80,8 @@ class Augmenter:
     For a whole batch at once kerashp draws which transforms fire on each image (each with its `p`)
     and in what order, exactly as Albumentations' Sequential, RandomOrder, OneOf and SomeOf would;
     then only those run, built with p = 1 (flips as numpy views). Images on which nothing fires
-    (about 40% with lenet5_aug) cost nothing, and no image pays Compose's bookkeeping, which cost
-    more than the transforms' own work (see benchmarks/README.md)."""
+    (about 40% with lenet5_aug) cost nothing, and no image pays Compose's bookkeeping: with
+    lenet5_aug that was ~33 us an image on top of ~30 us of the transforms' own work."""
 
     def __init__(self, augment: dict, height: int, width: int):
         main, after = augment["transforms"], augment["after"]

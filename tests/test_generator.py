@@ -81,15 +81,17 @@ def test_augmentation_changes_images_but_keeps_shape(images):
     assert x.shape == plain.shape and np.allclose(x, plain[:, :, ::-1, :], atol=1e-5)
 
 
-def test_every_transform_builds_and_runs():
+@pytest.mark.parametrize("shape", [(32, 32, 3), (28, 20, 1)])
+def test_every_transform_builds_and_runs(shape):
+    """Also on odd-sized grayscale images, which each transform now gets without Compose around it."""
     from kerashp.schema import TRANSFORMS
 
     preset = load_preset("lenet5")
-    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     for name, fields in TRANSFORMS.items():
         spec = {"name": name, "p": 1.0, **{k: f.default for k, f in fields.items()}}
         augment = dict(preset.augment, transforms=[spec])
-        out = build_pipeline(augment, 32, 32)(image=image)["image"]
+        out = build_pipeline(augment, *shape[:2])(image=image)["image"]
         assert out.shape == image.shape and out.dtype == np.uint8, name
 
 
