@@ -180,17 +180,24 @@ def test_pretrained_models_see_the_input_their_weights_were_trained_on(name):
     np.testing.assert_allclose(converted, keras.ops.convert_to_numpy(expected), atol=1e-3)
 
 
-def test_the_conversion_layer_is_part_of_a_pretrained_model_and_never_trains(monkeypatch):
-    monkeypatch.setattr("keras.src.models.model.Model.load_weights", lambda self, path, **kwargs: None)
-    monkeypatch.setattr("keras.src.utils.file_utils.get_file", lambda *args, **kwargs: "offline.h5")
-    model = build("mobilenet_v2", (32, 32, 3), weights="imagenet", freeze="none")
-    layer = model.get_layer("imagenet_preprocessing")
-    assert not layer.trainable
-    np.testing.assert_allclose(layer.get_weights()[1], imagenet_conversion_bias("tf"), atol=1e-6)
-    assert "imagenet_preprocessing" not in [layer.name for layer in build("mobilenet_v2", (32, 32, 3), weights="none").layers]
+def test_imagenet_weights_reach_the_base_behind_the_conversion_layer(monkeypatch, tmp_path):
+    """A legacy .h5 file like the ones keras.applications downloads (random weights stand in for
+    ImageNet's) loads into the base, and the conversion layer in front of it never trains."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
 
-
-def imagenet_conversion_bias(mode: str) -> np.ndarray:
     from kerashp.models.transfer import imagenet_conversion
 
-    return imagenet_conversion(mode)[1]
+    saved = keras.applications.MobileNetV2(weights=None, include_top=False, input_shape=(32, 32, 3))
+    path = tmp_path / "mobilenet_v2.h5"
+    with h5py.File(path, "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, saved)
+    monkeypatch.setattr("keras.src.utils.file_utils.get_file", lambda *args, **kwargs: str(path))
+    model = build("mobilenet_v2", (32, 32, 3), weights="imagenet", freeze="none")
+    for layer in (layer for layer in saved.layers if layer.weights):
+        for expected, loaded in zip(layer.get_weights(), model.get_layer(layer.name).get_weights(), strict=True):
+            np.testing.assert_array_equal(loaded, expected)
+    conversion = model.get_layer("imagenet_preprocessing")
+    assert not conversion.trainable
+    np.testing.assert_allclose(conversion.get_weights()[1], imagenet_conversion("tf")[1])
+    assert "imagenet_preprocessing" not in [layer.name for layer in build("mobilenet_v2", (32, 32, 3), weights="none").layers]

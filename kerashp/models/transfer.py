@@ -45,9 +45,18 @@ def mobilenet_v2(options: dict, input_shape: tuple[int, int, int], num_classes: 
 def _build(name, application, options, input_shape, num_classes, pretrained_dense: tuple[str, ...] = ()):
     """`pretrained_dense` names the application's own dense layers to keep below the new head."""
     inputs = keras.Input(input_shape)
-    pixels = _pretrained_input(inputs, PREPROCESSING[name]) if options["weights"] == "imagenet" else inputs
-    # the shape comes from the tensor (MobileNetV2 mis-checks a channels-first `input_shape` given beside it)
-    base = _load(name, application, options["weights"], include_top=bool(pretrained_dense), input_tensor=pixels)
+    include_top = bool(pretrained_dense)
+    if options["weights"] == "imagenet":
+        # Keras loads ImageNet weights layer by layer in order, so they go into a plain base first and
+        # are copied by name into the base behind the conversion layer (a layer it does not expect).
+        pretrained = _load(name, application, include_top=include_top, input_shape=input_shape)
+        base = application(weights=None, include_top=include_top, input_tensor=_pretrained_input(inputs, PREPROCESSING[name]))
+        for layer in pretrained.layers:
+            if layer.weights:
+                base.get_layer(layer.name).set_weights(layer.get_weights())
+    else:
+        # the shape comes from the tensor (MobileNetV2 mis-checks a channels-first `input_shape` given beside it)
+        base = application(weights=None, include_top=include_top, input_tensor=inputs)
     frozen = {
         "none": [],
         "base": [layer for layer in base.layers if layer.name not in pretrained_dense],
@@ -93,10 +102,10 @@ def imagenet_conversion(mode: str) -> list[np.ndarray]:
     return [kernel.reshape(1, 1, 3, 3).astype("float32"), bias.astype("float32")]
 
 
-def _load(name: str, application, weights: str, **kwargs) -> keras.Model:
-    """The application with `weights` ("imagenet" or "none"), turning a failed download into a UserError."""
+def _load(name: str, application, **kwargs) -> keras.Model:
+    """The application with its ImageNet weights, turning a failed download into a UserError."""
     try:
-        return application(weights=None if weights == "none" else weights, **kwargs)
+        return application(weights="imagenet", **kwargs)
     except Exception as exc:
         if not (isinstance(exc, OSError) or str(exc).startswith(_DOWNLOAD_FAILURES)):
             raise
