@@ -77,23 +77,26 @@ def available_presets() -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-def find_preset(name_or_path: str, relative_to: Path | None = None) -> Path:
-    """A preset given by path (anything with a slash or a .toml suffix) or by name; `relative_to`, the
-    folder of a preset that `extends` this one, is searched first, so sibling presets find each other."""
+def find_preset(name_or_path: str, extending: Path | None = None) -> Path:
+    """A preset given by path (anything with a slash or a .toml suffix) or by name. For the `extends`
+    of the file `extending`, its own folder is searched first and the file itself is skipped, so
+    sibling presets find each other and `my/lenet5.toml` can extend the bundled `lenet5`."""
+    folder = extending.parent if extending is not None else None
     looks_like_path = name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path
     if looks_like_path:
         candidates = [Path(name_or_path)]
-        if relative_to is not None:
-            candidates.insert(0, relative_to / name_or_path)
+        if folder is not None:
+            candidates.insert(0, folder / name_or_path)
         for candidate in candidates:
             if candidate.is_file():
                 return candidate
         raise PresetError(printable(name_or_path), "", "no such preset file", has_value=False)
-    if relative_to is not None and (relative_to / f"{name_or_path}.toml").is_file():
-        return relative_to / f"{name_or_path}.toml"
+    itself = extending.resolve() if extending is not None else None
+    folders = ([folder] if folder is not None else []) + preset_dirs()
+    for candidate in (directory / f"{name_or_path}.toml" for directory in folders):
+        if candidate.is_file() and candidate.resolve() != itself:
+            return candidate
     presets = available_presets()
-    if name_or_path in presets:
-        return presets[name_or_path]
     close = difflib.get_close_matches(name_or_path, presets, n=3)
     hint = f"did you mean {', '.join(close)}?" if close else f"available: {', '.join(presets)}"
     raise PresetError("preset", printable(name_or_path), f"unknown preset; {hint}", has_value=False)
@@ -136,7 +139,7 @@ def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     if not isinstance(parent_name, str):
         raise PresetError(str(path), "extends", "expected a preset name or path", printable(parent_name))
     try:
-        parent_path = find_preset(parent_name, relative_to=path.parent)
+        parent_path = find_preset(parent_name, extending=path)
     except PresetError as exc:
         raise PresetError(str(path), "extends", f"{exc.problem}", printable(parent_name)) from None
     parent = _load_chain(parent_path, (*seen, resolved))
@@ -312,8 +315,8 @@ class _Checker:
 
     def origin(self, key: str) -> str:
         """The file of the `extends` chain that gave `key` (a list entry's key: the file that gave the list)."""
-        for given, path in self.origins.items():
-            if key == given or key.startswith(given + "."):
+        for given, path in self.origins.items():  # a table's problem is its keys' file's (an unknown section)
+            if key == given or key.startswith(given + ".") or given.startswith(key + "."):
                 return path
         return self.source
 

@@ -210,3 +210,15 @@ def test_reference_variants_are_checked():
     assert "expected a finite" not in error_of("lenet5", ["reference.x=[1]"])
     assert error_of("lenet5", ["reference.x=nan"]).endswith("expected a number or a string (a finite one)")
     assert "at most 2,147,483,647" in error_of("lenet5", ["train.epochs=100000000000000000000"])
+
+
+def test_a_preset_can_extend_a_bundled_one_of_its_own_name(tmp_path):
+    mine = write(tmp_path, "lenet5", 'extends = "lenet5"\n[optimizer]\nlearning_rate = 0.02\n')
+    preset = load_preset(str(mine))
+    assert preset.optimizer.learning_rate == 0.02 and preset.optimizer.momentum == 0.9
+
+
+def test_an_unknown_section_in_a_parent_is_blamed_on_the_parent(tmp_path):
+    parent = write(tmp_path, "parent", "[optim]\nlr = 1\n")
+    child = write(tmp_path, "child", 'extends = "parent"\n')
+    assert error_of(child).startswith(f"{parent}: optim: unknown section")

@@ -91,7 +91,8 @@ def test_conditional_values_cross_grpc_without_printing(capsys):
     from keras_tuner.src.engine.conditions import Parent
 
     quiet_condition_protos()
-    quiet_condition_protos()  # wrapped once per process, however often a search sets up
-    assert not getattr(Parent.to_proto.__wrapped__, "quiet", False)
+    quiet_condition_protos()  # harmless however often a search sets up
     proto = Parent("optimizer.name", ["sgd"]).to_proto()
     assert proto.parent.name == "optimizer.name" and capsys.readouterr().out == ""
+    print("the rest of the process still prints")
+    assert capsys.readouterr().out == "the rest of the process still prints\n"

@@ -4,7 +4,8 @@ Before Textual starts, `query_background` asks the terminal for its background c
 (`ESC ] 11 ; ? BEL`), which xterm, VTE (GNOME Terminal), kitty, iTerm2, WezTerm, foot, Alacritty,
 Konsole and tmux answer with `ESC ] 11 ; rgb:RRRR/GGGG/BBBB`; a luminance above one half means a
 light theme. A device-attributes query (`ESC [ c`, which every terminal answers) follows it, so a
-terminal that ignores OSC 11 costs no waiting, and 100 ms bound the whole exchange. Without an
+terminal that ignores OSC 11 costs no waiting, and 500 ms bound the whole exchange (generous: a reply
+arriving after Textual starts would be read as keystrokes, and over SSH replies take a round trip). Without an
 answer (not a terminal, an old one), `COLORFGBG="foreground;background"` decides where the
 terminal sets it (xterm, rxvt, Konsole): a background of 7 or 15 (white) means light. Otherwise
 Textual's dark default. The command palette (and ctrl+t) switch between the two at any time.
@@ -23,7 +24,7 @@ from typing import Mapping
 DARK, LIGHT = "textual-dark", "textual-light"
 LIGHT_BACKGROUNDS = {7, 15}
 QUERY = b"\x1b]11;?\x07\x1b[c"  # background colour, then device attributes as a sentinel
-REPLY_TIMEOUT_S = 0.1
+REPLY_TIMEOUT_S = 0.5  # only a terminal that answers neither query waits this long
 BACKGROUND_REPLY = re.compile(rb"\x1b\]11;rgb:([0-9a-fA-F]{1,4})/([0-9a-fA-F]{1,4})/([0-9a-fA-F]{1,4})")
 ATTRIBUTES_REPLY = re.compile(rb"\x1b\[\?[0-9;]*c")
 

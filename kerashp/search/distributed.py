@@ -13,9 +13,6 @@ or to a private network you trust.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import io
 import os
 import socket
 import subprocess
@@ -94,25 +91,20 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 def quiet_condition_protos() -> None:
-    """Swallow the stdout of KerasTuner's `Parent.to_proto`.
+    """Silence the `print` in KerasTuner's conditions module.
 
-    KerasTuner 1.4.8 left a debugging `print(self.values[0])` in it (keras_tuner/src/engine/
-    conditions.py), which runs whenever a trial with a conditional hyperparameter crosses gRPC,
-    so chief and workers print stray lines such as `sgd`. Wrapped once per process.
+    KerasTuner 1.4.8 left a debugging `print(self.values[0])` in `Parent.to_proto` (keras_tuner/src/
+    engine/conditions.py), which runs whenever a trial with a conditional hyperparameter crosses
+    gRPC, so chief and workers printed stray lines such as `sgd`. The module has no other print;
+    shadowing the name there leaves every other thread's output alone (redirecting stdout would not).
     """
-    from keras_tuner.src.engine.conditions import Parent
+    from keras_tuner.src.engine import conditions
 
-    if getattr(Parent.to_proto, "quiet", False):
-        return
-    to_proto = Parent.to_proto
+    conditions.print = _print_nothing
 
-    @functools.wraps(to_proto)
-    def quiet_to_proto(self):
-        with contextlib.redirect_stdout(io.StringIO()):
-            return to_proto(self)
 
-    quiet_to_proto.quiet = True
-    Parent.to_proto = quiet_to_proto
+def _print_nothing(*args, **kwargs) -> None:
+    """KerasTuner's leftover debugging output goes nowhere."""
 
 
 def serve(oracle, host: str, port: int, on_poll: Callable[[], None], workers_alive: Callable[[], bool] | None = None) -> None:
