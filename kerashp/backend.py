@@ -30,6 +30,23 @@ def device_description() -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this process may hand to child processes (study jobs, local search workers) through
+    CUDA_VISIBLE_DEVICES: the entries of its own CUDA_VISIBLE_DEVICES when set (an index into
+    physical GPUs would escape it), else 0..n-1; as many as torch counts (CUDA stops reading the
+    list at its first invalid entry, such as -1)."""
+    count = gpu_count()
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [entry.strip() for entry in visible.split(",")] if visible else [str(index) for index in range(count)]
+    return ids[:count]
+
+
 def versions() -> dict[str, str]:
     """Versions of the libraries that decide a run's numbers, for summary.json and `kerashp info`."""
     from importlib.metadata import PackageNotFoundError, version

@@ -47,12 +47,12 @@ from kerashp.study_plan import (
     toml_inline,
     validate_plan,
 )
-from kerashp.study_runners import ParallelRunner, SequentialRunner, visible_gpus
+from kerashp.study_runners import ParallelRunner, SequentialRunner
 
 __all__ = [
     "FINISHED", "PRESET_FACTOR", "STUDY_FILE", "Factor", "FactorFinished", "Study", "StudyFinished", "StudyPlan",
     "StudyResult", "Variant", "VariantEpoch", "VariantFinished", "VariantSkipped", "VariantStarted", "find_study",
-    "plan_from_args", "plan_from_file", "study_content", "toml_inline", "validate_plan", "visible_gpus",
+    "plan_from_args", "plan_from_file", "study_content", "toml_inline", "validate_plan",
 ]  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 from collections import deque
 
+from kerashp.backend import visible_gpus
 from kerashp.config import load_preset
 from kerashp.control import RunControl
 from kerashp.errors import RunFailedError
@@ -151,12 +152,3 @@ class _Child:
         lines = [line.strip() for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
         return lines[-1] if lines else "no output"
 
-
-def visible_gpus() -> list[str]:
-    """GPU ids to hand out through CUDA_VISIBLE_DEVICES: those already visible, else every one torch sees."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return [gpu.strip() for gpu in visible.split(",") if gpu.strip() and gpu.strip() != "-1"]
-    import torch
-
-    return [str(index) for index in range(torch.cuda.device_count())]

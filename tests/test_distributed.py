@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
+from kerashp import backend
 from kerashp.backend import use_torch_backend
 from kerashp.errors import UserError
-from kerashp.search import distributed
 from kerashp.search.distributed import (
     LOOPBACK, Role, free_port, parse_address, quiet_condition_protos, reconnect_quickly, serve, worker_devices,
 )
@@ -78,7 +78,7 @@ def test_worker_addresses_need_a_host_and_a_port(text):
     ],
 )
 def test_local_workers_take_the_visible_gpus_round_robin(monkeypatch, gpus, visible, expected):
-    monkeypatch.setattr(distributed, "gpu_count", lambda: gpus)
+    monkeypatch.setattr(backend, "gpu_count", lambda: gpus)
     if visible is None:
         monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     else:
@@ -96,3 +96,13 @@ def test_conditional_values_cross_grpc_without_printing(capsys):
     assert proto.parent.name == "optimizer.name" and capsys.readouterr().out == ""
     print("the rest of the process still prints")
     assert capsys.readouterr().out == "the rest of the process still prints\n"
+
+
+def test_study_jobs_and_local_workers_share_one_reading_of_the_visible_gpus(monkeypatch):
+    from kerashp import study_runners
+    from kerashp.search import distributed
+
+    assert study_runners.visible_gpus is distributed.visible_gpus is backend.visible_gpus
+    monkeypatch.setattr(backend, "gpu_count", lambda: 0)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")  # set, yet torch sees no GPU: nothing to hand out
+    assert backend.visible_gpus() == []

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from kerashp.backend import visible_gpus
 from kerashp.errors import RunFailedError, UserError
 
 # gRPC's C core logs to stderr on its own (`E1125 ... add_port.cc:83] Failed to add port` before
@@ -158,23 +159,13 @@ def reconnect_quickly(client) -> None:
     client.stub = protos.get_service_grpc().OracleStub(grpc.insecure_channel(address, options=options))
 
 
-def gpu_count() -> int:
-    import torch
-
-    return torch.cuda.device_count()
-
-
 def worker_devices(count: int) -> list[str | None]:
     """CUDA_VISIBLE_DEVICES for each of `count` local workers, round robin over the GPUs this
-    process sees: the k-th entry of its own CUDA_VISIBLE_DEVICES when that is set (an index into
-    physical GPUs would escape it), else the k-th GPU. None (inherit) with fewer than two GPUs."""
-    gpus = gpu_count()
-    if gpus < 2:
+    process sees; None (inherit) with fewer than two GPUs."""
+    gpus = visible_gpus()
+    if len(gpus) < 2:
         return [None] * count
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    # CUDA reads the list up to its first invalid entry; torch counted the valid ones
-    devices = [d.strip() for d in visible.split(",")][:gpus] if visible else [str(i) for i in range(gpus)]
-    return [devices[k % len(devices)] for k in range(count)]
+    return [gpus[k % len(gpus)] for k in range(count)]
 
 
 def start_local_workers(search_dir: Path, count: int, host: str, port: int) -> list[subprocess.Popen]:
