@@ -217,3 +217,32 @@ def list_runs(runs_dir: Path) -> list[RunDir]:
         return []
     runs = [RunDir(p) for p in runs_dir.iterdir() if (p / "preset.toml").is_file()]
     return sorted(runs, key=lambda run: (run.path.stat().st_mtime, run.name))
+
+
+class EventLogTail:
+    """The records another process appends to an events.jsonl, read as they arrive: each `read()`
+    returns the complete lines written since the last (a line still being written waits for the
+    next read; the half line a killed process left behind, or anything not a JSON object, is skipped)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.offset = 0
+
+    def read(self) -> list[dict]:
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except OSError:
+            return []
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        records = []
+        for line in complete.decode("utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ from kerashp.backend import visible_gpus
 from kerashp.config import load_preset
 from kerashp.control import RunControl
 from kerashp.errors import RunFailedError
+from kerashp.runs import EventLogTail
 from kerashp.study_events import VariantEpoch, VariantFinished, VariantStarted, emit
 from kerashp.study_folder import FINISHED, StudyFolder, Variant
 
@@ -122,26 +122,17 @@ class _Child:
         with open(self.log_path, "a", encoding="utf-8") as log:
             command = [sys.executable, "-m", "kerashp.cli", "train", *arguments]
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        self.events_read = 0
+        self.events: EventLogTail | None = None  # once the variant's run folder exists
 
     def step(self, listeners) -> bool:
         """Relay the epochs finished since the last step; True once the process has ended."""
         done = self.process.poll() is not None
         started = self.study.started_run(self.variant)
-        events = started / "events.jsonl" if started is not None else None
-        if events is not None and events.exists():
-            with open(events, "rb") as handle:
-                handle.seek(self.events_read)
-                chunk = handle.read()
-            complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next step
-            self.events_read += len(complete)
-            for line in complete.decode("utf-8", errors="replace").splitlines():
-                try:
-                    record = json.loads(line)
-                except ValueError:  # the half line a killed process left behind
-                    continue
-                if record.get("event") == "EpochEnded":
-                    emit(listeners, VariantEpoch(self.number, self.variant.label, record["epoch"], record["epochs"], record["metrics"]))
+        if started is not None and self.events is None:
+            self.events = EventLogTail(started / "events.jsonl")
+        for record in self.events.read() if self.events is not None else ():
+            if record.get("event") == "EpochEnded":
+                emit(listeners, VariantEpoch(self.number, self.variant.label, record["epoch"], record["epochs"], record["metrics"]))
         return done
 
     def interrupt(self) -> None:

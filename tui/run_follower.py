@@ -8,11 +8,11 @@ applying them to a `LiveRun` gives the search screen the same state, and so the 
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from kerashp.events import BatchEnded, EpochEnded, EpochStarted, Evaluated, Event, Progress, RunFailed, RunFinished, RunStarted
+from kerashp.runs import EventLogTail
 from tui.live import LiveRun
 
 CLOCK = time.time  # event times are wall-clock times (tests fix it)
@@ -26,7 +26,7 @@ def decode(record: dict) -> tuple[Event, float] | None:
     if kind is None:
         return None
     try:
-        return kind(**fields), float(when) if when is not None else time.time()
+        return kind(**fields), float(when) if when is not None else CLOCK()
     except (TypeError, ValueError):
         return None
 
@@ -35,29 +35,17 @@ class RunFollower:
     """The run in `run_dir` as a `LiveRun`; `poll()` catches up with what it has written since."""
 
     def __init__(self, run_dir: Path, preset: str, epochs: int):
-        self.events = Path(run_dir) / "events.jsonl"
+        self.events = EventLogTail(Path(run_dir) / "events.jsonl")
         self.live = LiveRun(preset, epochs, {}, clock=CLOCK, activity="starting")
-        self._read = 0
 
     def poll(self) -> bool:
         """Apply the events logged since the last poll; whether there were any."""
-        try:
-            with open(self.events, "rb") as handle:
-                handle.seek(self._read)
-                chunk = handle.read()
-        except OSError:
-            return False
-        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next poll
-        self._read += len(complete)
-        for line in complete.decode("utf-8", errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            decoded = decode(record) if isinstance(record, dict) else None
+        records = self.events.read()
+        for record in records:
+            decoded = decode(record)
             if decoded is not None:
                 self._apply(*decoded)
-        return bool(complete)
+        return bool(records)
 
     def _apply(self, event: Event, when: float) -> None:
         self.live.apply(event)
