@@ -18,7 +18,8 @@ from kerashp.mixing import MixSpec, mix_images
 
 
 def augmented_pairs(preset: Preset, images: np.ndarray) -> np.ndarray:
-    """Each image through the preset's pipeline, seeded per image as the generator seeds batches."""
+    """Each image through the preset's pipeline, with a seed of its own drawn the way the generator
+    seeds a batch (so the grid is reproducible; it is not the draw training makes for that image)."""
     pipeline = build_pipeline(preset["augment"], images.shape[1], images.shape[2], seed=preset["seed"])
     if pipeline is None:
         return images.copy()

@@ -158,8 +158,10 @@ def _decode_as(path: Path, size, expected: tuple[int, ...]) -> np.ndarray:
 
 def _as_uint8(image: Image.Image) -> np.ndarray:
     """8-bit L or RGB pixels; 16-bit grayscale keeps its full range (PIL's own convert clips it at 255)."""
-    if image.mode.startswith("I"):  # "I;16*" 16-bit PNG/TIFF, or "I" holding 16-bit values
-        return (np.clip(np.asarray(image, dtype=np.int64), 0, 65535) >> 8).astype(np.uint8)
+    if image.mode.startswith("I"):  # "I;16*" 16-bit PNG/TIFF, or 32-bit "I" holding 8- or 16-bit values
+        values = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
+        sixteen_bit = image.mode.startswith("I;16") or values.max(initial=0) > 255
+        return (values >> 8 if sixteen_bit else values).astype(np.uint8)
     return np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
 
 
