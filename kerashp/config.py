@@ -93,9 +93,10 @@ def find_preset(name_or_path: str, extending: Path | None = None) -> Path:
         raise PresetError(printable(name_or_path), "", "no such preset file", has_value=False)
     itself = extending.resolve() if extending is not None else None
     folders = ([folder] if folder is not None else []) + preset_dirs()
-    for candidate in (directory / f"{name_or_path}.toml" for directory in folders):
-        if candidate.is_file() and candidate.resolve() != itself:
-            return candidate
+    found = [candidate for candidate in (directory / f"{name_or_path}.toml" for directory in folders) if candidate.is_file()]
+    others = [candidate for candidate in found if candidate.resolve() != itself]
+    if others or found:  # only itself: `extends` names the file it is in, a cycle the loader reports
+        return (others or found)[0]
     presets = available_presets()
     close = difflib.get_close_matches(name_or_path, presets, n=3)
     hint = f"did you mean {', '.join(close)}?" if close else f"available: {', '.join(presets)}"
@@ -314,9 +315,13 @@ class _Checker:
         return PresetError(source, printable(key), problem, printable(value), has_value=has_value)
 
     def origin(self, key: str) -> str:
-        """The file of the `extends` chain that gave `key` (a list entry's key: the file that gave the list)."""
-        for given, path in self.origins.items():  # a table's problem is its keys' file's (an unknown section)
-            if key == given or key.startswith(given + ".") or given.startswith(key + "."):
+        """The file of the `extends` chain that gave `key` (a list entry's key: the file that gave the
+        list; a table's key, such as an unknown section: the file that gave its keys)."""
+        for given, path in self.origins.items():
+            if key == given or key.startswith(given + "."):
+                return path
+        for given, path in self.origins.items():
+            if given.startswith(key + "."):
                 return path
         return self.source
 

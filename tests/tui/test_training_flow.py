@@ -15,7 +15,7 @@ from tui.screens.tweak import TweakScreen
 from tui.settings import Settings
 from tui.widgets.chart import LineChart
 from tui.widgets.field_row import FieldRow
-from tui.widgets.run_progress import RunStatus
+from tui.widgets.run_progress import RunStatus, status_text
 
 CHARTS = ("loss-chart", "accuracy-chart", "lr-chart")
 
@@ -91,8 +91,14 @@ def finish(settings: Settings) -> tuple[str, str]:
 
     async def scenario(pilot):
         await pilot.press("t")
-        await wait_for(pilot, lambda: app.live.ended, what="the run to end")
-        return app.live.status, app.screen.query_one(RunStatus).text.plain
+        def shown() -> str:
+            return app.screen.query_one(RunStatus).text.plain
+
+        def ended_on_screen() -> bool:  # the status line is redrawn after the run's last event
+            return app.live.ended and shown() == status_text(app.live).plain
+
+        await wait_for(pilot, ended_on_screen, what="the run's end on screen")
+        return app.live.status, shown()
 
     return drive(app, scenario)
 
