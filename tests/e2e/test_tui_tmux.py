@@ -61,7 +61,15 @@ def tui_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tui.app"]
 
 
-def assert_terminal_restored(tmux: Tmux) -> None:
+def start_tui(tmux: Tmux, folder: Path, settings: list[str]) -> None:
+    """Type the kerashp-tui command line into the shell, run in `folder`, echoing its exit code after."""
+    tmux.send(f"cd {shlex.quote(str(folder))} && {shlex.join(tui_command() + settings)}; echo exit=$?", "Enter")
+
+
+def quit_and_check_terminal(tmux: Tmux) -> None:
+    """`q` ends the app with exit code 0 and leaves the terminal as it found it."""
+    tmux.send("q")
+    tmux.wait_for("exit=0", timeout=30)
     assert tmux.flag("alternate_on") == "0"  # back on the main screen
     assert tmux.flag("cursor_flag") == "1" and tmux.flag("mouse_any_flag") == "0"
     tmux.send("echo ready-$((6 * 7))", "Enter")
@@ -74,10 +82,9 @@ def test_tui_trains_in_a_real_terminal_and_quits_cleanly(tiny_folder, tmp_path):
         "--set", f"data.source=folder:{tiny_folder}", "--set", "train.batch_size=8",
         "--set", "data.validation=8", "--set", "train.epochs=2",
     ]
-    command = f"cd {shlex.quote(str(tmp_path))} && {shlex.join(tui_command() + settings)}; echo exit=$?"
     tmux = Tmux()
     try:
-        tmux.send(command, "Enter")
+        start_tui(tmux, tmp_path, settings)
         tmux.wait_for("1234 screens", timeout=60)
         assert tmux.flag("alternate_on") == "1"
         tmux.send("t")
@@ -86,9 +93,7 @@ def test_tui_trains_in_a_real_terminal_and_quits_cleanly(tiny_folder, tmp_path):
         tmux.send("3")
         runs = tmux.wait_for("1 run in")
         assert "lenet5 " in runs and "completed" in runs and "2/2" in runs
-        tmux.send("q")
-        tmux.wait_for("exit=0", timeout=30)
-        assert_terminal_restored(tmux)
+        quit_and_check_terminal(tmux)
     finally:
         tmux.close()
     (run,) = (tmp_path / "runs").iterdir()
@@ -102,18 +107,15 @@ def test_tui_trains_on_cifar10_mini_at_80x24(tmp_path):
         "--set", f"data.source=folder:{CIFAR10_MINI.resolve()}", "--set", "train.epochs=1",
         "--set", "data.validation=500",
     ]
-    command = f"cd {shlex.quote(str(tmp_path))} && {shlex.join(tui_command() + settings)}; echo exit=$?"
     tmux = Tmux(80, 24)
     try:
-        tmux.send(command, "Enter")
+        start_tui(tmux, tmp_path, settings)
         presets = tmux.wait_for("q quit", timeout=60)  # the footer keeps quit within 80 columns
         assert "lenet5" in presets
         tmux.send("t")
         dashboard = tmux.wait_for("completed 1 epochs", timeout=300)
         assert "accuracy" in dashboard and "epoch" in dashboard
-        tmux.send("q")
-        tmux.wait_for("exit=0", timeout=30)
-        assert_terminal_restored(tmux)
+        quit_and_check_terminal(tmux)
     finally:
         tmux.close()
     (run,) = (tmp_path / "runs").iterdir()
