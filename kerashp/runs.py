@@ -146,6 +146,14 @@ class RunDir:
             for temp in folder.glob(".*tmp*"):
                 temp.unlink(missing_ok=True)
 
+    def keep_only_checkpoint(self, epoch: int) -> None:
+        """Delete every epoch checkpoint but `epoch`'s: the older one goes once an epoch is committed
+        (also on resume, for a process killed between the commit and the delete)."""
+        keep = self.epoch_checkpoint(epoch)
+        for old in self.checkpoints.glob("epoch-*.keras"):
+            if old != keep:
+                old.unlink(missing_ok=True)
+
     def drop_partial_event(self) -> None:
         """Cut a last line left half-written by a killed process, before a resumed run appends."""
         events = self.path / "events.jsonl"

@@ -116,6 +116,8 @@ def resume(
     with writing(run.path):
         run.remove_temp_files()
         run.drop_partial_event()
+        if epochs_done:
+            run.keep_only_checkpoint(epochs_done)
         if epochs_done and state.get("best_epoch") == epochs_done:  # killed between the commit and the best copy
             _atomic_copy(run.epoch_checkpoint(epochs_done), run.best_checkpoint)
     return _execute(run, preset, listeners, control or RunControl(), epochs_done=epochs_done, state=state)
@@ -420,9 +422,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.run.write_state({"epochs_done": epoch + 1, "best_epoch": self.best_epoch, "best_value": self.best_value})
         if best:
             _atomic_copy(checkpoint, self.run.best_checkpoint)
-        for old in self.run.checkpoints.glob("epoch-*.keras"):
-            if old != checkpoint:
-                old.unlink(missing_ok=True)
+        self.run.keep_only_checkpoint(epoch + 1)
         self.emit(EpochEnded(epoch + 1, self.epochs, row, best))
 
     def summary(self) -> dict:

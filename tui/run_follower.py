@@ -35,7 +35,8 @@ class RunFollower:
     """The run in `run_dir` as a `LiveRun`; `poll()` catches up with what it has written since."""
 
     def __init__(self, run_dir: Path, preset: str, epochs: int):
-        self.events = EventLogTail(Path(run_dir) / "events.jsonl")
+        self.run_dir = Path(run_dir)
+        self.events = EventLogTail(self.run_dir / "events.jsonl")
         self.live = LiveRun(preset, epochs, {}, clock=CLOCK, activity="starting")
 
     def poll(self) -> bool:

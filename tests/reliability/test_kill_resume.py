@@ -71,6 +71,15 @@ def copy(source, target):
     real(source, target)
 train._atomic_copy = copy
 """,
+    # the last epoch committed, the previous epoch's checkpoint not yet deleted
+    "before-old-checkpoint-deleted": """
+real = runs.RunDir.keep_only_checkpoint
+def keep_only_checkpoint(self, epoch):
+    if epoch == 3:
+        die()
+    real(self, epoch)
+runs.RunDir.keep_only_checkpoint = keep_only_checkpoint
+""",
     "in-test-evaluation": """
 real = train._evaluate
 def evaluate(model, feed, emit):

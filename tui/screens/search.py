@@ -195,7 +195,7 @@ class SearchScreen(Screen):
         else:
             runs = trial_runs(self.results, running)
             newest = runs[-1].path if runs else None
-            if newest is not None and (self.follower is None or self.follower.events.parent != newest):
+            if newest is not None and (self.follower is None or self.follower.run_dir != newest):
                 epochs = int(self.results.preset["train"]["epochs"])
                 self.follower = RunFollower(newest, f"trial {running}", epochs)
             if self.follower is not None:
