@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 from kerashp import schema
 from kerashp.errors import PresetError
-from kerashp.fields import Field
+from kerashp.fields import Field, is_number
 from kerashp.models.catalog import MODEL_OPTIONS
 
 PRESET_PATH_ENV = "KERASHP_PRESET_PATH"
@@ -130,7 +130,7 @@ def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         cycle = " -> ".join(p.stem for p in (*seen, resolved))
         raise PresetError(str(path), "extends", f"cycle: {cycle}", has_value=False)
     document = read_toml(path)
-    for private in (OVERRIDES, ORIGINS) if isinstance(document, dict) else ():
+    for private in (OVERRIDES, ORIGINS):
         if private in document:
             raise PresetError(str(path), private, "unknown section or key (a name kerashp keeps for itself)", has_value=False)
     parent_name = document.pop("extends", None)
@@ -493,13 +493,10 @@ def _holds(checker: _Checker, preset: dict, where: str, key: str, value: Any) ->
         actual = _walk(preset, split_key(key))
     except (KeyError, IndexError, TypeError):
         raise checker.fail(_join(where, _quoted(key)), "not a key of this preset", has_value=False) from None
-    if _is_number(actual) and _is_number(value):
+    if is_number(actual) and is_number(value):
         return math.isclose(actual, value, rel_tol=1e-9)
     return actual == value
 
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_consistency(checker: _Checker, preset: dict) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -57,7 +57,7 @@ class Float(Field):
         return f"a number in {left}{self.lo:g}, {self.hi:g}{right}"
 
     def check(self, value: Any) -> float:
-        if not _is_number(value):
+        if not is_number(value):
             raise ValueError(f"expected {self.allowed()}")
         if _too_big_for_float(value):
             raise ValueError(f"out of range; allowed: {self.allowed()}")
@@ -187,7 +187,7 @@ class FractionOrCount(Field):
 
     def check(self, value: Any) -> float | int:
         # nan passes both comparisons below, so it is refused here explicitly
-        if not _is_number(value) or value < 0 or (isinstance(value, float) and math.isnan(value)):
+        if not is_number(value) or value < 0 or (isinstance(value, float) and math.isnan(value)):
             raise ValueError(f"expected {self.allowed()}")
         if value >= 1:
             if isinstance(value, float) and not value.is_integer():

@@ -11,6 +11,7 @@ import math
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 
+from kerashp.fields import is_number
 from tui.widgets.chart import LineChart, Reference, Series
 
 # which `[reference]` figure a chart compares against, in order of preference
@@ -24,7 +25,7 @@ def reference_for(reference: dict, metric: str) -> Reference | None:
     """The figure the source study reported for `metric`, as a chart reference line."""
     for key in REFERENCE_KEYS[metric]:
         value = reference.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if is_number(value):
             return Reference(key.split("_")[0], float(value))
     return None
 
