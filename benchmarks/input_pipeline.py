@@ -77,9 +77,9 @@ def main() -> None:
     parser.add_argument("--data", default=str(MINI))
     args = parser.parse_args()
     dataset = load_dataset(f"folder:{args.data}")
-    augment = load_preset("lenet5_aug")["augment"]
+    preset = load_preset("lenet5_aug")
+    augment, defaults = preset["augment"], preset["train"]
     with_mixup = dict(augment, mixup_alpha=0.2)
-    defaults = load_preset("lenet5_aug")["train"]
     print(f"input_pipeline on {machine()}, {len(dataset.train)} training images, median of {args.repeats}")
     for name, spec in (("lenet5_aug augmentation", augment), ("... plus mixup 0.2", with_mixup)):
         for workers in (1, 2):
@@ -88,7 +88,7 @@ def main() -> None:
     augmented, plain = [], []
     with tempfile.TemporaryDirectory() as scratch:
         runs = Path(scratch) / "runs"
-        ready = pre_augmented(dataset, Path(args.data), augment, load_preset("lenet5_aug")["seed"], Path(scratch) / "pre-augmented")
+        ready = pre_augmented(dataset, Path(args.data), augment, preset["seed"], Path(scratch) / "pre-augmented")
         on_the_fly = [f"data.source=folder:{args.data}"]
         in_memory = [f"data.source=folder:{ready}", "augment.transforms=[]", "augment.after=[]"]
         for _ in range(args.repeats):

@@ -21,12 +21,9 @@ CONSTANT = cv2.BORDER_CONSTANT
 
 
 def build_transform(spec: dict, height: int, width: int) -> A.BasicTransform:
-    """One preset transform table -> one Albumentations transform applied with probability `p`."""
-    name, p = spec["name"], spec["p"]
-    if name == "horizontal_flip":
-        return A.HorizontalFlip(p=p)
-    if name == "vertical_flip":
-        return A.VerticalFlip(p=p)
+    """One preset transform table -> the Albumentations transform that does its pixel work, applied
+    every time it is called (the `Augmenter` decides when a transform fires; flips it does itself)."""
+    name, always = spec["name"], 1.0
     if name == "pad_crop":
         pad = spec["padding"]
         return A.Sequential(
@@ -34,10 +31,10 @@ def build_transform(spec: dict, height: int, width: int) -> A.BasicTransform:
                 A.PadIfNeeded(height + 2 * pad, width + 2 * pad, border_mode=CONSTANT, fill=0),
                 A.RandomCrop(height, width),
             ],
-            p=p,
+            p=always,
         )
     if name == "random_resized_crop":
-        return A.RandomResizedCrop(size=(height, width), scale=tuple(spec["scale"]), ratio=tuple(spec["ratio"]), p=p)
+        return A.RandomResizedCrop(size=(height, width), scale=tuple(spec["scale"]), ratio=tuple(spec["ratio"]), p=always)
     if name == "affine":
         return A.Affine(
             rotate=(-spec["rotate"], spec["rotate"]),
@@ -46,22 +43,22 @@ def build_transform(spec: dict, height: int, width: int) -> A.BasicTransform:
             shear=0.0,
             border_mode=CONSTANT,
             fill=0,
-            p=p,
+            p=always,
         )
     if name == "rotate":
-        return A.Rotate(limit=spec["limit"], border_mode=CONSTANT, fill=0, p=p)
+        return A.Rotate(limit=spec["limit"], border_mode=CONSTANT, fill=0, p=always)
     if name == "color_jitter":
         return A.ColorJitter(
             brightness=spec["brightness"],
             contrast=spec["contrast"],
             saturation=spec["saturation"],
             hue=spec["hue"],
-            p=p,
+            p=always,
         )
     if name == "random_erasing":
-        return A.Erasing(scale=tuple(spec["scale"]), ratio=tuple(spec["ratio"]), fill=0, p=p)
+        return A.Erasing(scale=tuple(spec["scale"]), ratio=tuple(spec["ratio"]), fill=0, p=always)
     if name == "gaussian_blur":
-        return A.GaussianBlur(blur_limit=0, sigma_limit=tuple(spec["sigma"]), p=p)
+        return A.GaussianBlur(blur_limit=0, sigma_limit=tuple(spec["sigma"]), p=always)
     raise ValueError(f"unknown transform {name!r}")  # the schema rejects these before we get here
 
 
@@ -91,12 +88,12 @@ class Augmenter:
         self.after_p = np.array([spec["p"] for spec in after])
         self.transforms: list[A.BasicTransform] = []  # the Albumentations ones, which seed_pipeline seeds
         self.steps = [self._step(spec, height, width) for spec in main + after]
-        self.rng = np.random.default_rng(0)
+        self.rng: np.random.Generator  # set by seed_pipeline, before every batch
 
     def _step(self, spec: dict, height: int, width: int):
         if spec["name"] in FLIP_VIEWS:
             return FLIP_VIEWS[spec["name"]]
-        transform = build_transform(dict(spec, p=1.0), height, width)
+        transform = build_transform(spec, height, width)
         self.transforms.append(transform)
         return partial(_through, transform)
 

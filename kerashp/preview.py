@@ -11,7 +11,7 @@ import numpy as np
 from kerashp.augment import build_pipeline, seed_pipeline
 from kerashp.config import Preset
 from kerashp.data import Dataset, ImageSet
-from kerashp.data.split import split_indices
+from kerashp.data.split import preset_split
 from kerashp.errors import UserError
 from kerashp.generator import batch_seed
 from kerashp.mixing import MixSpec, mix_images
@@ -20,7 +20,7 @@ from kerashp.mixing import MixSpec, mix_images
 def augmented_pairs(preset: Preset, images: np.ndarray) -> np.ndarray:
     """Each image through the preset's pipeline, with a seed of its own drawn the way the generator
     seeds a batch (so the grid is reproducible; it is not the draw training makes for that image)."""
-    pipeline = build_pipeline(preset["augment"], images.shape[1], images.shape[2], seed=preset["seed"])
+    pipeline = build_pipeline(preset["augment"], images.shape[1], images.shape[2])  # seeded per image below
     if pipeline is None:
         return images.copy()
     out = []
@@ -38,14 +38,14 @@ def draw_preview(preset: Preset, dataset: Dataset, count: int, out: Path) -> Pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    data = preset["data"]
-    train_indices, held_out = split_indices(dataset.train.labels, data["validation"], data["split"], preset["seed"])
+    train_indices, held_out = preset_split(preset, dataset.train.labels)
     training = dataset.train.subset(train_indices)
     rng = np.random.default_rng(preset["seed"])
     picked = np.sort(rng.choice(len(training), size=min(count, len(training)), replace=False))
     originals = training.images[picked]
     augmented = augmented_pairs(preset, originals)
-    mixes = _mix_specs(preset["augment"]) if len(picked) > 1 else []
+    mix = MixSpec.from_augment(preset["augment"])
+    mixes = _mix_specs(mix) if len(picked) > 1 else []
     columns = 8
     pair_rows = math.ceil(len(picked) / (columns // 2))
     figure = plt.figure(figsize=(columns * 1.3, (pair_rows + len(mixes)) * 1.45 + 3.2), layout="constrained")
@@ -59,7 +59,7 @@ def draw_preview(preset: Preset, dataset: Dataset, count: int, out: Path) -> Pat
         _draw_mix_row(figure, grid, pair_rows + row, augmented, spec, batch_seed(preset["seed"], 0, row, 2))
     _draw_histogram(figure.add_subplot(grid[-1, : columns // 2 if mixes else columns]), training, dataset.class_names, len(held_out))
     if mixes:
-        _draw_beta(figure.add_subplot(grid[-1, columns // 2 :]), MixSpec.from_augment(preset["augment"]))
+        _draw_beta(figure.add_subplot(grid[-1, columns // 2 :]), mix)
     figure.suptitle(f"{preset.name}: what the training generator feeds the model (seed {preset['seed']})")
     _save(figure, out)
     plt.close(figure)
@@ -76,10 +76,9 @@ def _save(figure, out: Path) -> None:
         raise UserError(f"{out}: cannot write the preview ({reason})") from None
 
 
-def _mix_specs(augment: dict) -> list[MixSpec]:
+def _mix_specs(spec: MixSpec | None) -> list[MixSpec]:
     """One spec per mix row: with both alphas the generator picks mixup or CutMix per batch,
     so one row shows each; with one, both rows show it."""
-    spec = MixSpec.from_augment(augment)
     if spec is None:
         return []
     if spec.mixup_alpha > 0 and spec.cutmix_alpha > 0:

@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 from kerashp.augment import build_pipeline  # noqa: E402
 from kerashp.data import load_preset_data  # noqa: E402
 from kerashp.data.normalize import normalization  # noqa: E402
-from kerashp.data.split import split_indices  # noqa: E402
+from kerashp.data.split import preset_split  # noqa: E402
 from kerashp.generator import ImageBatches, batch_seed  # noqa: E402
 from kerashp.mixing import MixSpec  # noqa: E402
 from kerashp.fastpath import accelerate  # noqa: E402
@@ -130,7 +130,7 @@ def build_feeds(preset: Preset, emit: Emit, run: RunDir | None = None, initial_e
     """Data -> split -> normalisation -> generators, exactly as the preset says."""
     data, train_cfg = preset["data"], preset["train"]
     dataset = load_preset_data(preset, lambda what, done, total: emit(Progress(what, done, total)))
-    train_idx, val_idx = split_indices(dataset.train.labels, data["validation"], data["split"], preset["seed"])
+    train_idx, val_idx = preset_split(preset, dataset.train.labels)
     if run is not None:
         _save_split(run, train_idx, val_idx)
     train_set, val_set = dataset.train.subset(train_idx), dataset.train.subset(val_idx)

@@ -30,6 +30,13 @@ def split_indices(labels: np.ndarray, validation: float | int, mode: str, seed: 
     return train, np.sort(val)
 
 
+def preset_split(preset: dict, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training and validation indices the preset's `[data]` and `seed` choose: the one split
+    training uses and augment-preview draws from."""
+    data = preset["data"]
+    return split_indices(labels, data["validation"], data["split"], preset["seed"])
+
+
 def _stratified(labels: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """Take from each class in proportion to its size (largest remainders get the leftovers)."""
     classes, sizes = np.unique(labels, return_counts=True)
