@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from kerashp.data.dataset import Dataset, ImageSet, Progress
-from kerashp.data.images import as_rgb, fit_size
+from kerashp.data.images import as_rgb, check_size, fit_size
 from kerashp.data.lazy import LazyImages, should_stream
 from kerashp.errors import DataError
 
@@ -125,7 +125,7 @@ def _read(files: Labelled, size, stream: bool, what: str, progress: Progress | N
         first = _decode(paths[0], size) if paths else None
         shape = tuple(shape or (first.shape if first is not None else (*(size or (32, 32)), 3)))
         if first is not None:
-            _check_shape(paths[0], first, shape)
+            check_size(str(paths[0]), first, shape)
         return ImageSet(LazyImages(paths, lambda path: _decode_as(path, size, shape), shape), labels)
     return ImageSet(_decode_all(paths, size, what, progress, shape), labels)
 
@@ -138,21 +138,13 @@ def _decode_all(files: list[Path], size, what: str, progress: Progress | None, s
             if progress and (index % 256 == 0 or index == len(files)):
                 progress(what, index, len(files))
     for path, image in zip(files, decoded):
-        _check_shape(path, image, tuple(shape or decoded[0].shape))
+        check_size(str(path), image, tuple(shape or decoded[0].shape))
     return np.stack(decoded) if decoded else np.zeros((0, *(size or (32, 32)), 3), np.uint8)
-
-
-def _check_shape(path: Path, image: np.ndarray, expected: tuple[int, ...]) -> None:
-    if image.shape != expected:
-        raise DataError(
-            f"{path}: image size {image.shape[:2]} differs from {expected[:2]}; "
-            "set data.image_size = [height, width] to resize every image"
-        )
 
 
 def _decode_as(path: Path, size, expected: tuple[int, ...]) -> np.ndarray:
     image = _decode(path, size)
-    _check_shape(path, image, expected)
+    check_size(str(path), image, expected)
     return image
 
 

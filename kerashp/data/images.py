@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from kerashp.errors import DataError
+
 
 def fit_size(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     """Resize to (height, width) with area interpolation when shrinking, bilinear when growing."""
@@ -23,3 +25,12 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     if image.shape[-1] == 1:
         return np.repeat(image, 3, axis=-1)
     return image[..., :3]
+
+
+def check_size(where: str, image: np.ndarray, expected: tuple[int, ...]) -> None:
+    """Every image of a dataset must share one size; `where` names the image that does not."""
+    if image.shape != tuple(expected):
+        raise DataError(
+            f"{where}: image size {image.shape[:2]} differs from {tuple(expected)[:2]}; "
+            "set data.image_size = [height, width] to resize every image"
+        )

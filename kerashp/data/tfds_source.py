@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kerashp.data.dataset import Dataset, ImageSet, Progress
-from kerashp.data.images import as_rgb, fit_size
+from kerashp.data.images import as_rgb, check_size, fit_size
 from kerashp.data.lazy import LazyImages, should_stream
 from kerashp.errors import DataError
 
@@ -104,13 +104,6 @@ def _image(example: dict, size) -> np.ndarray:
     return fit_size(as_rgb(np.asarray(example["image"])), size)
 
 
-def _size_error(where: str, index: int, image: np.ndarray, expected: tuple[int, ...]) -> DataError:
-    return DataError(
-        f"{where} example {index}: image size {image.shape[:2]} differs from {expected[:2]}; "
-        "set data.image_size = [height, width] to resize every image"
-    )
-
-
 class _ExampleImages:
     """Decodes one example's image on demand (for `LazyImages`), checking it has `shape`; a
     plain object rather than a closure so streamed datasets survive multiprocessing workers."""
@@ -120,8 +113,7 @@ class _ExampleImages:
 
     def __call__(self, index: int) -> np.ndarray:
         image = _image(self.source[index], self.size)
-        if image.shape != self.shape:
-            raise _size_error(self.where, index, image, self.shape)
+        check_size(f"{self.where} example {index}", image, self.shape)
         return image
 
 
@@ -134,8 +126,7 @@ def _read(name: str, split: str, source, size, progress: Progress | None, shape=
         example = source[index]
         image = _image(example, size)
         shape = tuple(shape or image.shape)
-        if image.shape != shape:
-            raise _size_error(f"tfds:{name} {split}", index, image, shape)
+        check_size(f"tfds:{name} {split} example {index}", image, shape)
         images.append(image)
         labels.append(int(example["label"]))
         if progress and ((index + 1) % 1024 == 0 or index + 1 == total):
@@ -155,8 +146,7 @@ def _stream(name: str, split: str, source, size, progress: Progress | None, shap
             progress(what, index + 1, total)
     first = _image(source[0], size)
     shape = tuple(shape or first.shape)
-    if first.shape != shape:  # fail now, not in the middle of an epoch
-        raise _size_error(f"tfds:{name} {split}", 0, first, shape)
+    check_size(f"tfds:{name} {split} example 0", first, shape)  # fail now, not in the middle of an epoch
     decode = _ExampleImages(f"tfds:{name} {split}", source, size, shape)
     return ImageSet(LazyImages(range(total), decode, decode.shape), labels)
 
