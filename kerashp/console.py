@@ -21,14 +21,14 @@ def fmt(value, digits: int = 4) -> str:
 def run_row(run) -> tuple[str, ...]:
     """A run's name, status, epochs, best/final validation and test accuracy and wall time, as
     `kerashp runs` and the TUI's runs screen list them (from its `kerashp.runs.RunDir`)."""
-    summary = run.read_summary()
+    summary, history = run.read_summary(), run.read_history()
     best = (summary.get("best") or {}).get("val_accuracy")
     final = (summary.get("final") or {}).get("val_accuracy")
     if final is None:  # killed mid-run: its summary was never finished, its history was
-        accuracies = [row["val_accuracy"] for row in run.read_history() if "val_accuracy" in row]
+        accuracies = [row["val_accuracy"] for row in history if "val_accuracy" in row]
         best, final = (max(accuracies), accuracies[-1]) if accuracies else (None, None)
     test = (summary.get("test") or {}).get("accuracy")
-    epochs = f"{summary.get('epochs_done', len(run.read_history()))}/{summary.get('epochs', '?')}"
+    epochs = f"{summary.get('epochs_done', len(history))}/{summary.get('epochs', '?')}"
     wall = f"{summary['wall_time']:.0f}s" if "wall_time" in summary else "-"
     return run.name, run.status(), epochs, fmt(best), fmt(final), fmt(test), wall
 

@@ -127,9 +127,9 @@ class _Child:
     def step(self, listeners) -> bool:
         """Relay the epochs finished since the last step; True once the process has ended."""
         done = self.process.poll() is not None
-        started = self.study.started_run(self.variant)
-        if started is not None and self.events is None:
-            self.events = EventLogTail(started / "events.jsonl")
+        if self.events is None:  # look for the run folder only until it exists
+            started = self.study.started_run(self.variant)
+            self.events = EventLogTail(started / "events.jsonl") if started is not None else None
         for record in self.events.read() if self.events is not None else ():
             if record.get("event") == "EpochEnded":
                 emit(listeners, VariantEpoch(self.number, self.variant.label, record["epoch"], record["epochs"], record["metrics"]))
