@@ -1,7 +1,11 @@
 """Rich rendering of training events for the headless CLI: a progress bar per epoch, a line per
-epoch, and a final table. It only consumes events; it never reaches into the engine."""
+epoch, and a final table, every line within 80 columns. Into a file or a pipe (not a terminal) it
+writes no progress bar, so a log holds only plain, greppable lines. It only consumes events; it
+never reaches into the engine."""
 
 from __future__ import annotations
+
+import math
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -10,12 +14,26 @@ from rich.table import Table
 from kerashp import events as ev
 
 
+EPOCH_LEGEND = "loss and acc per epoch: training/validation"
+FIXED_BELOW = 1e4  # larger numbers (a diverging loss) are written as 1.211e+15, not sixteen digits
+
+
 def fmt(value, digits: int = 4) -> str:
+    """A number as every kerashp table and line writes it: `digits` decimals, or `digits` significant
+    digits in exponent form when it is tiny or huge."""
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e-3 and value else f"{value:.{digits}f}"
+        fixed = 1e-3 <= abs(value) < FIXED_BELOW or not value or not math.isfinite(value)
+        return f"{value:.{digits}f}" if fixed else f"{value:.{digits}g}"
     return str(value)
+
+
+def epoch_metrics(metrics: dict) -> str:
+    """`loss 2.1245/2.4354  acc 0.2476/0.1760`: training/validation pairs (EPOCH_LEGEND), so an
+    epoch line fits 80 columns."""
+    loss, acc = (f"{fmt(metrics.get(key))}/{fmt(metrics.get(f'val_{key}'))}" for key in ("loss", "accuracy"))
+    return f"loss {loss}  acc {acc}"
 
 
 def run_row(run) -> tuple[str, ...]:
@@ -59,6 +77,8 @@ class ConsoleView:
             handler(event)
 
     def _bar(self, description: str, total: int, status: str = "") -> None:
+        if not self.console.is_terminal:  # a log file gets no bar (its leftovers were blank lines)
+            return
         if self.task is None:
             self.progress.start()
             self.task = self.progress.add_task(description, total=total, status=status)
@@ -74,15 +94,16 @@ class ConsoleView:
 
     def on_Progress(self, event: ev.Progress) -> None:
         self._bar(event.what, event.total)
-        self.progress.update(self.task, completed=event.done)
+        if self.task is not None:
+            self.progress.update(self.task, completed=event.done)
         if event.done >= event.total:
             self.close_bar()
 
     def on_RunStarted(self, event: ev.RunStarted) -> None:
         resumed = f", resuming after epoch {event.initial_epoch}" if event.initial_epoch else ""
         self.console.print(
-            f"[bold]{event.preset}[/]: {event.parameters:,} parameters on {event.device}, "
-            f"{event.epochs} epochs of {event.steps_per_epoch} steps{resumed}\n  run: {event.run_dir}",
+            f"[bold]{event.preset}[/]: {event.parameters:,} parameters on {event.device}\n"
+            f"  {event.epochs} epochs of {event.steps_per_epoch} steps{resumed}\n  run: {event.run_dir}\n  {EPOCH_LEGEND}",
             soft_wrap=True,
         )
 
@@ -99,9 +120,8 @@ class ConsoleView:
         m = event.metrics
         star = " [green]*best[/]" if event.best else ""
         self.console.print(
-            f"epoch {event.epoch:>3}/{event.epochs}  loss {fmt(m.get('loss'))}  acc {fmt(m.get('accuracy'))}  "
-            f"val_loss {fmt(m.get('val_loss'))}  val_acc {fmt(m.get('val_accuracy'))}  "
-            f"lr {m.get('lr', 0):.3g}  {m.get('epoch_time', 0):.1f}s{star}",
+            f"epoch {event.epoch:>3}/{event.epochs}  {epoch_metrics(m)}  lr {m.get('lr', 0):.3g}  "
+            f"{m.get('epoch_time', 0):.1f}s{star}",
             soft_wrap=True,
         )
 
@@ -125,9 +145,10 @@ class ConsoleView:
         self.console.print(table)
         if event.status == "diverged":
             last = s.get("last_finite") or {}
-            seen = f"; last finite: epoch {last['epoch']} batch {last['batch']}, loss {fmt(last['loss'])}, accuracy {fmt(last['accuracy'])}" if last else ""
+            seen = f"\n  last finite: epoch {last['epoch']} batch {last['batch']}, loss {fmt(last['loss'])}, accuracy {fmt(last['accuracy'])}" if last else ""
             self.console.print(
-                f"[red]loss became NaN/inf in epoch {s.get('diverged_at_epoch')}[/]{seen}; finished epochs are in history.csv", soft_wrap=True
+                f"[red]loss became NaN/inf in epoch {s.get('diverged_at_epoch')}[/]; finished epochs are in history.csv{seen}",
+                soft_wrap=True,
             )
         elif event.status in ("interrupted", "stopped") and self.resume_hint:
             self.console.print(f"[yellow]stopped[/]: resume with  kerashp train --resume {event.run_dir}", soft_wrap=True)

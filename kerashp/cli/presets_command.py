@@ -26,7 +26,8 @@ def register(subcommands) -> None:
 
 
 def list_presets(args) -> int:
-    """One table per source study, columns sized alike, so the list fits 80 columns without cutting names."""
+    """One table per source study, columns sized alike and two spaces apart, so the list fits 80 columns
+    without cutting names or figures."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -40,8 +41,11 @@ def list_presets(args) -> int:
         rows.setdefault(preset["study"] or "no study named", []).append(row)
     widths = [max(len(row[column]) for study in rows.values() for row in study) for column in range(3)]
     console = Console()
-    for study, study_rows in rows.items():
-        table = Table(title=study, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_header=study == next(iter(rows)))
+    for index, (study, study_rows) in enumerate(rows.items()):
+        if index:
+            console.print()
+        table = Table(title=study, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_header=not index,
+                      show_edge=False, pad_edge=False, collapse_padding=True)  # two spaces between columns: 80 wide
         for column, width in zip(("preset", "model", "data"), widths):
             table.add_column(column, width=width, no_wrap=True)
         table.add_column("reported")

@@ -8,13 +8,16 @@ from pathlib import Path
 from kerashp.cli.options import add_overrides, positive_int, subcommand
 from kerashp.errors import UserError
 
-EXAMPLES = """  kerashp study --preset lenet5 --vary optimizer.learning_rate=0.5,0.05,0.01 --epochs 30
+EXAMPLES = """  kerashp study --preset lenet5 --epochs 30 \\
+      --vary optimizer.learning_rate=0.5,0.05,0.01
   kerashp study --preset lenet5 --vary optimizer.learning_rate=0.5,0.05,0.01 \\
-      --set data.source=folder:../shared/data/cifar10-mini --epochs 3 --name lr-mini
-  kerashp study --preset lenet5 --vary train.batch_size=32,128 --vary optimizer.l2=0,1e-4 --jobs 2
-  kerashp study lenet5_factors                     # a study file from presets/studies/
+      --set data.source=folder:../shared/data/cifar10-mini --epochs 3 \\
+      --name lr-mini
+  kerashp study --preset lenet5 --jobs 2 \\
+      --vary train.batch_size=32,128 --vary optimizer.l2=0,1e-4
+  kerashp study lenet5_factors           # a study file from presets/studies/
   kerashp study my_study.toml --epochs 5
-  kerashp study studies/lr-mini                    # resume: finished variants are skipped
+  kerashp study studies/lr-mini          # resume: finished variants are skipped
 """
 STUDIES_DIR_ENV = "KERASHP_STUDIES_DIR"
 
@@ -23,7 +26,7 @@ def register(subcommands) -> None:
     parser = subcommand(
         subcommands,
         "study",
-        "train one variant per value of a hyperparameter and compare them in figures and tables",
+        "train one variant per value of a hyperparameter and compare the runs",
         EXAMPLES,
     )
     parser.add_argument(
@@ -79,6 +82,7 @@ class StudyView:
 
         self.console = Console(highlight=False)
         self.run_view = ConsoleView(self.console, resume_hint=False)  # a variant resumes with its study, not alone
+        self.legend_shown = False
 
     def __call__(self, event) -> None:
         handler = getattr(self, f"on_{type(event).__name__}", None)
@@ -91,21 +95,21 @@ class StudyView:
         self.console.rule(f"[bold]variant {event.number}/{event.total}[/]  {event.factor}: {event.label}", align="left")
 
     def on_VariantSkipped(self, event) -> None:
-        self.console.print(f"variant {event.number}/{event.total}  {event.label}: already {event.status} ({event.run_dir})", soft_wrap=True)
+        self.console.print(f"variant {event.number}/{event.total}  {event.label}: already {event.status}\n  run: {event.run_dir}",
+                           soft_wrap=True)
 
     def on_VariantEpoch(self, event) -> None:
-        from kerashp.console import fmt
+        """A line per epoch of variants training in other processes (--jobs), named by its label."""
+        from kerashp.console import EPOCH_LEGEND, epoch_metrics
 
-        m = event.metrics
-        self.console.print(
-            f"[bold]{event.label}[/] epoch {event.epoch:>3}/{event.epochs}  loss {fmt(m.get('loss'))}  acc {fmt(m.get('accuracy'))}  "
-            f"val_loss {fmt(m.get('val_loss'))}  val_acc {fmt(m.get('val_accuracy'))}",
-            soft_wrap=True,
-        )
+        if not self.legend_shown:
+            self.console.print(EPOCH_LEGEND)
+            self.legend_shown = True
+        self.console.print(f"[bold]{event.label}[/] epoch {event.epoch:>3}/{event.epochs}  {epoch_metrics(event.metrics)}", soft_wrap=True)
 
     def on_VariantFinished(self, event) -> None:
         colour = "green" if event.status == "completed" else "yellow" if event.status in ("stopped", "interrupted", "diverged") else "red"
-        detail = f": {event.detail}" if event.detail else ""
+        detail = f"\n  {event.detail}" if event.detail else ""  # a log's path and last line: wrapped by the terminal, not cut
         self.console.print(f"variant {event.number}/{event.total}  {event.label}: [{colour}]{event.status}[/]{detail}", soft_wrap=True)
 
     def on_FactorFinished(self, event) -> None:
@@ -113,7 +117,7 @@ class StudyView:
 
     def on_StudyFinished(self, event) -> None:
         if event.report:
-            self.console.print(f"report: {event.report}  (and report.html, figures, table.md/csv beside it)", soft_wrap=True)
+            self.console.print(f"report: {event.report}\n  beside it: report.html, the figures, table.md and table.csv", soft_wrap=True)
         if event.status in ("stopped", "interrupted"):
             self.console.print(f"[yellow]{event.status}[/]: resume with  kerashp study {event.path}", soft_wrap=True)
 

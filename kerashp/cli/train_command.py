@@ -6,8 +6,10 @@ from kerashp.cli.options import add_overrides, add_runs_dir, positive_int, runs_
 from kerashp.errors import UserError
 
 EXAMPLES = """  kerashp train --preset lenet5_aug
-  kerashp train --preset lenet5_aug --set data.source=folder:../shared/data/cifar10-mini --epochs 2
-  kerashp train --preset my_presets/wide.toml --set optimizer.learning_rate=0.05
+  kerashp train --preset lenet5_aug --epochs 2 \\
+      --set data.source=folder:../shared/data/cifar10-mini
+  kerashp train --preset my_presets/wide.toml \\
+      --set optimizer.learning_rate=0.05
   kerashp train --resume runs/lenet5_aug-20261125-101500
 """
 
