@@ -12,14 +12,18 @@ from kerashp.search.pruning import MIN_TRIALS as PRUNE_AFTER
 ALGORITHMS = ("random", "hyperband", "bayesian", "grid")
 
 EXAMPLES = """  kerashp tune --preset lenet5_search
-  kerashp tune --preset lenet5_search --algorithm hyperband --max-epochs 9
-  kerashp tune --preset lenet5_search --max-trials 30 --prune --set data.source=folder:../shared/data/cifar10-mini
-  kerashp tune --preset lenet5_search --local-workers 2          # a chief and 2 workers on this machine
-  kerashp tune --preset lenet5_search --dir /shared/s1 --chief 0.0.0.0:8000   # chief host (gRPC is unauthenticated)
-  kerashp tune --dir /shared/s1 --worker chief-host:8000 --id 1               # each worker host
+  kerashp tune --preset lenet5_search --max-trials 4 --epochs 3
+  kerashp tune --preset lenet5_search --algorithm hyperband --epochs 9
+  kerashp tune --preset lenet5_search --max-trials 30 --prune \\
+      --set data.source=folder:../shared/data/cifar10-mini
+  kerashp tune --preset lenet5_search --local-workers 2    # 2 workers here
+  # a chief and workers on several hosts (gRPC is unauthenticated):
+  kerashp tune --preset lenet5_search --dir /shared/s1 --chief 0.0.0.0:8000
+  kerashp tune --dir /shared/s1 --worker chief-host:8000 --id 1
   kerashp tune --results runs/lenet5_search-random --export-best best.toml
   kerashp train --preset best.toml
 
+--epochs N: each trial trains N epochs (hyperband: at most N).
 Running the same command again continues a search that was stopped or killed.
 """
 
@@ -33,7 +37,10 @@ def register(subcommands) -> None:
                         "without --preset, continue or join the search there")
     parser.add_argument("--algorithm", choices=ALGORITHMS, help="override search.algorithm")
     parser.add_argument("--max-trials", type=positive_int, metavar="N", help="override search.max_trials (raise it to extend a search)")
-    parser.add_argument("--max-epochs", type=positive_int, metavar="N", help="override search.max_epochs (Hyperband)")
+    epochs = parser.add_mutually_exclusive_group()
+    epochs.add_argument("--epochs", type=positive_int, metavar="N",
+                        help="epochs per trial (train.epochs); with hyperband the most a trial gets (search.max_epochs)")
+    epochs.add_argument("--max-epochs", type=positive_int, metavar="N", help="override search.max_epochs (Hyperband)")
     add_overrides(parser)
     parser.add_argument("--prune", type=positive_int, nargs="?", const=PRUNE_AFTER, metavar="MIN_TRIALS",
                         help=f"override search.prune: median stopping, which stops a trial whose objective at epoch k is "
@@ -42,7 +49,8 @@ def register(subcommands) -> None:
     parser.add_argument("--overwrite", action="store_true", help="delete an earlier search in the directory and start over")
     parser.add_argument("--export-best", type=Path, metavar="FILE.toml", help="write the best trial as a preset")
     role = parser.add_mutually_exclusive_group()
-    role.add_argument("--chief", metavar="[HOST:]PORT", help="serve KerasTuner's oracle to workers (host 127.0.0.1 unless given)")
+    role.add_argument("--chief", metavar="HOST:PORT", help="serve KerasTuner's oracle to workers (HOST: may be left out: "
+                      "127.0.0.1)")
     role.add_argument("--worker", metavar="HOST:PORT", help="run trials handed out by the chief at HOST:PORT (needs --id)")
     role.add_argument("--local-workers", type=positive_int, metavar="K", help="a chief here plus K worker processes, one per GPU")
     parser.add_argument("--id", type=positive_int, metavar="N", help="this worker's number")
@@ -91,19 +99,28 @@ def _open_search(args):
                    "search.max_epochs": args.max_epochs, "search.prune": args.prune}
         overrides = [*args.overrides, *(f"{key}={value}" for key, value in options.items() if value is not None)]
         base = load_preset(args.preset, overrides)
+        if args.epochs:  # its key depends on the algorithm, which the preset or --set may choose
+            base = load_preset(args.preset, [*overrides, epochs_override(base["search"]["algorithm"], args.epochs)])
         if args.prune and base["search"]["algorithm"] == "hyperband":
             raise UserError("--prune: hyperband stops trials early through its brackets; use it with random, bayesian or grid")
         check_search(base, source=str(find_preset(args.preset)))
         directory = args.dir or runs_dir(args) / f"{base.name}-{base['search']['algorithm']}"
         search = SearchDir.prepare(directory, base, overwrite=args.overwrite)
     else:
-        if args.overrides or args.algorithm or args.max_trials or args.max_epochs or args.prune or args.overwrite:
+        if args.overrides or args.algorithm or args.max_trials or args.epochs or args.max_epochs or args.prune or args.overwrite:
             raise UserError("--dir without --preset continues the search as it was set up; "
                             "to change it, pass --preset with the same name and your changes")
         search = SearchDir.open(args.dir)
         base = search.read_preset()
         check_search(base, source=str(search.path / "search.toml"))
     return base, search
+
+
+def epochs_override(algorithm: str, epochs: int) -> str:
+    """`--epochs N` as a `--set`: each trial's epochs, or for Hyperband (which gives its trials
+    different epochs itself) the most any trial gets."""
+    key = "search.max_epochs" if algorithm == "hyperband" else "train.epochs"
+    return f"{key}={epochs}"
 
 
 def _role(args):
