@@ -36,6 +36,11 @@ def epoch_metrics(metrics: dict) -> str:
     return f"loss {loss}  acc {acc}"
 
 
+def seconds(value: float) -> str:
+    """`9.8s`, `123s`: tenths only where they matter."""
+    return f"{value:.1f}s" if value < 100 else f"{value:.0f}s"
+
+
 def run_row(run) -> tuple[str, ...]:
     """A run's name, status, epochs, best/final validation and test accuracy and wall time, as
     `kerashp runs` and the TUI's runs screen list them (from its `kerashp.runs.RunDir`)."""
@@ -121,7 +126,7 @@ class ConsoleView:
         star = " [green]*best[/]" if event.best else ""
         self.console.print(
             f"epoch {event.epoch:>3}/{event.epochs}  {epoch_metrics(m)}  lr {m.get('lr', 0):.3g}  "
-            f"{m.get('epoch_time', 0):.1f}s{star}",
+            f"{seconds(m.get('epoch_time', 0))}{star}",
             soft_wrap=True,
         )
 

@@ -15,7 +15,7 @@ from typing import Sequence
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 MARKERS_PER_CURVE = 12
-LOG_SCALE_ABOVE = 30.0  # a y range spanning more than this factor is drawn on a log axis
+LOG_SCALE_ABOVE = 10.0  # values spanning more than an order of magnitude are drawn on a log axis
 REFERENCE_DASHES = (":", "-.", (0, (1, 3)), (0, (6, 2, 1, 2, 1, 2)))  # none is training's "--" or validation's "-"
 UNUSED = -0.12  # where parallel coordinates put a hyperparameter a trial did not use
 PARALLEL_COLOURS_UP_TO = 0.82  # of viridis: beyond it the yellow is too pale to see on white
@@ -47,9 +47,15 @@ def _save(plt, fig, path: Path) -> Path:
     return path
 
 
-def _maybe_log(axis, values: list[float]) -> None:
+def wants_log_axis(values: Sequence[float]) -> bool:
+    """The one rule for every loss (and learning-rate) axis: log when the positive values span more
+    than LOG_SCALE_ABOVE, so one diverging curve (loss 30) does not squash the others (1.5-4.5) flat."""
     positive = [v for v in values if v > 0 and math.isfinite(v)]
-    if positive and max(positive) / min(positive) > LOG_SCALE_ABOVE:
+    return bool(positive) and max(positive) / min(positive) > LOG_SCALE_ABOVE
+
+
+def _maybe_log(axis, values: Sequence[float]) -> None:
+    if wants_log_axis(values):
         axis.set_yscale("log")
 
 
@@ -148,6 +154,8 @@ def objective_figure(path: Path, trials: Sequence[tuple[str, float]], objective:
     best = [pick(values[: i + 1]) for i in range(len(values))]
     axis.plot(positions, values, linestyle="none", **style(0), label="trial")
     axis.step(positions, best, where="post", color=PALETTE[3], linestyle="--", label="best so far")
+    if "loss" in objective:
+        _maybe_log(axis, values)
     axis.set_xticks(positions, [label for label, _ in trials], rotation=45 if len(trials) > 8 else 0, ha="right" if len(trials) > 8 else "center")
     axis.set_xlabel("trial")
     axis.set_ylabel(objective)
@@ -220,7 +228,7 @@ def _scale_axis(values: list, best: int) -> tuple[list[float], list[tuple[float,
         ticks = [(y, c) for c, y in spots.items()]
     else:
         low, high = min(numbers), max(numbers)
-        use_log = low > 0 and high / low > LOG_SCALE_ABOVE
+        use_log = low > 0 and wants_log_axis(numbers)
         transform = math.log10 if use_log else float
         lo, hi = transform(low), transform(high)
         span = hi - lo

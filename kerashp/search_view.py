@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.measure import Measurement
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from kerashp import events as ev
-from kerashp.console import ConsoleView, fmt
+from kerashp.console import EPOCH_LEGEND, ConsoleView, fmt
 from kerashp.search import events as sev
 from kerashp.search.records import TrialRecord
 
@@ -27,10 +29,14 @@ def shown(value) -> str:
     return fmt(value)
 
 
-def describe_values(values: dict, keys: list[str] = ()) -> str:
+def value_pairs(values: dict, keys: list[str] = ()) -> list[str]:
     """`key=value` pairs, those in `keys` (the space's declared order) first."""
     ordered = [key for key in keys if key in values] + [key for key in values if key not in keys]
-    return "  ".join(f"{key}={shown(values[key])}" for key in ordered)
+    return [f"{key}={shown(values[key])}" for key in ordered]
+
+
+def describe_values(values: dict, keys: list[str] = ()) -> str:
+    return "  ".join(value_pairs(values, keys))
 
 
 def short_names(keys: list[str]) -> dict[str, str]:
@@ -50,15 +56,36 @@ def short_names(keys: list[str]) -> dict[str, str]:
 
 def results_table(
     records: list[TrialRecord], objective: str, keys: list[str], title: str = "", console: Console | None = None
-) -> Table:
-    """Trials best first: status, objective, epochs, time, then one column per searched key.
+) -> Group:
+    """Trials best first: status, objective, epochs (and the best), time, then one column per searched key.
 
-    Where it would be wider than `console`, headers break at their spaces, `_` and `.` (left to
-    itself rich breaks them anywhere: `batch_siz` / `e`)."""
-    table = _results_table(records, objective, keys, title, split_headers=False)
-    if console is not None and natural_width(console, table) > console.width:
-        table = _results_table(records, objective, keys, title, split_headers=True)
-    return table
+    Values are never broken. Where the table would be wider than `console`, headers break at their
+    spaces, `_` and `.` (left to itself rich breaks them anywhere: `batch_siz` / `e`); where it still
+    is, the searched keys that do not fit go on to further tables, each led by the trial column."""
+    names = short_names(keys)
+    table = _results_table(records, objective, keys, names, title, split_headers=False)
+    if console is None or natural_width(console, table) <= console.width:
+        return Group(table)
+    parts, rest = [], list(keys)
+    while True:
+        fitted = _fitting_keys(console, records, objective, rest, names, first=not parts)
+        parts.append(_results_table(records, objective, fitted, names, "" if parts else title, split_headers=True, first=not parts))
+        rest = rest[len(fitted):]
+        if not rest:
+            return Group(*parts)
+
+
+def _fitting_keys(
+    console: Console, records: list[TrialRecord], objective: str, keys: list[str], names: dict[str, str], first: bool
+) -> list[str]:
+    """The longest run of `keys` whose table fits `console` (at least one key, so it always moves on)."""
+    count = 1
+    while count < len(keys):
+        table = _results_table(records, objective, keys[: count + 1], names, "", split_headers=True, first=first)
+        if natural_width(console, table) > console.width:
+            break
+        count += 1
+    return keys[:count]
 
 
 def natural_width(console: Console, table: Table) -> int:
@@ -78,25 +105,43 @@ def split_header(name: str) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _results_table(records: list[TrialRecord], objective: str, keys: list[str], title: str, split_headers: bool) -> Table:
+def _results_table(
+    records: list[TrialRecord], objective: str, keys: list[str], names: dict[str, str], title: str, split_headers: bool,
+    first: bool = True,
+) -> Table:
+    """The trials with `keys` as columns headed by `names`: after the bookkeeping columns (`first`),
+    or after only the trial column (a continuation)."""
     table = Table(title=title or None, title_justify="left")
-    columns = ["trial", "status", objective, "best epoch", "epochs", "time"]
+    columns = ["trial", "status", objective, "epochs (best)", "time"] if first else ["trial"]
     workers = sorted({r.worker for r in records if r.worker})
-    if len(workers) > 1 or (workers and workers[0] != "tuner0"):
+    if first and (len(workers) > 1 or (workers and workers[0] != "tuner0")):
         columns.append("worker")
     header = split_header if split_headers else str
     for column in columns:
         table.add_column(header(column), justify="left" if column in ("trial", "status", "worker") else "right", no_wrap=True)
-    for column in short_names(keys).values():
-        table.add_column(header(column), justify="right", overflow="fold")
+    for key in keys:
+        table.add_column(header(names[key]), justify="right", no_wrap=True)
     for record in records:
         colour = COLOURS.get(record.status, "white")
-        row = [record.trial_id, f"[{colour}]{record.status}[/]", fmt(record.objective), fmt(record.best_epoch),
-               str(record.epochs), f"{record.time_s:.1f}s"]
+        row = [record.trial_id]
+        if first:
+            row += [f"[{colour}]{record.status}[/]", fmt(record.objective), f"{record.epochs} ({fmt(record.best_epoch)})",
+                    f"{record.time_s:.1f}s"]
         if "worker" in columns:
             row.append(record.worker)
         table.add_row(*row, *(shown(record.hyperparameters.get(key)) for key in keys))
     return table
+
+
+def wrapped(pairs: list[str], width: int, indent: str = "  ") -> str:
+    """`key=value  key=value ...` on indented lines no wider than `width`, breaking only between pairs."""
+    lines: list[str] = []
+    for pair in pairs:
+        if lines and len(lines[-1]) + 2 + len(pair) <= width:
+            lines[-1] += "  " + pair
+        else:
+            lines.append(indent + pair)
+    return "\n".join(lines)
 
 
 class SearchView:
@@ -121,7 +166,8 @@ class SearchView:
         planned = f"{event.planned_trials} trials" if event.planned_trials else "trials"
         self.console.print(
             f"[bold]{event.preset}[/]: {event.algorithm} search, {planned}, {event.direction}imise {event.objective}"
-            f" ({event.role})\n  search: {event.search_dir}"
+            f" ({event.role})\n  search: {event.search_dir}\n  {EPOCH_LEGEND}",
+            soft_wrap=True,
         )
         if event.finished_trials:
             self.console.print(f"  resuming: {event.finished_trials} trials already finished")
@@ -129,15 +175,19 @@ class SearchView:
             self.console.print(f"  {event.role}: waiting for trials from the chief")
 
     def on_TrialStarted(self, event: sev.TrialStarted) -> None:
+        """`trial 3 (4 of 23), bracket 1 round 1, worker1`, then what it continues, then its values,
+        wrapped between values to the console's width."""
         record = TrialRecord.from_json(event.record)
         where = [f"trial {record.trial_id} ({record.number} of {event.planned_trials or '?'})"]
         if record.bracket is not None:
             where.append(f"bracket {record.bracket} round {record.round}")
-        if record.parent is not None:
-            where.append(f"continues trial {record.parent} after epoch {event.initial_epoch}")
         if record.worker and record.worker != "tuner0":
             where.append(record.worker)
-        self.console.print(f"\n[bold]{', '.join(where)}[/]  {describe_values(record.hyperparameters, self.keys)}", soft_wrap=True)
+        lines = [f"\n[bold]{', '.join(where)}[/]"]
+        if record.parent is not None:
+            lines.append(f"  continues trial {record.parent} after epoch {event.initial_epoch}")
+        lines.append(wrapped(value_pairs(record.hyperparameters, self.keys), self.console.width))
+        self.console.print("\n".join(lines), soft_wrap=True)
 
     def on_RunStarted(self, event: ev.RunStarted) -> None:
         if event.initial_epoch:
@@ -149,15 +199,15 @@ class SearchView:
     def on_TrialEnded(self, event: sev.TrialEnded) -> None:
         record = TrialRecord.from_json(event.record)
         colour = COLOURS.get(record.status, "white")
-        result = f"{self.objective} {fmt(record.objective)} (best epoch {fmt(record.best_epoch)})" if record.objective is not None else ""
+        result = f": {self.objective} {fmt(record.objective)} (epoch {fmt(record.best_epoch)})" if record.objective is not None else ""
         epochs = f"{record.epochs} epoch{'' if record.epochs == 1 else 's'}"
-        line = f"trial {record.trial_id} [{colour}]{record.status}[/] after {epochs}, {record.time_s:.1f}s  {result}"
-        if record.reason:
-            line += f"\n  {record.reason}"
+        line = f"trial {record.trial_id} [{colour}]{record.status}[/] after {epochs}, {record.time_s:.1f}s{result}"
+        self.console.print(line)
+        if record.reason:  # an error's message, wrapped between words
+            self.console.print(Padding(Text(record.reason), (0, 0, 0, 2), expand=False))
         if event.best:
             top = TrialRecord.from_json(event.best)
-            line += f"\n  best so far: trial {top.trial_id}, {self.objective} {fmt(top.objective)}"
-        self.console.print(line, soft_wrap=True)
+            self.console.print(f"  best so far: trial {top.trial_id}, {self.objective} {fmt(top.objective)}")
 
     def on_SearchFinished(self, event: sev.SearchFinished) -> None:
         if self.role.startswith("worker"):  # other workers may still be finishing: the chief has the full table

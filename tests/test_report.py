@@ -172,3 +172,32 @@ def test_search_without_the_expected_columns_is_refused(tmp_path):
 def test_a_folder_that_is_nothing_reportable_is_refused(tmp_path):
     with pytest.raises(UserError, match="not a run, runs folder, study or search"):
         report([tmp_path])
+
+
+@pytest.mark.parametrize(
+    "values, log",
+    [([30.0, 1.5, 4.5], True), ([1.5, 2.0, 4.5], False), ([2.3, 0.2], True), ([0.0, 1.5, 4.5, float("nan")], False)],
+)
+def test_a_loss_axis_turns_log_past_an_order_of_magnitude(values, log):
+    from kerashp.figures import wants_log_axis
+
+    assert wants_log_axis(values) is log
+
+
+def test_a_study_whose_one_variant_has_loss_30_draws_loss_on_a_log_axis(tmp_path, monkeypatch):
+    from kerashp import figures
+
+    scales = {}
+
+    def keep_scale(plt, fig, path):
+        scales[path.name] = fig.axes[0].get_yscale()
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(figures, "_save", keep_scale)
+    calm = [{"epoch": e, "loss": 4.5 - e, "val_loss": 4.0 - e} for e in (1, 2, 3)]  # 1.0 .. 3.5
+    wild = [{"epoch": e, "loss": 30.0, "val_loss": 29.0} for e in (1, 2, 3)]
+    figures.curves_figure(tmp_path / "loss.png", [("calm", calm), ("wild", wild)], "loss", "Loss")
+    figures.curves_figure(tmp_path / "calm.png", [("calm", calm)], "loss", "Loss")
+    figures.objective_figure(tmp_path / "objective.png", [("0", 30.0), ("1", 1.5)], "val_loss", False, "Objective")
+    assert scales == {"loss.png": "log", "calm.png": "linear", "objective.png": "log"}

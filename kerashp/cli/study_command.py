@@ -75,12 +75,12 @@ def run(args) -> int:
 class StudyView:
     """Renders study events; a variant's own training events go to the usual ConsoleView."""
 
-    def __init__(self):
+    def __init__(self, console=None):
         from rich.console import Console
 
         from kerashp.console import ConsoleView
 
-        self.console = Console(highlight=False)
+        self.console = console or Console(highlight=False)
         self.run_view = ConsoleView(self.console, resume_hint=False)  # a variant resumes with its study, not alone
         self.legend_shown = False
 
