@@ -136,3 +136,25 @@ def test_keras_backend_other_than_torch_is_refused(tmp_path):
         [sys.executable, "-m", "kerashp.cli", "info"], capture_output=True, text=True, env=env, timeout=60
     )
     assert result.returncode == 2 and "KERAS_BACKEND=jax" in result.stderr
+
+
+CIFAR10_MINI = Path("/work/shared/data/cifar10-mini")
+
+
+@pytest.mark.skipif(not CIFAR10_MINI.is_dir(), reason=f"the CIFAR-10 subset is not at {CIFAR10_MINI}")
+def test_output_into_a_file_is_plain_greppable_lines_within_80_columns(tmp_path):
+    """`kerashp train ... > train.log`: no progress bar leftovers (blank lines), no control sequences."""
+    log = tmp_path / "train.log"
+    with open(log, "w") as handle:
+        result = subprocess.run(
+            [sys.executable, "-m", "kerashp.cli", "train", "--preset", "lenet5", "--set", f"data.source=folder:{CIFAR10_MINI}",
+             "--epochs", "2", "--runs-dir", str(tmp_path / "runs")],
+            stdout=handle, stderr=subprocess.PIPE, text=True, timeout=600, env=dict(os.environ, COLUMNS="80"),
+        )  # fmt: skip
+    text = log.read_text()
+    assert result.returncode == 0, result.stderr + text
+    lines = text.splitlines()
+    assert "\x1b" not in text and "\r" not in text
+    assert all(line.strip() for line in lines), text
+    assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2"]
+    assert all(len(line) <= 80 for line in lines if str(tmp_path) not in line), text

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from kerashp.search.records import TrialRecord
+
 pytestmark = pytest.mark.e2e
 
 SEARCH_TIMEOUT = 240
@@ -234,3 +236,54 @@ print(sorted(m for m in ("torch", "keras", "keras_tuner") if m in sys.modules))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("[]") and "best trial 0 written" in result.stdout
     assert "learning_rate = 0.01" in (tmp_path / "best.toml").read_text()
+
+
+def write_search(where: Path, count: int = 3) -> list[TrialRecord]:
+    """A search directory with `count` finished trials over the SPACE-like keys, as a search leaves it."""
+    from kerashp.config import load_preset
+    from kerashp.search.directory import SearchDir
+
+    keys = {"optimizer.learning_rate": 0.0147, "optimizer.name": "sgd", "optimizer.momentum": 0.95,
+            "augment.transforms.horizontal_flip.p": 0.3, "train.batch_size": 128, "model.batch_norm": True}  # fmt: skip
+    space = "".join(f'"{key}" = {json.dumps([value])}\n'.replace("True", "true") for key, value in keys.items())
+    preset = where.parent / "wide_search.toml"
+    preset.write_text(f'extends = "lenet5_search"\n[search.space]\n{space}')
+    search = SearchDir.prepare(where, load_preset(str(preset)))
+    records = [TrialRecord(str(n), "completed", keys, epochs=30, objective=0.5 + n / 100, best_epoch=12, time_s=123.4)
+               for n in range(count)]  # fmt: skip
+    for record in records:
+        search.write_record(record)
+    search.write_table()
+    return records
+
+
+def test_results_at_80_columns_keep_every_value_whole(tmp_path):
+    write_search(tmp_path / "search")
+    result = subprocess.run(command("tune", "--results", str(tmp_path / "search")), capture_output=True, text=True,
+                            timeout=60, env=dict(os.environ, COLUMNS="80"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines if str(tmp_path) not in line), result.stdout
+    for value in ("0.0147", "sgd", "0.9500", "0.3000", "128", "true", "30 (12)", "123.4s"):
+        assert f" {value} │" in result.stdout, f"{value} is not whole:\n{result.stdout}"
+    rows = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    assert rows[:3] == ["2", "1", "0"] and rows[3:6] == ["2", "1", "0"]  # the parts list the trials alike, best first
+
+
+def test_tune_epochs_trains_each_trial_that_long_and_every_line_fits_80_columns(tiny_folder, tmp_path):
+    preset, where = search_preset(tmp_path, tiny_folder, "max_trials = 1", epochs=5), tmp_path / "search"
+    result = subprocess.run(command("tune", "--preset", str(preset), "--dir", str(where), "--epochs", "2"), capture_output=True,
+                            text=True, timeout=SEARCH_TIMEOUT, env=dict(os.environ, COLUMNS="80"))  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [row["epochs"] for row in trials(where)] == ["2"] and "epoch   2/2" in result.stdout
+    assert all(len(line) <= 80 for line in result.stdout.splitlines() if str(tmp_path) not in line), result.stdout
+    assert "\n\n\n" not in result.stdout and "\x1b" not in result.stdout
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "two"])
+def test_tune_epochs_must_be_a_whole_number_of_at_least_one(value, tmp_path):
+    result = kerashp("tune", "--preset", "lenet5_search", "--epochs", value, "--runs-dir", str(tmp_path), timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    got = "'two'" if value == "two" else value
+    assert result.stderr.splitlines()[-1].endswith(f"argument --epochs: expected a whole number >= 1, got {got}")
+    assert not any(tmp_path.iterdir())
