@@ -7,6 +7,7 @@ sentence "<key> = <value>: ...", so every schema error reads the same way.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,18 +111,40 @@ class Bool(Field):
 
 @dataclass(frozen=True)
 class Str(Field):
-    prefixes: tuple[str, ...] = ()
-
     def allowed(self) -> str:
-        if self.prefixes:
-            return "a string starting with " + " or ".join(f'"{p}"' for p in self.prefixes)
         return "a string"
 
     def check(self, value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError(f"expected {self.allowed()}")
-        if self.prefixes and not value.startswith(self.prefixes):
+        return value
+
+
+# tensorflow-datasets' own name syntax (tensorflow_datasets.core.naming._NAME_REG): `[namespace:]name`,
+# then optionally `/config`, `:version` (1.2.3, * for any part) and `/key=value,...` builder arguments
+TFDS_NAME = re.compile(
+    r"([\w\-]+:)?[a-zA-Z]\w*(/[\w+\-.]+)?(:(\d+|\*)(\.(\d+|\*)){2})?(/(\w+=[^,]+,?)+)?"
+)
+
+
+@dataclass(frozen=True)
+class DataSource(Field):
+    """`tfds:NAME` or `folder:PATH`, its syntax checked here so a typo is refused with the preset;
+    whether the folder exists is checked before training (kerashp.data.check_preset_data)."""
+
+    def allowed(self) -> str:
+        return 'tfds:NAME (e.g. "tfds:cifar10", "tfds:mnist:3.0.1") or folder:PATH'
+
+    def check(self, value: Any) -> str:
+        if not isinstance(value, str):
             raise ValueError(f"expected {self.allowed()}")
+        kind, colon, target = value.partition(":")
+        if not colon or kind not in ("tfds", "folder"):
+            raise ValueError(f"expected {self.allowed()}")
+        if kind == "folder" and not target.strip():
+            raise ValueError("expected folder:PATH with a folder after the colon")
+        if kind == "tfds" and not TFDS_NAME.fullmatch(target):
+            raise ValueError("not a tfds dataset name: expected NAME[/CONFIG][:VERSION], e.g. tfds:cifar10")
         return value
 
 

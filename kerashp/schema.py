@@ -10,6 +10,7 @@ from __future__ import annotations
 from kerashp.fields import (
     Bool,
     Choice,
+    DataSource,
     Field,
     Float,
     FractionOrCount,
@@ -32,7 +33,7 @@ TOP_LEVEL: dict[str, Field] = {
 }
 
 DATA: dict[str, Field] = {
-    "source": Str("tfds:cifar10", "tfds:NAME or folder:PATH", prefixes=("tfds:", "folder:")),
+    "source": DataSource("tfds:cifar10", "tfds:NAME or folder:PATH (a relative PATH is from the current directory)"),
     "validation": FractionOrCount(0.1, "validation split taken from the training data"),
     "split": Choice("random", "how the validation split is drawn", choices=("random", "stratified")),
     "normalize": Choice(

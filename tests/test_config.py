@@ -110,7 +110,7 @@ BAD_DOCUMENTS = [
     ("[augment]\ntransforms = [{ name = \"vertical_flip\", p = 1.5 }]\n", "augment.transforms.vertical_flip.p = 1.5", "[0, 1]"),
     ("[augment]\ntransforms = [{ name = \"affine\", shear = 5 }]\n", "augment.transforms.affine.shear", "unknown key"),
     ("[augment]\ntransforms = [{ name = \"random_erasing\", scale = [0.3, 0.1] }]\n", "augment.transforms.random_erasing.scale", "ascending"),
-    ("[data]\nsource = \"s3://bucket\"\n", 'data.source = "s3://bucket"', '"tfds:" or "folder:"'),
+    ("[data]\nsource = \"s3://bucket\"\n", 'data.source = "s3://bucket"', "expected tfds:NAME"),
     ("[data]\nmean = [0.5, 0.5]\n", "data.mean = [0.5, 0.5]", "1 or 3"),
     ("[data]\nvalidation = 1.5\n", "data.validation = 1.5", "fraction"),
     ("[colour]\nx = 1\n", "colour", "unknown section"),

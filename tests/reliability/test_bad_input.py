@@ -34,7 +34,7 @@ from test_config import BAD_DOCUMENTS
 from kerashp import schema
 from kerashp.config import available_presets, load_preset
 from kerashp.errors import UserError
-from kerashp.fields import Bool, Choice, Float, FractionOrCount, Int, Numbers, Str
+from kerashp.fields import Bool, Choice, DataSource, Float, FractionOrCount, Int, Numbers, Str
 from kerashp.models.catalog import MODEL_OPTIONS, PerStage
 from kerashp.search.space import check_search, toml_value
 
@@ -163,7 +163,9 @@ CORPUS: list[Case] = [
     doc("search_algorithm_unknown", '[search]\nalgorithm = "grid_search"\n', 'search.algorithm = "grid_search"',
         "allowed: random, hyperband, bayesian, grid"),
     doc("activation_unknown", '[model]\nactivation = "swish"\n', 'model.activation = "swish"', "allowed: relu, elu, tanh"),
-    doc("data_source_scheme", '[data]\nsource = "cifar10"\n', 'data.source = "cifar10"', 'a string starting with "tfds:" or "folder:"'),
+    doc("data_source_scheme", '[data]\nsource = "cifar10"\n', 'data.source = "cifar10"', "expected tfds:NAME"),
+    doc("data_source_tfds_name", '[data]\nsource = "tfds:cifar 10"\n', 'data.source = "tfds:cifar 10"', "not a tfds dataset name"),
+    doc("data_source_empty_folder", '[data]\nsource = "folder:"\n', 'data.source = "folder:"', "folder after the colon"),
     # --- extends
     doc("cycle_a", 'extends = "cycle_b"\n', "extends", "cycle: cycle_a -> cycle_b -> cycle_c -> cycle_a",
         cycle_b='extends = "cycle_c"\n', cycle_c='extends = "cycle_a"\n'),
@@ -372,8 +374,10 @@ def plausible(f) -> st.SearchStrategy:
         return st.sampled_from([f.default, *(cast(v) for v in near)])
     if isinstance(f, FractionOrCount):
         return st.sampled_from([f.default, 0, 0.0, 0.5, 0.99, 1, 8, 1.5])
+    if isinstance(f, DataSource):
+        return st.sampled_from([f.default, "tfds:x", "folder:x", "tfds:", "x"])
     if isinstance(f, Str):
-        return st.sampled_from([f.default, *(prefix + "x" for prefix in f.prefixes), "x"])
+        return st.sampled_from([f.default, "x"])
     return scalars
 
 
