@@ -2,8 +2,51 @@
 
 Every source yields the same thing, a `Dataset` of uint8 NHWC arrays held in memory, so the
 generator, the models and the reports never care where the pixels came from.
+
+The package itself imports nothing heavy (its loaders come on first use): `check_preset_data`
+runs before a command imports numpy, torch or keras, so a wrong path is refused in a blink.
 """
 
-from kerashp.data.dataset import Dataset, ImageSet, load_dataset, load_preset_data
+from __future__ import annotations
 
-__all__ = ["Dataset", "ImageSet", "load_dataset", "load_preset_data"]
+import importlib
+from pathlib import Path
+
+from kerashp.errors import DataError
+
+__all__ = ["Dataset", "ImageSet", "check_folder", "check_preset_data", "load_dataset", "load_preset_data"]
+_FROM_DATASET = ("Dataset", "ImageSet", "load_dataset", "load_preset_data")
+
+
+def __getattr__(name: str):
+    if name in _FROM_DATASET:
+        return getattr(importlib.import_module("kerashp.data.dataset"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def check_preset_data(preset: dict) -> None:
+    """Refuse a folder source that cannot load (the tfds name's syntax is checked with the preset)."""
+    data = preset["data"]
+    kind, _, target = data["source"].partition(":")
+    if kind == "folder":
+        check_folder(target, (data["train_list"], data["test_list"]))
+
+
+def check_folder(root: str, split_lists: tuple[str, str] = ("", "")) -> Path:
+    """The folder `root` names, if it has the layout a folder source needs: train/ and test/, or
+    two split lists. A relative path is read from the current directory, so its error shows where that is."""
+    base = Path(root).expanduser()
+    where = f"folder:{root}" if base.is_absolute() else f"folder:{root} ({base.resolve()})"
+    if not base.is_dir():
+        raise DataError(f"{where}: no such directory")
+    if any(split_lists):  # the lists themselves are read, and their faults named, by the loader
+        if not all(split_lists):
+            raise DataError("data.train_list and data.test_list: set both or neither")
+        return base
+    for split in ("train", "test"):
+        if not (base / split).is_dir():
+            raise DataError(
+                f"{where}: missing '{split}/' subfolder (expected {root}/train/<class>/*.jpg and "
+                f"{root}/test/<class>/*.jpg, or set data.train_list and data.test_list)"
+            )
+    return base

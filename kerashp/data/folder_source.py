@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from kerashp.data import check_folder
 from kerashp.data.dataset import Dataset, ImageSet, Progress
 from kerashp.data.images import as_rgb, check_size, fit_size
 from kerashp.data.lazy import LazyImages, should_stream
@@ -35,21 +36,11 @@ def load_folder(
     split_lists: tuple[str, str] = ("", ""),
     cache: str = "auto",
 ) -> Dataset:
-    base = Path(root).expanduser()
-    if not base.is_dir():
-        raise DataError(f"folder:{root}: no such directory")
+    base = check_folder(root, split_lists)
     if any(split_lists):
-        if not all(split_lists):
-            raise DataError("data.train_list and data.test_list: set both or neither")
         class_names = _class_names(base)
         train_files, test_files = (_listed(base, name, class_names) for name in split_lists)
     else:
-        for split in ("train", "test"):
-            if not (base / split).is_dir():
-                raise DataError(
-                    f"folder:{root}: missing '{split}/' subfolder (expected {root}/train/<class>/*.jpg and "
-                    f"{root}/test/<class>/*.jpg, or set data.train_list and data.test_list)"
-                )
         class_names = _class_names(base / "train")
         train_files = _walk(base / "train", class_names, require_every_class=True)
         test_files = _walk(base / "test", class_names, require_every_class=False)
