@@ -27,10 +27,13 @@ def register(subcommands) -> None:
 
 def run(args) -> int:
     from kerashp.config import load_preset
+    from kerashp.data import check_preset_data
 
     if args.resume and args.overrides:
         raise UserError("--set cannot change a run being resumed; start a new run with --preset instead")
     preset = load_preset(args.preset, args.overrides) if args.preset else None  # validate before importing torch
+    if preset is not None:
+        check_preset_data(preset)
 
     from kerashp.console import ConsoleView
     from kerashp.train import resume, train
