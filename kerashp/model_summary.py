@@ -8,24 +8,26 @@ this gives the LeNet-5 study's hand computation: 62,006 parameters and 651,720 M
 
 Image shapes are given as (height, width, channels), the order --input-shape takes, although
 kerashp builds its models channels-first.
+
+keras is imported only once the data source has been glanced at, so a bad source is refused at once.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kerashp.backend import use_torch_backend
 from kerashp.config import Preset
+from kerashp.data import check_folder
 from kerashp.errors import DataError, UserError
+from kerashp.models import build_model, native_input_size
 
-use_torch_backend()
-
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
-
-from kerashp.models import build_model, native_input_size  # noqa: E402
+if TYPE_CHECKING:
+    import keras
 
 CHANNELS = 3  # every data source delivers RGB
 
@@ -56,28 +58,36 @@ class ModelSummary:
 
 def layer_macs(layer: keras.layers.Layer) -> int:
     """Multiply-accumulates of one forward pass of `layer` for one example (0 for weightless layers)."""
+    import keras
+
+    separable, depthwise, convolutions = _convolution_kinds()
     if isinstance(layer, keras.Model):
         return sum(layer_macs(inner) for inner in layer.layers)
-    if not isinstance(layer, (layers.Dense, *_CONVOLUTIONS)):
+    if not isinstance(layer, (keras.layers.Dense, *convolutions)):
         return 0
     inputs, outputs = _shape(layer.input), _shape(layer.output)
     channel = 0 if getattr(layer, "data_format", "channels_last") == "channels_first" else -1
     in_channels = inputs[channel]
     positions = math.prod(outputs) // outputs[channel]  # output pixels (or rows, for Dense)
-    if isinstance(layer, layers.Dense):
+    if isinstance(layer, keras.layers.Dense):
         return positions * in_channels * layer.units
     kernel = math.prod(layer.kernel_size)
-    if isinstance(layer, _SEPARABLE):
-        depthwise = in_channels * layer.depth_multiplier
-        return positions * (kernel * depthwise + depthwise * layer.filters)
-    if isinstance(layer, _DEPTHWISE):
+    if isinstance(layer, separable):
+        expanded = in_channels * layer.depth_multiplier
+        return positions * (kernel * expanded + expanded * layer.filters)
+    if isinstance(layer, depthwise):
         return positions * kernel * in_channels * layer.depth_multiplier
     return positions * outputs[channel] * kernel * in_channels // layer.groups
 
 
-_SEPARABLE = (layers.SeparableConv1D, layers.SeparableConv2D)
-_DEPTHWISE = (layers.DepthwiseConv1D, layers.DepthwiseConv2D)
-_CONVOLUTIONS = (layers.Conv1D, layers.Conv2D, layers.Conv3D, *_SEPARABLE, *_DEPTHWISE)
+@functools.cache
+def _convolution_kinds() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(separable, depthwise, all) convolution layer classes."""
+    from keras import layers
+
+    separable = (layers.SeparableConv1D, layers.SeparableConv2D)
+    depthwise = (layers.DepthwiseConv1D, layers.DepthwiseConv2D)
+    return separable, depthwise, (layers.Conv1D, layers.Conv2D, layers.Conv3D, *separable, *depthwise)
 
 
 def _shape(tensor) -> tuple[int, ...]:
@@ -87,6 +97,8 @@ def _shape(tensor) -> tuple[int, ...]:
 
 def layer_rows(model: keras.Model, depth: int = 0, channels_first: bool = False) -> list[LayerRow]:
     """One row per layer, sub-models followed by their own layers one level deeper."""
+    import keras
+
     rows = []
     for layer in model.layers:
         shape = _hwc(_shape(layer.output), channels_first)
@@ -106,6 +118,8 @@ def summarize(model: keras.Model) -> ModelSummary:
 
 def _channels_first(model: keras.Model) -> bool:
     """Whether the model's image layers (any of them, sub-models included) put channels first."""
+    import keras
+
     return any(
         getattr(layer, "data_format", None) == "channels_first" or (isinstance(layer, keras.Model) and _channels_first(layer))
         for layer in model.layers
@@ -127,6 +141,7 @@ def summarize_preset(preset: Preset, input_shape: tuple[int, int, int] | None = 
     options = dict(preset["model"])
     if "weights" in options:
         options["weights"] = "none"
+    use_torch_backend()
     return summarize(build_model(options["name"], options, input_shape, num_classes))
 
 
@@ -136,7 +151,8 @@ def preset_input(preset: Preset) -> tuple[tuple[int, int, int], int]:
     data = preset["data"]
     kind, _, target = data["source"].partition(":")
     if kind == "folder":
-        size, classes = _glance_folder(Path(target).expanduser(), bool(data["train_list"]))
+        base = check_folder(target, (data["train_list"], data["test_list"]))
+        size, classes = _glance_folder(base, bool(data["train_list"]))
     else:
         size, classes = _glance_tfds(target)
     native = native_input_size(preset["model"]["name"])
@@ -152,8 +168,6 @@ def _glance_folder(base: Path, listed: bool) -> tuple[tuple[int, int] | None, in
     from kerashp.data.folder_source import IMAGE_SUFFIXES
 
     root = base if listed else base / "train"
-    if not root.is_dir():
-        raise DataError(f"folder:{base}: no such directory {root}")
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     first = next((f for folder in classes for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES), None)
     if first is None:

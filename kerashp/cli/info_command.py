@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from kerashp.cli.options import add_runs_dir, runs_dir, subcommand
@@ -14,17 +15,17 @@ def register(subcommands) -> None:
 
 
 def show_info(args) -> int:
+    """Versions come from package metadata and the backend from the environment, so only torch is
+    imported (to see the devices), not keras (seconds more)."""
     from kerashp.backend import device_description, use_torch_backend, versions
     from kerashp.config import preset_dirs
     from kerashp.data.tfds_source import data_dir
 
-    use_torch_backend()
-    import keras
-
+    use_torch_backend()  # keras reads KERAS_BACKEND first, and this refuses any value but torch
     rows = {f"{name} version": value for name, value in versions().items()}
     rows |= {
         "python": sys.version.split()[0],
-        "keras backend": keras.backend.backend(),
+        "keras backend": os.environ["KERAS_BACKEND"],
         "device": device_description(),
         "datasets (tfds)": data_dir(),
         "runs": str(runs_dir(args).resolve()),
