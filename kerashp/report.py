@@ -32,13 +32,22 @@ from kerashp.report_sources import (
     slug,
     source_kind,
 )
-from kerashp.report_tables import pick_winner, reference_table, table_csv, table_markdown, trials_table, winner_sentence
+from kerashp.report_tables import (
+    md_code,
+    md_text,
+    pick_winner,
+    reference_table,
+    table_csv,
+    table_markdown,
+    trials_table,
+    winner_sentence,
+)
 from kerashp.runs import atomic_write
 
 __all__ = [
     "Section", "Series", "Trials", "collect", "distinguishing_labels", "learning_rates_differ", "markdown_to_html",
-    "pick_winner", "report", "runs_section", "search_section", "slug", "source_kind", "table_csv", "table_markdown",
-    "winner_sentence", "write_report",
+    "md_code", "md_text", "pick_winner", "report", "runs_section", "search_section", "slug", "source_kind",
+    "table_csv", "table_markdown", "winner_sentence", "write_report",
 ]  # fmt: skip
 FIGURES = ("loss.png", "accuracy.png", "lr.png", "objective.png", "parallel.png")  # every figure a section may draw
 
@@ -53,17 +62,17 @@ def write_report(root: Path, title: str, sections: list[Section], intro=(), comp
     root.mkdir(parents=True, exist_ok=True)
     if len(sections) > 1:  # each section in a subfolder: nothing at the top is current
         _remove(root, [*FIGURES, "table.md", "table.csv"])
-    lines = [f"# {title[:1].upper()}{title[1:]}", "", *_paragraphs(intro)]
+    lines = [f"# {md_text(title[:1].upper() + title[1:])}", "", *_paragraphs(intro)]
     numbers = _Numbers()
     for index, section in enumerate(sections, start=1):
         folder = root
         if len(sections) > 1:
             folder = root / (section.folder_name or f"{index}-{slug(section.title)}")
-            lines += [f"## {section.title[:1].upper()}{section.title[1:]}", ""]
+            lines += [f"## {md_text(section.title[:1].upper() + section.title[1:])}", ""]
         lines += _write_section(section, folder, root, numbers, compare_reference)
     text = "\n".join(lines).rstrip() + "\n"
     atomic_write(root / "report.md", text)
-    atomic_write(root / "report.html", markdown_to_html(title, text, root))
+    atomic_write(root / "report.html", markdown_to_html(title, text, root, numbers.drawn))
     return root / "report.md"
 
 
@@ -81,8 +90,8 @@ def _write_section(section: Section, folder: Path, root: Path, numbers: _Numbers
     folder.mkdir(parents=True, exist_ok=True)
     lines = _paragraphs(section.notes)
     rows = [one.stats() for one in section.series]
-    drawn = [(one.label, one.history) for one in section.series if one.history]
-    subject = section.subject or section.title
+    drawn = [(plot_text(one.label), one.history) for one in section.series if one.history]
+    subject = plot_text(section.subject or section.title)
     if drawn:
         references = _reference_lines(section.series) if compare_reference else []
         for metric in ("loss", "accuracy"):
@@ -115,6 +124,13 @@ def learning_rates_differ(histories: list[list[dict]]) -> bool:
     return any(len({one[epoch] for one in rates}) > 1 for epoch in shared)
 
 
+def plot_text(text: str) -> str:
+    """A user's name as matplotlib shows it literally: `$` would start mathtext (and a bad formula
+    fails the whole report), and a legend leaves out labels that start with `_`."""
+    text = str(text).replace("$", r"\$")
+    return f" {text}" if text.startswith("_") else text
+
+
 def _remove(folder: Path, names) -> None:
     """Delete what an earlier report drew there and this one did not (a resumed study, fewer sections)."""
     for name in names:
@@ -136,14 +152,16 @@ def _trial_figures(section: Section, folder: Path, root: Path, numbers: _Numbers
     scored = trials.scored()
     objectives = [float(row["objective"]) for row in scored]
     lines = []
-    path = figures.objective_figure(folder / "objective.png", [(row["trial_id"], value) for row, value in zip(scored, objectives)],
-                                    trials.objective, trials.maximize, f"Objective per trial: {section.title}")  # fmt: skip
-    lines += _figure(path, root, numbers, f"{trials.objective} of each trial in order, and the best so far.")
+    objective, title = plot_text(trials.objective), plot_text(section.title)
+    points = [(plot_text(row["trial_id"]), value) for row, value in zip(scored, objectives)]
+    path = figures.objective_figure(folder / "objective.png", points, objective, trials.maximize,
+                                    f"Objective per trial: {title}")
+    lines += _figure(path, root, numbers, f"{md_text(trials.objective)} of each trial in order, and the best so far.")
     if trials.hyperparameters:
-        columns = {name: [row[name] for row in scored] for name in trials.hyperparameters}
-        path = figures.parallel_figure(folder / "parallel.png", columns, objectives, trials.objective, trials.maximize,
-                                       f"Hyperparameters vs {trials.objective}: {section.title}",
-                                       [f"trial {row['trial_id']}" for row in scored])  # fmt: skip
+        columns = {plot_text(name): [plot_text(row[name]) for row in scored] for name in trials.hyperparameters}
+        path = figures.parallel_figure(folder / "parallel.png", columns, objectives, objective, trials.maximize,
+                                       f"Hyperparameters vs {objective}: {title}",
+                                       [plot_text(f"trial {row['trial_id']}") for row in scored])  # fmt: skip
         lines += _figure(path, root, numbers, "Each trial's hyperparameters and objective; the best trial is drawn thickest, outlined in black.")
     return [*lines, *trials_table(trials, next(numbers.tables))]
 
@@ -157,5 +175,6 @@ def _reference_lines(series: list[Series]) -> list[tuple[str, float]]:
         for key in ("train_accuracy", "val_accuracy"):
             if isinstance(reference.get(key), (int, float)):
                 name = one.summary.get("preset", "")
-                lines[(f"reported {key.replace('_accuracy', '')} acc ({name}{epochs})", float(reference[key]))] = None
+                label = plot_text(f"reported {key.replace('_accuracy', '')} acc ({name}{epochs})")
+                lines[(label, float(reference[key]))] = None
     return list(lines)

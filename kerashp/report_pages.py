@@ -4,23 +4,43 @@ from __future__ import annotations
 
 import base64
 import html
-import re
 from pathlib import Path
-from urllib.parse import unquote
+from typing import Iterable
+from urllib.parse import unquote, urlsplit
+
+LINK_SCHEMES = ("", "http", "https", "mailto")  # what a link in a study's description may point to
 
 
-def markdown_to_html(title: str, markdown: str, root: Path) -> str:
-    """report.md as one HTML page with its PNG figures inlined as data URIs."""
+def markdown_to_html(title: str, markdown: str, root: Path, figures: Iterable[Path]) -> str:
+    """report.md as one HTML page with its PNG figures inlined as data URIs.
+
+    Markdown holds names users chose, so raw HTML in it is shown as text, an image is shown only
+    when it is one of `figures` (what the report drew, inside `root`; anything else shows its alt
+    text), and links go only to the web or within the page."""
     from markdown_it import MarkdownIt
 
-    body = MarkdownIt("commonmark").enable("table").render(markdown)
+    renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
+    renderer.validateLink = _safe_link
+    drawn = {path.relative_to(root).as_posix(): path for path in figures}
 
-    def inline(match: re.Match) -> str:
-        data = base64.b64encode((root / unquote(match.group(1))).read_bytes()).decode("ascii")
-        return f'<img src="data:image/png;base64,{data}"'
+    def image(self, tokens, index, options, env) -> str:
+        token = tokens[index]
+        alt = html.escape(self.renderInlineAsText(token.children or [], options, env))
+        path = drawn.get(unquote(str(token.attrGet("src") or "")))
+        if path is None:
+            return alt
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f'<img src="data:image/png;base64,{data}" alt="{alt}" />'
 
-    body = re.sub(r'<img src="([^"]+\.png)"', inline, body)
-    return HTML_PAGE.format(title=html.escape(title), body=body)
+    renderer.add_render_rule("image", image)
+    return HTML_PAGE.format(title=html.escape(title), body=renderer.render(markdown))
+
+
+def _safe_link(url: str) -> bool:
+    try:
+        return urlsplit(url.strip()).scheme.lower() in LINK_SCHEMES
+    except ValueError:  # not a URL at all (an unclosed [IPv6 address)
+        return False
 
 
 HTML_PAGE = """<!doctype html>

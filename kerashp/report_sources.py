@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kerashp.errors import UserError
-from kerashp.report_tables import number_text, parse_number
+from kerashp.report_tables import md_text, number_text, parse_number
 from kerashp.runs import RunDir, list_runs
 
 LABEL_KEYS_AT_MOST = 3  # runs differing in more preset keys than this are labelled by folder name
@@ -131,10 +131,12 @@ def search_section(path: Path) -> Section:
     trials = Trials(rows, hyperparameters, search.get("objective", "objective"), search.get("direction", "max") == "max")
     ranked = sorted(trials.scored(), key=lambda row: float(row["objective"]), reverse=trials.maximize)
     shown = [series_by_trial[row["trial_id"]] for row in ranked if row["trial_id"] in series_by_trial][:SEARCH_CURVES]
-    notes = [f"{len(rows)} trials, {len(trials.scored())} with an objective ({trials.objective}, "
+    objective = md_text(trials.objective)
+    notes = [f"{len(rows)} trials, {len(trials.scored())} with an objective ({objective}, "
              f"{'higher' if trials.maximize else 'lower'} is better)."]  # fmt: skip
     if ranked:
-        notes.append(f"Best trial: **{ranked[0]['trial_id']}** with {trials.objective} {number_text(float(ranked[0]['objective']))}.")
+        best = number_text(float(ranked[0]["objective"]))
+        notes.append(f"Best trial: **{md_text(ranked[0]['trial_id'])}** with {objective} {best}.")
     if len(shown) < len(series_by_trial):
         notes.append(f"The curves and table show the best {len(shown)} trials.")
     name = path.resolve().name

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,6 +37,23 @@ REFERENCE_MEASURES = {
     "parameters": "parameters",
     "epochs": "epochs",
 }
+# what could turn a name into markup: HTML, links, images, code, emphasis (an `_` between letters
+# cannot), table cells
+MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<>&|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def md_text(value: Any) -> str:
+    """A name a user chose (a run, trial, variant, preset, hyperparameter) as literal markdown text,
+    on one line: what a name holds is shown, never rendered as HTML, a link or an image."""
+    return MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), " ".join(str(value).split()))
+
+
+def md_code(value: Any) -> str:
+    """A user's text (an override, a preset key) as an inline code span, however many backticks it holds."""
+    text = " ".join(str(value).split())
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def pick_winner(rows: list[dict]) -> int | None:
@@ -50,7 +68,8 @@ def winner_sentence(rows: list[dict], winner: int | None) -> str:
     row = rows[winner]
     test = f"; test accuracy {number_text(row['test_accuracy'])}" if row["test_accuracy"] is not None else ""
     return (
-        f"Winner by validation accuracy: **{row['variant']}** with {number_text(row['val_accuracy'])} at the final epoch "
+        f"Winner by validation accuracy: **{md_text(row['variant'])}** with {number_text(row['val_accuracy'])} "
+        "at the final epoch "
         f"(best {number_text(row['best_val_accuracy'])} at epoch {row['best_val_epoch']}{test})."
     )
 
@@ -71,12 +90,12 @@ def table_markdown(rows: list[dict], winner: int | None, number: int) -> list[st
         "| --- | " + " | ".join("---:" for _ in SHOWN_COLUMNS) + " | --- |",
     ]
     for index, row in enumerate(rows):
-        variant = row["variant"].replace("|", "\\|") + (" **(winner)**" if index == winner else "")
+        variant = md_text(row["variant"]) + (" **(winner)**" if index == winner else "")
         cells = []
         for column, _, _ in SHOWN_COLUMNS:
             text = number_text(row[column])
             cells.append(f"**{text}**" if column in best and row[column] == best[column] else text)
-        lines.append("| " + " | ".join([variant, *cells, row["status"]]) + " |")
+        lines.append("| " + " | ".join([variant, *cells, md_text(row["status"])]) + " |")
     return lines
 
 
@@ -95,7 +114,7 @@ def trials_table(trials: Trials, number: int) -> list[str]:
     scored = trials.scored()
     ranked = sorted(scored, key=lambda row: float(row["objective"]), reverse=trials.maximize)
     ranked += [row for row in trials.rows if row not in scored]  # failed trials last
-    header = ["trial", "status", trials.objective, *trials.hyperparameters]
+    header = ["trial", "status", *map(md_text, [trials.objective, *trials.hyperparameters])]
     lines = [
         f"**Table {number}.** Trials, best first.",
         "",
@@ -103,8 +122,9 @@ def trials_table(trials: Trials, number: int) -> list[str]:
         "| " + " | ".join("---" for _ in header) + " |",
     ]
     for row in ranked:
-        cells = [row["trial_id"], row["status"], number_text(parse_number(row["objective"])), *(row[name] for name in trials.hyperparameters)]
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+        cells = [md_text(row["trial_id"]), md_text(row["status"]), number_text(parse_number(row["objective"])),
+                 *(md_text(row[name]) for name in trials.hyperparameters)]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 
@@ -115,11 +135,12 @@ def reference_table(references: list[dict], rows: list[dict], number: int) -> li
     for reference, row in zip(references, rows):
         for key, reported in reference.items():
             if isinstance(reported, str):  # a caveat, such as which runs of the study a figure came from
-                notes[f"- {row['variant']}: {key}: {reported}"] = None
+                notes[f"- {md_text(row['variant'])}: {md_text(key)}: {md_text(reported)}"] = None
                 continue
             measured = row.get(REFERENCE_MEASURES.get(key, ""))
             difference = measured - reported if isinstance(measured, (int, float)) and isinstance(reported, (int, float)) else None
-            cells = [row["variant"].replace("|", "\\|"), key, number_text(reported), number_text(measured), number_text(difference)]
+            cells = [md_text(row["variant"]), md_text(key), md_text(number_text(reported)), number_text(measured),
+                     number_text(difference)]  # fmt: skip
             body.append("| " + " | ".join(cells) + " |")
     notes = [*notes, ""] if notes else []
     if not body:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from kerashp.control import RunControl
 from kerashp.errors import RunFailedError
-from kerashp.report import Section, slug, write_report
+from kerashp.report import Section, md_code, md_text, slug, write_report
 from kerashp.study_events import (
     FactorFinished,
     StudyFinished,
@@ -113,13 +113,13 @@ def study_content(path: Path) -> tuple[str, list[str], list[Section]]:
     """Title, introduction and one report section per factor studied so far."""
     study = Study.open(path)
     plan = study.plan
-    settings = ", ".join(f"`{o}`" for o in plan.overrides) or "no overrides"
-    intro = [plan.description] if plan.description else []
-    intro.append(f"Base: preset `{Path(plan.preset).stem}` with {settings}.")
+    settings = ", ".join(map(md_code, plan.overrides)) or "no overrides"
+    intro = [plan.description] if plan.description else []  # markdown the study file's author wrote
+    intro.append(f"Base: preset {md_code(Path(plan.preset).stem)} with {settings}.")
     if len(plan.factors) == 1:
-        intro.append(f"Varied: `{plan.factors[0].key}` over {', '.join(plan.factors[0].values)}.")
+        intro.append(f"Varied: {md_code(plan.factors[0].key)} over {md_text(', '.join(plan.factors[0].values))}.")
     else:
-        factors = "; ".join(f"`{f.key}` ({', '.join(f.values)})" for f in plan.factors)
+        factors = "; ".join(f"{md_code(f.key)} ({md_text(', '.join(f.values))})" for f in plan.factors)
         intro.append(f"Factors, studied in this order, each variant carrying the winners of the factors before: {factors}.")
     sections = []
     for index, (factor, state) in enumerate(zip(plan.factors, study.factors)):
@@ -127,13 +127,13 @@ def study_content(path: Path) -> tuple[str, list[str], list[Section]]:
         if index:
             before = study.factors[index - 1]
             carried = before["variants"][before["winner"]]
-            notes.append(f"Every variant carries the winner of factor {index}: **{carried.label}**.")
+            notes.append(f"Every variant carries the winner of factor {index}: **{md_text(carried.label)}**.")
         title = f"varying {factor.key}" if len(plan.factors) == 1 else f"factor {index + 1}, varying {factor.key}"
         sections.append(Section(title, study.series(index), f"factor-{index + 1}-{slug(factor.key)}", notes, subject=f"study {plan.name}, {title}"))
     if len(study.factors) == len(plan.factors) and study.factors and study.factors[-1]["winner"] is not None:
         last = study.factors[-1]
         best = last["variants"][last["winner"]]
         added = [o for o in best.overrides if o not in plan.overrides]
-        chosen = ", ".join(f"`{o}`" for o in added) or "its settings as they are"
-        intro.append(f"**Best configuration**: preset `{Path(best.preset).stem}` with {chosen}.")
+        chosen = ", ".join(map(md_code, added)) or "its settings as they are"
+        intro.append(f"**Best configuration**: preset {md_code(Path(best.preset).stem)} with {chosen}.")
     return f"Study {plan.name}", intro, sections
