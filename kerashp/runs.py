@@ -4,18 +4,22 @@
         preset.toml        the resolved preset (every key, overrides applied)
         history.csv        one row per finished epoch
         events.jsonl       every event, one JSON object per line
-        state.json         commit record: epochs done, last checkpoint, best so far, pid
+        state.json         commit record: epochs done, best so far, wall time, the model table
         checkpoints/epoch-NNNN.keras   the last finished epoch (model + optimizer state)
         checkpoints/best.keras         the best epoch by the monitored metric
         summary.json       status, best epoch, final and test metrics, wall time, device, versions
 
 Writes are atomic (temp file + rename) and `state.json` is written last at each epoch, so a run
-killed at any point resumes from a consistent epoch.
+killed at any point resumes from a consistent epoch. A process training a run holds `RunDir.lock()`
+on its folder, so two processes never train one run. Files are read back through kerashp.run_files;
+the readers here are the lenient ones listings use: a damaged file reads as empty, and
+`status()` says `damaged`.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
@@ -27,7 +31,8 @@ from typing import Any, Callable, Iterator
 
 import tomli_w
 
-from kerashp.errors import RunError
+from kerashp import run_files
+from kerashp.errors import PresetError, RunError
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_time")
 
@@ -131,9 +136,14 @@ class RunDir:
         atomic_write(self.preset_file, header + tomli_w.dumps(document))
 
     def read_preset_document(self) -> dict:
-        import tomllib
+        """The resolved preset as written, for showing (not checked against the schema); empty when
+        it is not TOML. Training reads it with run_files.read_preset."""
+        from kerashp.config import read_toml
 
-        return tomllib.loads(self.preset_file.read_text(encoding="utf-8"))
+        try:
+            return read_toml(self.preset_file)
+        except PresetError:
+            return {}
 
     def append_event(self, record: dict) -> None:
         with open(self.path / "events.jsonl", "a", encoding="utf-8") as handle:
@@ -165,18 +175,13 @@ class RunDir:
                 handle.truncate(data.rfind(b"\n") + 1)
 
     # ------------------------------------------------------------------ history
+    @property
+    def history_file(self) -> Path:
+        return self.path / "history.csv"
+
     def read_history(self) -> list[dict[str, float]]:
-        try:
-            text = (self.path / "history.csv").read_text(encoding="utf-8")
-        except OSError:
-            return []
-        rows = []
-        for row in csv.DictReader(io.StringIO(text)):
-            try:
-                rows.append({k: float(v) if k != "epoch" else int(v) for k, v in row.items() if v not in ("", None)})
-            except ValueError:
-                continue
-        return rows
+        """The epochs' rows; none when history.csv is damaged (see `problem()`)."""
+        return _lenient(run_files.read_history, self.history_file, [])
 
     def write_history(self, rows: list[dict[str, Any]]) -> None:
         out = io.StringIO()
@@ -186,25 +191,74 @@ class RunDir:
         atomic_write(self.path / "history.csv", out.getvalue())
 
     # ------------------------------------------------------------------ state and summary
+    @property
+    def state_file(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def summary_file(self) -> Path:
+        return self.path / "summary.json"
+
     def read_state(self) -> dict:
-        return read_json(self.path / "state.json")
+        """The commit record; empty when missing or damaged."""
+        return _lenient(run_files.read_state, self.state_file, {})
 
     def write_state(self, state: dict) -> None:
-        write_json(self.path / "state.json", state)
+        write_json(self.state_file, state)
 
     def read_summary(self) -> dict:
-        return read_json(self.path / "summary.json")
+        """The summary; empty when missing or damaged (see `problem()`)."""
+        return _lenient(run_files.read_summary, self.summary_file, {})
 
     def write_summary(self, summary: dict) -> None:
-        write_json(self.path / "summary.json", summary)
+        write_json(self.summary_file, summary)
+
+    def problem(self) -> str | None:
+        """What is wrong with the files a listing shows (summary.json, history.csv), or None."""
+        try:
+            run_files.read_summary(self.summary_file)
+            run_files.read_history(self.history_file)
+        except RunError as exc:
+            return str(exc)
+        return None
 
     def status(self) -> str:
-        """The recorded status, or `killed` for a run whose process is gone without saying so."""
-        summary = self.read_summary()
+        """The recorded status, `killed` for a run whose process is gone without saying so, or
+        `damaged` for a summary.json that cannot be read."""
+        try:
+            summary = run_files.read_summary(self.summary_file)
+        except RunError:
+            return "damaged"
         status = summary.get("status", "unknown")
         if status == "running" and not _alive(summary.get("pid")):
             return "killed"
         return status
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run for this process: an exclusive `flock` on the run folder, which the kernel
+        releases when the process ends however it ends. A second trainer is refused at once."""
+        try:
+            handle = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise RunError(f"{self.path}: cannot open the run folder ({exc.strerror})") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            owner = self.read_summary().get("pid", "unknown")
+            raise RunError(f"{self.path}: being trained by another process (pid {owner}); stop it first") from None
+        try:
+            yield
+        finally:
+            os.close(handle)
+
+
+def _lenient(read: Callable[[Path], Any], path: Path, empty: Any) -> Any:
+    try:
+        return read(path)
+    except RunError:
+        return empty
 
 
 def _alive(pid: Any) -> bool:
@@ -221,10 +275,17 @@ def _alive(pid: Any) -> bool:
 
 def list_runs(runs_dir: Path) -> list[RunDir]:
     """Run directories under `runs_dir`, oldest first."""
-    if not runs_dir.is_dir():
+    try:
+        folders = list(runs_dir.iterdir())
+    except OSError:  # not a folder, or gone
         return []
-    runs = [RunDir(p) for p in runs_dir.iterdir() if (p / "preset.toml").is_file()]
-    return sorted(runs, key=lambda run: (run.path.stat().st_mtime, run.name))
+    dated = []
+    for folder in folders:
+        try:  # a run deleted while the folder is listed is left out, not tripped over
+            dated.append((folder.stat().st_mtime, folder.name, RunDir(folder)))
+        except OSError:
+            continue
+    return [run for _, _, run in sorted(dated) if run.preset_file.is_file()]
 
 
 class EventLogTail:

@@ -3,11 +3,14 @@
 The flow is the same for a new run and a resumed one: a resumed run reloads the last committed
 epoch checkpoint (model and optimizer state, so the step-based LR schedule continues where it
 stopped), truncates the history to that epoch, and positions the data feed at the next epoch.
+A new run loads its data before its folder is made; a resumed one checks every file of the run
+against the others before it writes or deletes anything. Either holds the run's lock throughout.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import math
 import os
 import shutil
@@ -17,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from kerashp import run_files
 from kerashp.backend import device_description, use_torch_backend, versions
-from kerashp.config import Preset, validate
+from kerashp.config import Preset
 from kerashp.control import RunControl
-from kerashp.errors import RunError, RunFailedError, UserError
+from kerashp.errors import RunError, RunFailedError, UserError, format_value
 from kerashp.events import (
     BatchEnded,
     EpochEnded,
@@ -32,7 +36,7 @@ from kerashp.events import (
     RunFinished,
     RunStarted,
 )
-from kerashp.runs import RunDir, read_json, replace_atomically, write_json, writing
+from kerashp.runs import RunDir, replace_atomically, write_json, writing
 
 use_torch_backend()
 
@@ -74,6 +78,13 @@ class Feeds:
     test: ImageBatches
     input_shape: tuple[int, int, int]
     num_classes: int
+    split: dict[str, np.ndarray]  # training-set indices of the train and validation parts
+    normalization: dict  # mode, mean, std
+
+    def save(self, run: RunDir) -> None:
+        """Record the split and the normalisation in the run, so a resumed run uses the same."""
+        replace_atomically(run.path / "split.npz", lambda temp: np.savez_compressed(temp, **self.split))
+        write_json(run.path / "normalization.json", self.normalization)
 
     def use_layout(self, layout: str) -> None:
         """Feed every batch in `layout` (see kerashp.layout)."""
@@ -85,56 +96,134 @@ class Feeds:
 def train(
     preset: Preset, runs_dir: Path, listeners=(), epochs: int | None = None, control: RunControl | None = None
 ) -> RunResult:
-    """Start a new run of `preset` under `runs_dir`; `listeners` receive every event."""
+    """Start a new run of `preset` under `runs_dir`; `listeners` receive every event. The data is
+    loaded first, so a source that fails (a missing folder, an unprepared dataset) leaves no run behind."""
     if epochs is not None:
         preset["train"]["epochs"] = epochs
+    keras.utils.set_random_seed(preset["seed"])
+    feeds = build_feeds(preset, lambda event: _tell(listeners, event))
     run = RunDir.create(Path(runs_dir), preset.name or "run")
-    with writing(run.path):
-        run.write_preset(preset)
-    return _execute(run, preset, listeners, control or RunControl(), epochs_done=0)
+    with run.lock():
+        with writing(run.path):
+            run.write_preset(preset)
+            feeds.save(run)
+        return _execute(run, preset, listeners, control or RunControl(), epochs_done=0, feeds=feeds)
 
 
 def resume(
     run_path: Path | str, listeners=(), epochs: int | None = None, control: RunControl | None = None
 ) -> RunResult:
-    """Continue a run from its last finished epoch (after Ctrl-C, a crash or SIGKILL)."""
+    """Continue a run from its last committed epoch (after Ctrl-C, a crash or SIGKILL). Nothing in
+    the run is written or deleted before its files are proven to agree with each other."""
     run = RunDir.open(run_path)
-    preset = validate(run.read_preset_document(), source=str(run.preset_file))
-    recorded = run.read_summary()
+    with run.lock():
+        preset, state, recorded = _resumable(run, epochs)
+        epochs_done = state["epochs_done"]
+        model = load_checkpoint(run.epoch_checkpoint(epochs_done)) if epochs_done else None
+        with writing(run.path):
+            if epochs is not None:
+                run.write_preset(preset)
+            run.remove_temp_files()
+            run.drop_partial_event()
+            if epochs_done:
+                run.keep_only_checkpoint(epochs_done)
+            if epochs_done and state.get("best_epoch") == epochs_done:  # killed between the commit and the best copy
+                _atomic_copy(run.epoch_checkpoint(epochs_done), run.best_checkpoint)
+        control = control or RunControl()
+        return _execute(run, preset, listeners, control, epochs_done, state=state, previous=recorded, model=model)
+
+
+def _resumable(run: RunDir, epochs: int | None) -> tuple[Preset, dict, dict]:
+    """The run's preset (with `epochs`), commit record and summary, once they are proven to agree
+    with each other and with the files on disk; else one RunError saying what is wrong."""
+    preset = run_files.read_preset(run.preset_file)
+    recorded = run_files.read_summary(run.summary_file)
     preset["name"] = recorded.get("preset", run.name)
     if epochs is not None:
         preset["train"]["epochs"] = epochs
-        with writing(run.path):
-            run.write_preset(preset)
-    owner = recorded.get("pid")
-    if run.status() == "running" and owner != os.getpid():
-        raise RunError(f"{run.path}: still being trained by process {owner}; stop it before resuming")
-    state = run.read_state()
-    epochs_done = int(state.get("epochs_done", 0))
-    if epochs_done >= preset["train"]["epochs"] and run.status() == "completed":
-        raise RunError(f"{run.path}: already completed {epochs_done} epochs; pass --epochs N to train further")
-    with writing(run.path):
-        run.remove_temp_files()
-        run.drop_partial_event()
-        if epochs_done:
-            run.keep_only_checkpoint(epochs_done)
-        if epochs_done and state.get("best_epoch") == epochs_done:  # killed between the commit and the best copy
-            _atomic_copy(run.epoch_checkpoint(epochs_done), run.best_checkpoint)
-    return _execute(run, preset, listeners, control or RunControl(), epochs_done=epochs_done, state=state)
+    state = _committed_state(run)
+    done, target = state["epochs_done"], preset["train"]["epochs"]
+    if done >= target and recorded.get("status") == "completed":
+        raise RunError(f"{run.path}: already completed {done} epochs; pass --epochs N to train further")
+    if done > target:
+        raise RunError(f"{run.path}: has trained {done} epochs already; pass --epochs {done + 1} or more")
+    _check_same_model(run, state.get("model"), preset["model"])
+    return preset, state, recorded
+
+
+def _committed_state(run: RunDir) -> dict:
+    """state.json, checked against history.csv and the epoch checkpoints (see EpochRecorder for the
+    order they are written in, and so which disagreements a kill can leave behind)."""
+    on_disk = _checkpoint_epochs(run)
+    history = run_files.read_history(run.history_file)
+    if not run.state_file.exists() and not (on_disk or history or run.best_checkpoint.exists()):
+        return {"epochs_done": 0}  # killed before its first epoch was committed
+    try:
+        state = run_files.read_state(run.state_file)
+        done = state["epochs_done"]
+        if done:
+            run_files.check_checkpoint(run.epoch_checkpoint(done))
+        if any(epoch > done + 1 for epoch in on_disk) or (not done and on_disk):
+            raise RunError(f"{run.state_file}: epochs_done = {done}, but checkpoints of later epochs exist")
+    except RunError as exc:
+        raise RunError(f"{exc}; {_recovery(run, on_disk)}") from None
+    uncommitted = len(history) == done + 1 and run.epoch_checkpoint(done + 1).exists()  # killed before the commit
+    if len(history) != done and not uncommitted:
+        raise RunError(
+            f"{run.history_file}: holds {len(history)} epochs, but state.json says {done} are committed; "
+            f"restore history.csv, or start a new run with --preset {run.preset_file}"
+        )
+    return state
+
+
+def _checkpoint_epochs(run: RunDir) -> list[int]:
+    """The epochs that have an `epoch-NNNN.keras` checkpoint on disk, oldest first."""
+    found = (path.stem.removeprefix("epoch-") for path in run.checkpoints.glob("epoch-*.keras"))
+    return sorted(int(number) for number in found if number.isdigit())
+
+
+def _recovery(run: RunDir, on_disk: list[int]) -> str:
+    """How to resume from the newest intact checkpoint, or to start afresh when there is none."""
+    for epoch in reversed(on_disk):
+        try:
+            run_files.check_checkpoint(run.epoch_checkpoint(epoch))
+        except RunError:
+            continue
+        return f'to resume from {run.epoch_checkpoint(epoch).name}, write {{"epochs_done": {epoch}}} to state.json'
+    return f"no intact checkpoint to resume from; start a new run with --preset {run.preset_file}"
+
+
+def _check_same_model(run: RunDir, trained: dict | None, wanted: dict) -> None:
+    """A resumed run continues the architecture its checkpoints hold: refuse a changed [model] table."""
+    wanted = json.loads(json.dumps(wanted, default=str))
+    if trained is None or trained == wanted:  # None: a run from before the model was recorded
+        return
+    key = min(key for key in {*trained, *wanted} if trained.get(key) != wanted.get(key))
+    raise RunError(
+        f"{run.preset_file}: model.{key} = {format_value(wanted.get(key))}, but the run's checkpoints are of "
+        f"model.{key} = {format_value(trained.get(key))}; start a new run to train another model"
+    )
+
+
+def _tell(listeners, event: Event) -> None:
+    for listener in listeners:
+        listener(event)
 
 
 # ---------------------------------------------------------------------------------------- building
 
 
-def build_feeds(preset: Preset, emit: Emit, run: RunDir | None = None, initial_epoch: int = 0) -> Feeds:
-    """Data -> split -> normalisation -> generators, exactly as the preset says."""
-    data, train_cfg = preset["data"], preset["train"]
+def build_feeds(preset: Preset, emit: Emit, saved: dict | None = None, initial_epoch: int = 0) -> Feeds:
+    """Data -> split -> normalisation -> generators, exactly as the preset says; `saved` is the
+    normalisation a resumed run began with (statistics computed on the data are reused, not redone)."""
+    train_cfg = preset["train"]
     dataset = load_preset_data(preset, lambda what, done, total: emit(Progress(what, done, total)))
     train_idx, val_idx = preset_split(preset, dataset.train.labels)
-    if run is not None:
-        _save_split(run, train_idx, val_idx)
     train_set, val_set = dataset.train.subset(train_idx), dataset.train.subset(val_idx)
-    mean, std = _normalization(preset, train_set, run)
+    if saved is None:
+        mean, std = normalization(preset["data"], train_set.images)
+    else:
+        mean, std = np.asarray(saved["mean"], np.float32), np.asarray(saved["std"], np.float32)
     height, width = dataset.image_shape[:2]
     common = dict(
         num_classes=dataset.num_classes,
@@ -160,7 +249,9 @@ def build_feeds(preset: Preset, emit: Emit, run: RunDir | None = None, initial_e
     )
     validation = ImageBatches(val_set.images, val_set.labels, **common) if len(val_set) else None
     test = ImageBatches(dataset.test.images, dataset.test.labels, **common)
-    return Feeds(feed, validation, test, dataset.image_shape, dataset.num_classes)
+    stats = {"mode": preset["data"]["normalize"], "mean": mean.tolist(), "std": std.tolist()}
+    split = {"train": train_idx, "validation": val_idx}
+    return Feeds(feed, validation, test, dataset.image_shape, dataset.num_classes, split, stats)
 
 
 def _feed_workers(train_cfg: dict, cheap: bool) -> int:
@@ -177,21 +268,10 @@ def _feed_workers(train_cfg: dict, cheap: bool) -> int:
     return 1 if cheap else max(1, min(train_cfg["workers"], spare))
 
 
-def _normalization(preset: Preset, train_set, run: RunDir | None) -> tuple[np.ndarray, np.ndarray]:
-    """The preset's normalisation; statistics computed on the data are saved in the run and
-    reused on resume, so a resumed run normalises exactly as it began."""
-    saved = run.path / "normalization.json" if run is not None else None
-    if saved is not None and saved.exists():
-        stats = read_json(saved)
-        return np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32)
-    mean, std = normalization(preset["data"], train_set.images)
-    if saved is not None:
-        write_json(saved, {"mode": preset["data"]["normalize"], "mean": mean.tolist(), "std": std.tolist()})
-    return mean, std
-
-
-def _save_split(run: RunDir, train_idx: np.ndarray, val_idx: np.ndarray) -> None:
-    replace_atomically(run.path / "split.npz", lambda temp: np.savez_compressed(temp, train=train_idx, validation=val_idx))
+def _saved_normalization(run: RunDir) -> dict | None:
+    """The normalisation the run began with, so a resumed run normalises exactly as it began."""
+    saved = run.path / "normalization.json"
+    return run_files.read_normalization(saved) if saved.exists() else None
 
 
 def build_compiled_model(preset: Preset, feeds: Feeds) -> keras.Model:
@@ -212,16 +292,19 @@ def compile_model(model: keras.Model, preset: Preset, steps_per_epoch: int) -> N
 
 
 def load_checkpoint(path: Path) -> keras.Model:
-    """Load a `.keras` checkpoint in safe mode (no arbitrary code from the file is run)."""
+    """Load a `.keras` checkpoint in safe mode (no arbitrary code from the file is run); a file
+    that is not one kerashp wrote is one RunError naming it, never Keras's many-line errors."""
     import kerashp.models.layers  # noqa: F401  registers kerashp's layers for deserialisation
     import kerashp.optim  # noqa: F401  registers the schedule and optimizer classes
 
+    run_files.check_checkpoint(path)
     try:
         model = keras.saving.load_model(path, safe_mode=True)
-    except ValueError as exc:
-        if "safe_mode" not in str(exc):
-            raise
-        raise RunError(f"{path}: refused: it holds code (a Lambda layer or a function), which kerashp never runs from a file") from None
+    except Exception as exc:
+        if "safe_mode" in str(exc):
+            raise RunError(f"{path}: refused: it holds code (a Lambda layer or a function), which kerashp never runs from a file") from None
+        reason = " ".join(str(exc).split())[:100] or type(exc).__name__
+        raise RunError(f"{path}: not a checkpoint kerashp can load ({reason})") from None
     accelerate(model)
     return model
 
@@ -230,18 +313,29 @@ def load_checkpoint(path: Path) -> keras.Model:
 
 
 def _execute(
-    run: RunDir, preset: Preset, listeners, control: RunControl, epochs_done: int, state: dict | None = None
+    run: RunDir,
+    preset: Preset,
+    listeners,
+    control: RunControl,
+    epochs_done: int,
+    state: dict | None = None,
+    previous: dict | None = None,
+    feeds: Feeds | None = None,
+    model: keras.Model | None = None,
 ) -> RunResult:
+    """Train `run` (already locked) from `epochs_done`: the new run's `feeds`, or the resumed run's
+    `model`, its commit record `state` and `previous` summary."""
+
     def emit(event: Event) -> None:
         run.append_event(event.to_json())
-        for listener in listeners:
-            listener(event)
+        _tell(listeners, event)
 
     started = time.time()
     state = dict(state or {})
-    previous = run.read_summary()
+    previous = previous or {}
     summary = previous | {
-        "wall_time_before": previous.get("wall_time", 0.0),
+        # the time of every earlier session: state.json's is the newer after a kill, summary.json's after an end
+        "wall_time_before": max(previous.get("wall_time", 0.0), state.get("wall_time", 0.0)),
         "preset": preset.name,
         "status": "running",
         "pid": os.getpid(),
@@ -253,15 +347,15 @@ def _execute(
     with writing(run.path):
         run.write_summary(summary)
     try:
-        keras.utils.set_random_seed(preset["seed"])
-        feeds = build_feeds(preset, emit, run, initial_epoch=epochs_done)
-        if epochs_done:
-            model = load_checkpoint(run.epoch_checkpoint(epochs_done))
-        else:
-            model = build_compiled_model(preset, feeds)
+        if feeds is None:
+            keras.utils.set_random_seed(preset["seed"])
+            feeds = build_feeds(preset, emit, _saved_normalization(run), initial_epoch=epochs_done)
+            feeds.save(run)
+        model = model or build_compiled_model(preset, feeds)
         summary["memory_layout"] = _memory_layout(preset, model, previous if epochs_done else {})
         feeds.use_layout(summary["memory_layout"])
-        recorder = EpochRecorder(run, preset, emit, run.read_history()[:epochs_done], state, control)
+        history = run_files.read_history(run.history_file)[:epochs_done]
+        recorder = EpochRecorder(run, preset, emit, history, state, control, lambda: _wall(summary, started))
         emit(
             RunStarted(
                 str(run.path),
@@ -319,7 +413,8 @@ def _record_failure(run: RunDir, summary: dict, emit: Emit) -> None:
     (a full disk), summary.json still says `running`, so the run lists as killed and resumes."""
     try:
         run.write_summary(summary)
-        (run.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        # backslashreplace: a file name that is not UTF-8 (kept by Python as surrogates) still writes
+        (run.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8", errors="backslashreplace")
         emit(RunFailed(str(run.path), summary["error"]))
     except OSError:
         pass
@@ -354,9 +449,19 @@ class EpochRecorder(keras.callbacks.Callback):
     epoch as the resume point; a kill after it leaves best.keras for `resume` to copy again.
     """
 
-    def __init__(self, run: RunDir, preset: Preset, emit: Emit, history: list[dict], state: dict, control: RunControl):
+    def __init__(
+        self,
+        run: RunDir,
+        preset: Preset,
+        emit: Emit,
+        history: list[dict],
+        state: dict,
+        control: RunControl,
+        wall: Callable[[], float],
+    ):
         super().__init__()
-        self.run, self.emit, self.history, self.control = run, emit, history, control
+        self.run, self.emit, self.history, self.control, self.wall = run, emit, history, control, wall
+        self.model_table = preset["model"]  # recorded so a resume can refuse a changed architecture
         self.stopped = False
         self.epochs = preset["train"]["epochs"]
         self.seed = preset["seed"]
@@ -419,7 +524,15 @@ class EpochRecorder(keras.callbacks.Callback):
             self.best_value, self.best_epoch = monitored, epoch + 1
         self.history.append(row)
         self.run.write_history(self.history)
-        self.run.write_state({"epochs_done": epoch + 1, "best_epoch": self.best_epoch, "best_value": self.best_value})
+        self.run.write_state(
+            {
+                "epochs_done": epoch + 1,
+                "best_epoch": self.best_epoch,
+                "best_value": self.best_value,
+                "wall_time": self.wall(),  # a kill loses at most the epoch under way
+                "model": self.model_table,
+            }
+        )
         if best:
             _atomic_copy(checkpoint, self.run.best_checkpoint)
         self.run.keep_only_checkpoint(epoch + 1)

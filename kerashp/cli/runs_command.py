@@ -28,8 +28,17 @@ def list_runs_table(args) -> int:
     for column in ("run", "status", "epochs", "best", "final", "test", "wall"):
         # the run name is what a user copies into --resume or report: never cut it
         table.add_column(column, justify="left" if column in ("run", "status") else "right", no_wrap=column == "run")
+    damaged = []
     for run in runs:
-        table.add_row(*run_row(run))
+        row = run_row(run)
+        if not run.path.is_dir():
+            continue  # deleted while being listed
+        table.add_row(*row)
+        problem = run.problem()
+        if problem:
+            damaged.append(problem)
     Console().print(table)
     print("best, final: validation accuracy at the best and the last epoch; test: the best checkpoint's")
+    for problem in damaged:  # listed as far as their files allow; say what is wrong with them
+        print(f"damaged: {problem}")
     return 0
