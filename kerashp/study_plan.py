@@ -10,6 +10,8 @@ from typing import Any
 
 from kerashp.config import load_preset, parse_override, preset_dirs, read_toml
 from kerashp.errors import PresetError, UserError
+from kerashp.report import slug
+from kerashp.search.directory import check_folder_name
 
 PRESET_FACTOR = "preset"  # a factor over whole presets, e.g. lenet5 (no augmentation) vs lenet5_aug
 STUDY_KEYS = ("description", "preset", "set", "epochs", "factor")
@@ -76,15 +78,16 @@ class StudyPlan:
 def plan_from_args(preset: str, vary: list[str], overrides=(), epochs: int | None = None, name: str = "") -> StudyPlan:
     """The plan of `kerashp study --preset P --vary K=V1,V2 [--vary ...]`."""
     factors = [Factor.parse(expression) for expression in vary]
-    default = "-".join([Path(preset).stem, *(factor.key.split(".")[-1] for factor in factors)])
-    return StudyPlan(name or default, preset, factors, [*overrides, *_epochs(epochs)])
+    default = slug("-".join([Path(preset).stem, *(factor.key.split(".")[-1] for factor in factors)]))
+    return StudyPlan(_folder_name(name, default, "kerashp study"), preset, factors, [*overrides, *_epochs(epochs)])
 
 
 def plan_from_file(name_or_path: str, overrides=(), epochs: int | None = None, name: str = "") -> StudyPlan:
     """The plan a study file declares (see presets/studies/), with command-line additions."""
     path = find_study(name_or_path)
-    document = read_toml(path)
     source = str(path)
+    name = _folder_name(name, path.stem, source)
+    document = read_toml(path)
     for key in document:
         if key not in STUDY_KEYS:
             raise UserError(f"{source}: {key}: unknown key; allowed: {', '.join(STUDY_KEYS)}")
@@ -102,8 +105,16 @@ def plan_from_file(name_or_path: str, overrides=(), epochs: int | None = None, n
     factors = [_factor_from_table(table, source) for table in tables]
     file_epochs = _epochs(document["epochs"]) if "epochs" in document else []
     return StudyPlan(
-        name or path.stem, preset, factors, [*settings, *file_epochs, *overrides, *_epochs(epochs)], document.get("description", "")
+        name, preset, factors, [*settings, *file_epochs, *overrides, *_epochs(epochs)], document.get("description", "")
     )
+
+
+def _folder_name(given: str, default: str, source: str) -> str:
+    """The study's name, `--name` or else `default`: it becomes a folder under --studies-dir, so it
+    gets the check a preset's name gets before it names run folders."""
+    if given:
+        return check_folder_name(given, "kerashp study", "--name")
+    return check_folder_name(default, source, "name")
 
 
 def _factor_from_table(table: dict, source: str) -> Factor:

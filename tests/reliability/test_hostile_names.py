@@ -8,10 +8,14 @@ import csv
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
+from kerashp.cli import main as kerashp_main
 from kerashp.config import load_preset
 from kerashp.report import report
 from kerashp.runs import RunDir
-from kerashp.study import Study, StudyPlan, Variant
+from kerashp.errors import UserError
+from kerashp.study import Study, StudyPlan, Variant, plan_from_args, plan_from_file
 from kerashp.study_plan import Factor
 
 HOSTILE = "r<img src=x onerror=alert(1)>"
@@ -106,3 +110,23 @@ def test_hostile_variant_labels_and_study_texts_are_text_in_a_study_report(tmp_p
     study.save()
     markdown = report([study.path])
     assert_inert((markdown.parent / "report.html").read_text())
+
+
+@pytest.mark.parametrize("name", ["../../x", "..", ".", "a/b", "/tmp/x", "a\nb", "x" * 201])
+def test_a_study_name_never_becomes_a_folder_outside_the_studies_dir(tiny_folder, tmp_path, capsys, tally, name):
+    studies = tmp_path / "deep" / "studies"
+    code = kerashp_main(["study", "--preset", "lenet5", "--vary", "optimizer.learning_rate=0.1,0.01", "--epochs", "1",
+                         "--set", f"data.source=folder:{tiny_folder}", "--name", name, "--studies-dir", str(studies)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--name = " in err and "plain name" in err, err
+    assert list(tmp_path.iterdir()) == []  # nothing made, inside --studies-dir or out
+    tally("bad inputs tried")
+
+
+def test_a_study_files_own_name_gets_the_same_check(tmp_path):
+    hostile = tmp_path / "..toml"  # its name, ".", would be the studies folder itself
+    hostile.write_text('preset = "lenet5"\n[[factor]]\nkey = "optimizer.learning_rate"\nvalues = [0.1, 0.01]\n')
+    with pytest.raises(UserError, match=r"\.\.toml: name = \".\": expected a plain name"):
+        plan_from_file(str(hostile))
+    assert plan_from_file(str(hostile), name="fine").name == "fine"
+    assert plan_from_args("my presets/le net.toml", ["optimizer.learning_rate=0.1"]).name == "le_net-learning_rate"
