@@ -15,6 +15,8 @@ import tomllib
 from pathlib import Path
 from typing import Any, Iterable
 
+import tomli_w
+
 from kerashp import schema
 from kerashp.errors import PresetError
 from kerashp.fields import Field, is_number
@@ -82,8 +84,7 @@ def find_preset(name_or_path: str, extending: Path | None = None) -> Path:
     of the file `extending`, its own folder is searched first and the file itself is skipped, so
     sibling presets find each other and `my/lenet5.toml` can extend the bundled `lenet5`."""
     folder = extending.parent if extending is not None else None
-    looks_like_path = name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path
-    if looks_like_path:
+    if _looks_like_path(name_or_path):
         candidates = [Path(name_or_path)]
         if folder is not None:
             candidates.insert(0, folder / name_or_path)
@@ -101,6 +102,34 @@ def find_preset(name_or_path: str, extending: Path | None = None) -> Path:
     close = difflib.get_close_matches(name_or_path, presets, n=3)
     hint = f"did you mean {', '.join(close)}?" if close else f"available: {', '.join(presets)}"
     raise PresetError("preset", printable(name_or_path), f"unknown preset; {hint}", has_value=False)
+
+
+def _looks_like_path(name_or_path: str) -> bool:
+    return name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path
+
+
+# ---------------------------------------------------------------------------------------- writing
+
+
+def portable(document: dict) -> dict:
+    """A copy of a preset (or of the part of one a file writes) whose paths work from any directory:
+    a relative `folder:PATH` source and an `extends` given by path are made absolute from the current
+    directory, which is where they were read from. For every preset written to be run again."""
+    document = copy.deepcopy(document)
+    data = document.get("data")
+    source = data.get("source") if isinstance(data, dict) else None
+    if isinstance(source, str) and source.startswith("folder:"):
+        data["source"] = "folder:" + str(Path(source.removeprefix("folder:")).expanduser().resolve())
+    parent = document.get("extends")
+    if isinstance(parent, str) and _looks_like_path(parent):
+        document["extends"] = str(Path(parent).expanduser().resolve())
+    return document
+
+
+def preset_toml(document: dict, header: str = "") -> str:
+    """The text of a preset file kerashp writes to be run again (`kerashp train --preset FILE`):
+    `header` (comment lines), then the document as TOML with its paths made portable."""
+    return header + tomli_w.dumps(portable(document))
 
 
 # ---------------------------------------------------------------------------------------- loading

@@ -7,7 +7,8 @@ import tomllib
 import pytest
 import tomli_w
 
-from kerashp.config import available_presets, load_preset, parse_override, validate
+from kerashp.config import available_presets, load_preset, parse_override, portable, preset_toml, validate
+from kerashp.data import check_folder
 from kerashp.errors import PresetError
 
 
@@ -222,3 +223,33 @@ def test_an_unknown_section_in_a_parent_is_blamed_on_the_parent(tmp_path):
     parent = write(tmp_path, "parent", "[optim]\nlr = 1\n")
     child = write(tmp_path, "child", 'extends = "parent"\n')
     assert error_of(child).startswith(f"{parent}: optim: unknown section")
+
+
+def test_written_presets_hold_paths_that_work_from_any_directory(tmp_path, monkeypatch):
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    (tmp_path / "data" / "test").mkdir()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "base.toml").write_text('extends = "lenet5"\n')
+    monkeypatch.chdir(tmp_path)
+    preset = load_preset("mine/base.toml", ["data.source=folder:data/../data", "data.train_list=train.txt"])
+    text = preset_toml({"extends": "mine/base.toml", **preset}, "# made here\n")
+    assert text.startswith("# made here\n")
+    written = tomllib.loads(text)
+    assert written["data"]["source"] == f"folder:{tmp_path / 'data'}"
+    assert written["data"]["train_list"] == "train.txt"  # read from the folder, so it stays relative
+    assert written["extends"] == str(tmp_path / "mine" / "base.toml")
+    assert preset["data"]["source"] == "folder:data/../data"  # the preset itself is left as it was
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "exported.toml").write_text(text)
+    monkeypatch.chdir(elsewhere)
+    reloaded = load_preset("exported.toml")
+    check_folder(reloaded["data"]["source"].removeprefix("folder:"))
+
+
+def test_portable_leaves_tfds_sources_absolute_paths_and_preset_names_alone(tmp_path):
+    document = {"extends": "lenet5", "data": {"source": "tfds:cifar10"}}
+    assert portable(document) == document
+    absolute = {"data": {"source": f"folder:{tmp_path}"}}
+    assert portable(absolute) == absolute
+    assert portable({"optimizer": {"learning_rate": 0.1}}) == {"optimizer": {"learning_rate": 0.1}}

@@ -11,9 +11,7 @@ import os
 import re
 from pathlib import Path
 
-import tomli_w
-
-from kerashp.config import PRESET_PATH_ENV, available_presets, load_preset
+from kerashp.config import PRESET_PATH_ENV, available_presets, load_preset, preset_toml
 from kerashp.errors import UserError
 from kerashp.runs import atomic_write
 from tui.tweak_fields import overrides_for
@@ -56,7 +54,7 @@ def save_variant(base: str, name: str, edits: dict[str, str]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{name}.toml"
     header = f"# {name}: {base} with {len(edits)} change(s), saved by kerashp-tui\n"
-    atomic_write(target, header + tomli_w.dumps(document))
+    atomic_write(target, preset_toml(document, header))
     load_preset(str(target))  # what was written must load
     return target
 

@@ -41,3 +41,9 @@ def test_user_directory_defaults_to_presets_user_and_joins_the_preset_path():
     environ = {"KERASHP_PRESET_PATH": "/mine:/other"}
     put_user_presets_on_path(environ)
     assert user_preset_dir(environ).as_posix() == "/mine" and environ["KERASHP_PRESET_PATH"] == "/mine:/other"
+
+
+def test_a_saved_data_folder_is_absolute_so_the_preset_runs_from_any_directory(preset_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = save_variant("lenet5", "lenet5_mine", {"data.source": '"folder:../images"'})
+    assert tomllib.loads(path.read_text())["data"] == {"source": f"folder:{tmp_path.parent / 'images'}"}
