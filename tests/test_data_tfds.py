@@ -1,9 +1,13 @@
 """The tfds source on `tfds.testing.mock_data`: class names after preparing on first use,
-streaming (`data.cache`), and the prepare subprocess's progress reaching the user."""
+streaming (`data.cache`), the prepare subprocess's progress reaching the user, the download-host
+probe that fails fast offline, and builders of one's own named in $KERASHP_TFDS_MODULES."""
 
 from __future__ import annotations
 
 import pickle
+import socket
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -101,8 +105,9 @@ def test_a_streamed_image_of_the_wrong_size_names_the_example():
 def test_preparing_shows_the_subprocess_progress_and_fails_in_one_line(tmp_path, monkeypatch, capfd):
     """A stand-in `tensorflow` that prints a tfds-style progress bar and then cannot be imported:
     the bar must reach our stderr while it runs, the failure must come back as one line."""
-    from kerashp.data.tfds_source import prepare
+    from kerashp.data import tfds_source
 
+    monkeypatch.setattr(tfds_source, "unreachable_hosts", lambda urls: [])  # as if online
     fake = tmp_path / "fake" / "tensorflow"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text(
@@ -111,8 +116,94 @@ def test_preparing_shows_the_subprocess_progress_and_fails_in_one_line(tmp_path,
     monkeypatch.setenv("PYTHONPATH", str(fake.parent))
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
     with pytest.raises(DataError) as caught:
-        prepare("mnist")
+        tfds_source.prepare("mnist")
     stderr = capfd.readouterr().err
     assert f"preparing tfds:mnist in {tmp_path / 'tfds'}" in stderr and "Dl Completed...: 50%" in stderr
     message = str(caught.value)
     assert "preparing it failed (TensorFlow is not installed" in message and "\n" not in message
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def no_proxy(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_probe_tells_a_listening_host_from_a_closed_one(no_proxy):
+    from kerashp.data.tfds_source import unreachable_hosts
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        assert unreachable_hosts([f"http://127.0.0.1:{port}/a.tar", f"http://127.0.0.1:{port}/b.tar"]) == []
+    assert unreachable_hosts([f"https://127.0.0.1:{closed_port()}/a.tar", "ftp://example.org/x"]) == ["127.0.0.1"]
+
+
+def test_the_probe_goes_through_the_proxy_the_download_would_use(no_proxy, monkeypatch):
+    from kerashp.data.tfds_source import unreachable_hosts
+
+    with socket.create_server(("127.0.0.1", 0)) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"127.0.0.1:{proxy.getsockname()[1]}")
+        assert unreachable_hosts(["https://data.invalid/a.tar"]) == []  # the proxy resolves it, not us
+        monkeypatch.setenv("NO_PROXY", "data.invalid")
+        assert unreachable_hosts(["https://data.invalid/a.tar"]) == ["data.invalid"]
+
+
+def test_the_probe_gives_up_after_its_timeout(no_proxy, monkeypatch):
+    """A name lookup or connection that hangs (a black-holed network) counts as unreachable once
+    the timeout is up, however long the hang would last."""
+    from kerashp.data import tfds_source
+
+    released = threading.Event()
+
+    def hang(address, timeout):
+        released.wait(30)
+        raise OSError("timed out")
+
+    monkeypatch.setattr(tfds_source.socket, "create_connection", hang)
+    start = time.monotonic()
+    try:
+        hosts = tfds_source.unreachable_hosts(["http://a.example/x.tar", "https://b.example/y.tar"], timeout=0.5)
+    finally:
+        released.set()
+    assert hosts == ["a.example", "b.example"] and time.monotonic() - start < 2
+
+
+def test_an_unreachable_download_host_fails_in_one_line_without_starting_the_subprocess(tmp_path, monkeypatch):
+    """Offline, tfds's downloader would retry for minutes: the probe answers first, with what to do
+    instead (never the command that just failed, on this machine)."""
+    from kerashp.data import tfds_source
+
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{closed_port()}")  # every download host unreachable
+    monkeypatch.setattr(tfds_source.subprocess, "run", lambda *a, **k: pytest.fail("the subprocess started"))
+    start = time.monotonic()
+    with pytest.raises(DataError) as caught:
+        tfds_source.prepare("cifar10")
+    assert time.monotonic() - start < tfds_source.PROBE_TIMEOUT_S + 2
+    assert str(caught.value) == (
+        f"tfds:cifar10: not prepared in {tmp_path}, and www.cs.toronto.edu cannot be reached to download it; "
+        "use a folder source (--set data.source=folder:PATH), or run `kerashp data prepare cifar10` "
+        f"on a connected machine and copy its ~/tensorflow_datasets to {tmp_path}"
+    )
+
+
+@pytest.mark.parametrize(
+    "modules, expected",
+    [
+        ("no_such_module_xyz", "KERASHP_TFDS_MODULES: cannot import no_such_module_xyz (ModuleNotFoundError: No module"),
+        (" , json.no_such", "KERASHP_TFDS_MODULES: cannot import json.no_such (ModuleNotFoundError: No module"),
+    ],
+)
+def test_a_builder_module_that_cannot_be_imported_is_one_line(modules, expected, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("KERASHP_TFDS_MODULES", modules)
+    with pytest.raises(DataError) as caught:
+        load_dataset("tfds:mnist")
+    assert str(caught.value).startswith(expected) and "\n" not in str(caught.value)

@@ -4,25 +4,33 @@ from __future__ import annotations
 
 from kerashp.cli.options import subcommand
 
-EXAMPLES = """  kerashp data prepare cifar10        # needs a network and `pip install 'kerashp[prepare]'`
-  kerashp data list
+EXAMPLES = """  kerashp data prepare cifar10     # needs a network and the prepare extra
+  kerashp data list                # what is prepared in $TFDS_DATA_DIR
+  # a tfds builder of your own, in an importable package my_datasets:
+  KERASHP_TFDS_MODULES=my_datasets kerashp data prepare my_dataset
 """
 
 
 def register(subcommands) -> None:
     parser = subcommand(subcommands, "data", "prepare tfds datasets and list prepared ones", EXAMPLES)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    prepare = actions.add_parser("prepare", help="download and prepare a tfds dataset (runs TensorFlow in a subprocess)")
+    prepare = actions.add_parser(
+        "prepare",
+        help="download and prepare a tfds dataset (runs TensorFlow in a subprocess)",
+        description="Download and prepare a tfds dataset in $TFDS_DATA_DIR (default ~/tensorflow_datasets). "
+        "Builders of your own are found by importing the packages named in $KERASHP_TFDS_MODULES.",
+    )
     prepare.add_argument("name", help="tfds dataset name, e.g. cifar10, cifar100, caltech101, mnist")
     prepare.set_defaults(handler=prepare_dataset)
     actions.add_parser("list", help="datasets prepared locally, with their size").set_defaults(handler=list_datasets)
 
 
 def prepare_dataset(args) -> int:
-    from kerashp.data.tfds_source import prepare
+    from kerashp.data.tfds_source import data_dir, prepare
 
-    prepare(args.name.removeprefix("tfds:"))
-    print(f"tfds:{args.name.removeprefix('tfds:')} is ready")
+    name = args.name.removeprefix("tfds:")
+    prepare(name)
+    print(f"tfds:{name} is ready in {data_dir()}")
     return 0
 
 

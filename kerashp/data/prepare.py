@@ -4,12 +4,16 @@
 
 Progress (tfds's download bars and messages, TensorFlow's logs) goes to stderr, so the caller
 can show it live; stdout carries one line only: where the dataset went, or why preparing failed.
+Builders of your own are found through $KERASHP_TFDS_MODULES (see `kerashp.data.tfds_source`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
+
+DOWNLOAD_RETRIES = 3  # ~1 s of backoff; tfds's 10 take ~3.5 minutes to give up offline
 
 
 def main(argv: list[str]) -> int:
@@ -22,10 +26,14 @@ def main(argv: list[str]) -> int:
         print("TensorFlow is not installed: pip install 'kerashp[prepare]'")
         return 1
     import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.download import downloader
 
-    from kerashp.data.tfds_source import tfds_reason, data_dir
+    from kerashp.data.tfds_source import data_dir, register_builders, tfds_reason
 
+    downloader.MAX_RETRIES = DOWNLOAD_RETRIES
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # a warning per retry; the failure is our one line
     try:
+        register_builders()
         with contextlib.redirect_stdout(sys.stderr):  # tfds prints "Downloading and preparing ..." to stdout
             builder = tfds.builder(argv[0], data_dir=data_dir())
             builder.download_and_prepare(file_format="array_record")

@@ -3,15 +3,28 @@
 Reading a prepared dataset (array_record files) needs no TensorFlow. Preparing one (download and
 convert) does, so it runs in a separate process (`python -m kerashp.data.prepare NAME`) and the
 training process never imports TensorFlow.
+
+A dataset of your own: define a `tfds.core.GeneratorBasedBuilder` in a package (installed or on
+PYTHONPATH; tfds wants a package, not a lone .py file) and name it in $KERASHP_TFDS_MODULES
+(comma-separated for several). The training process and the prepare subprocess both import it, so
+`tfds:<builder name>` (the class name in snake_case) prepares and trains like a catalog dataset:
+
+    KERASHP_TFDS_MODULES=my_datasets kerashp train --preset lenet5 --set data.source=tfds:my_dataset
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +36,8 @@ from kerashp.data.lazy import LazyImages, should_stream
 from kerashp.errors import DataError
 
 DATA_DIR_ENV = "TFDS_DATA_DIR"
+MODULES_ENV = "KERASHP_TFDS_MODULES"
+PROBE_TIMEOUT_S = 3.0  # a download host that takes longer to accept a connection counts as unreachable
 
 
 def data_dir() -> str:
@@ -30,7 +45,9 @@ def data_dir() -> str:
     return os.environ.get(DATA_DIR_ENV) or os.path.expanduser("~/tensorflow_datasets")
 
 
-def load_tfds(name: str, size: tuple[int, int] | None, progress: Progress | None = None, cache: str = "auto") -> Dataset:
+def load_tfds(
+    name: str, size: tuple[int, int] | None, progress: Progress | None = None, cache: str = "auto"
+) -> Dataset:
     features = _builder(name).info.features
     label_feature = features["label"] if "label" in features and "image" in features else None
     if not hasattr(label_feature, "names"):
@@ -56,8 +73,8 @@ def _open_splits(name: str):
             return _data_sources(name)
         except Exception as exc:  # prepared, yet unreadable: most often a dataset without a test split
             raise DataError(
-                f"tfds:{name}: prepared in {data_dir()} but its train and test splits cannot be read ({tfds_reason(exc)}); "
-                "kerashp needs both"
+                f"tfds:{name}: prepared in {data_dir()} but its train and test splits cannot be read "
+                f"({tfds_reason(exc)}); kerashp needs both"
             ) from None
 
 
@@ -68,15 +85,29 @@ def _data_sources(name: str):
         return tfds.data_source(name, split=["train", "test"], download=False, data_dir=data_dir())
 
 
+def register_builders() -> None:
+    """Import the modules named in $KERASHP_TFDS_MODULES: defining a builder class registers it
+    with tfds, so its name resolves like a catalog dataset's."""
+    for module in filter(None, (part.strip() for part in os.environ.get(MODULES_ENV, "").split(","))):
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # anything a user's module raises on import
+            reason = (str(exc).strip().splitlines() or [""])[0]
+            raise DataError(f"{MODULES_ENV}: cannot import {module} ({type(exc).__name__}: {reason})") from None
+
+
 def _builder(name: str):
     import tensorflow_datasets as tfds
 
+    register_builders()
     try:
         return tfds.builder(name, data_dir=data_dir())
     except tfds.core.registered.DatasetNotFoundError:
-        raise DataError(f"tfds:{name}: no such tfds dataset (see the tfds catalog for names)") from None
+        raise DataError(f"tfds:{name}: no such tfds dataset (see the catalog)") from None
     except Exception as exc:  # a malformed name, an unknown config or version: multi-line tfds errors
-        raise DataError(f"tfds:{name}: {tfds_reason(exc)} (names look like NAME, NAME/CONFIG or NAME:VERSION)") from None
+        raise DataError(
+            f"tfds:{name}: {tfds_reason(exc)} (names look like NAME, NAME/CONFIG or NAME:VERSION)"
+        ) from None
 
 
 def tfds_reason(exc: Exception) -> str:
@@ -153,19 +184,70 @@ def _stream(name: str, split: str, source, size, progress: Progress | None, shap
 
 def prepare(name: str) -> None:
     """Download and prepare `name` as array_record in a TensorFlow-capable subprocess, its
-    progress shown on stderr (a first download can take many minutes and must not look like a hang)."""
-    _builder(name)  # an unknown name fails here, with its own message
-    print(f"preparing tfds:{name} in {data_dir()}: downloads and converts it on first use, which can take minutes "
-          "(TensorFlow runs in a subprocess)...", file=sys.stderr, flush=True)
+    progress shown on stderr (a first download can take many minutes and must not look like a hang).
+    Offline, it fails at once: the download hosts are probed first."""
+    builder = _builder(name)  # an unknown name fails here, with its own message
+    unreachable = unreachable_hosts(builder.url_infos or {})
+    if unreachable:
+        raise DataError(
+            f"tfds:{name}: not prepared in {data_dir()}, and {', '.join(unreachable)} cannot be reached "
+            f"to download it; {_instead(name)}"
+        )
+    print(f"preparing tfds:{name} in {data_dir()} (can take minutes)...", file=sys.stderr, flush=True)
     command = [sys.executable, "-m", "kerashp.data.prepare", name]
-    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=_progress_stream(), text=True)
+    quiet = {"TF_CPP_MIN_LOG_LEVEL": "1", **os.environ}  # unless asked, TensorFlow's C++ start-up notes are noise
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=_progress_stream(), text=True, env=quiet)
     if result.returncode != 0:
         reason = (result.stdout.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
         raise DataError(
-            f"tfds:{name}: not prepared in {data_dir()} and preparing it failed ({reason}); "
-            f"run `kerashp data prepare {name}` on a machine with a network "
-            f"(needs `pip install 'kerashp[prepare]'`), or set data.source = \"folder:PATH\""
+            f"tfds:{name}: not prepared in {data_dir()} and preparing it failed ({reason}); {_instead(name)}"
         )
+
+
+def _instead(name: str) -> str:
+    """What to do when this machine cannot prepare `name`."""
+    return (
+        f"use a folder source (--set data.source=folder:PATH), or run `kerashp data prepare {name}` "
+        f"on a connected machine and copy its ~/tensorflow_datasets to {data_dir()}"
+    )
+
+
+def unreachable_hosts(urls, timeout: float = PROBE_TIMEOUT_S) -> list[str]:
+    """The hosts of the http(s) `urls` that accept no TCP connection within `timeout` seconds,
+    probed all at once and through the proxy the environment sets, as the download would go
+    (offline, tfds's downloader retries for minutes before it gives up)."""
+    targets: dict[str, tuple[str, int]] = {}
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            targets.setdefault(parts.hostname, _address(parts))
+    reached: dict[str, bool] = {}
+
+    def probe(host: str, address: tuple[str, int]) -> None:
+        try:
+            socket.create_connection(address, timeout=timeout).close()
+            reached[host] = True
+        except OSError:  # no such host, refused, timed out, no route
+            reached[host] = False
+
+    # daemon threads: a name lookup can outlast `timeout`, and must not hold the process
+    threads = [threading.Thread(target=probe, args=target, daemon=True) for target in targets.items()]
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [host for host in targets if not reached.get(host)]
+
+
+def _address(parts: urllib.parse.SplitResult) -> tuple[str, int]:
+    """Where a download of this URL first connects: its host, or the proxy set for its scheme."""
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname):
+        via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        if via.hostname:
+            return via.hostname, via.port or (443 if via.scheme == "https" else 80)
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def _progress_stream():

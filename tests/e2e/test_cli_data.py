@@ -36,8 +36,20 @@ def test_data_list_and_prepare_errors_are_one_line(tmp_path):
     )
     assert listing.returncode == 0 and "no prepared datasets" in listing.stdout
     unknown = kerashp("data", "prepare", "no_such_dataset_xyz")
-    assert unknown.returncode == 2 and "no such tfds dataset" in unknown.stderr
-    assert len([line for line in unknown.stderr.splitlines() if line.strip() and "absl" not in line]) == 1
+    assert unknown.returncode == 2 and unknown.stderr.splitlines() == [
+        "kerashp: error: tfds:no_such_dataset_xyz: no such tfds dataset (see the catalog)"
+    ], unknown.stderr
+    assert len(unknown.stderr.splitlines()[0]) <= 80
+
+
+def test_data_help_fits_80_columns_and_tells_how_to_add_a_builder():
+    for command in (["data", "--help"], ["data", "prepare", "--help"], ["data", "list", "--help"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "kerashp.cli", *command], capture_output=True, text=True, timeout=60,
+            env={**os.environ, "COLUMNS": "80"},
+        )
+        assert result.returncode == 0 and max(map(len, result.stdout.splitlines())) <= 80, result.stdout
+        assert "KERASHP_TFDS_MODULES" in result.stdout or command[-2] == "list", result.stdout
 
 
 def test_augment_preview_out_folder_or_bare_name_reports_the_file_written(tiny_folder, tmp_path):
