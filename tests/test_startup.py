@@ -1,0 +1,70 @@
+"""Bad input is refused before the heavy libraries load, and the light commands stay light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kerashp.data import check_folder
+from kerashp.errors import DataError
+
+HEAVY = ("torch", "keras", "tensorflow", "tensorflow_datasets", "albumentations")
+
+
+def run_main(argv: list[str], cwd=None) -> subprocess.CompletedProcess:
+    """`kerashp ARGV` in a fresh interpreter that prints its exit code and the heavy modules it imported."""
+    code = (
+        "import sys; from kerashp.cli import main\n"
+        f"code = main({argv!r})\n"
+        f"print(code, sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("folder:/nonexistent", "kerashp: error: folder:/nonexistent: no such directory"),
+        ("tfds:cifar 10", 'kerashp: error: --set: data.source = "tfds:cifar 10": not a tfds dataset name'),
+    ],
+)
+def test_a_bad_data_source_is_refused_without_importing_torch_or_keras(source, message, tmp_path):
+    runs = tmp_path / "runs"
+    result = run_main(["train", "--preset", "lenet5", "--set", f"data.source={source}", "--runs-dir", str(runs)])
+    assert result.stdout.strip() == "2 []", result.stderr
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+    assert not runs.exists()  # no run folder for a run that never started
+
+
+def test_a_folder_without_test_images_is_refused_before_training(tiny_folder, tmp_path):
+    (tmp_path / "train").symlink_to(tiny_folder / "train")
+    result = run_main(["summary", "--preset", "lenet5", "--set", "data.source=folder:."], cwd=tmp_path)
+    assert result.stdout.strip() == "2 []", result.stderr
+    assert f"folder:. ({tmp_path.resolve()}): missing 'test/' subfolder" in result.stderr
+
+
+def test_info_imports_torch_for_the_devices_but_not_keras():
+    result = run_main(["info"])
+    assert result.stdout.splitlines()[-1] == "0 ['torch']", result.stderr
+    assert "keras backend" in result.stdout and "torch" in result.stdout
+
+
+def test_summary_of_a_folder_preset_imports_neither_tensorflow_nor_albumentations(tiny_folder):
+    result = run_main(["summary", "--preset", "lenet5", "--set", f"data.source=folder:{tiny_folder}"])
+    assert result.stdout.splitlines()[-1] == "0 ['keras', 'torch']", result.stderr
+    assert "MACs" in result.stdout and "total" in result.stdout
+
+
+def test_a_relative_folder_is_named_with_where_it_was_looked_for(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match=rf"^folder:images \({tmp_path.resolve()}/images\): no such directory$"):
+        check_folder("images")
+    (tmp_path / "images" / "train").mkdir(parents=True)
+    with pytest.raises(DataError, match="missing 'test/' subfolder"):
+        check_folder("images")
+    assert check_folder("images", ("train.txt", "test.txt")) == Path("images")  # the lists are the loader's to read
+    with pytest.raises(DataError, match="set both or neither"):
+        check_folder("images", ("train.txt", ""))
