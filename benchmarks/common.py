@@ -6,6 +6,7 @@ import platform
 import statistics
 import subprocess
 import time
+from pathlib import Path
 from typing import Callable
 
 
@@ -27,10 +28,15 @@ def interleaved(candidates: dict[str, Callable[[], float]], repeats: int) -> dic
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def wall_time(command: list[str]) -> Callable[[], float]:
+def wall_time(command: list[str], cwd: Path | None = None, exit_codes: tuple[int, ...] = (0,)) -> Callable[[], float]:
+    """Seconds `command` takes; an exit code outside `exit_codes` (say 2 for bad input timed on purpose) fails."""
+
     def measure() -> float:
         started = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return time.perf_counter() - started
+        done = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        seconds = time.perf_counter() - started
+        if done.returncode not in exit_codes:
+            raise SystemExit(f"{' '.join(command)}: exit code {done.returncode}\n{done.stderr}")
+        return seconds
 
     return measure
