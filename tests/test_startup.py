@@ -68,3 +68,11 @@ def test_a_relative_folder_is_named_with_where_it_was_looked_for(tmp_path, monke
     assert check_folder("images", ("train.txt", "test.txt")) == Path("images")  # the lists are the loader's to read
     with pytest.raises(DataError, match="set both or neither"):
         check_folder("images", ("train.txt", ""))
+
+
+def test_a_runs_folder_under_a_file_is_refused_without_importing_torch(tiny_folder, tmp_path):
+    (tmp_path / "notes").write_text("")
+    result = run_main(["train", "--preset", "lenet5", "--set", f"data.source=folder:{tiny_folder}",
+                       "--runs-dir", str(tmp_path / "notes" / "runs")])
+    assert result.stdout.strip() == "2 []", result.stderr
+    assert result.stderr == f"kerashp: error: {tmp_path / 'notes'}: not a folder, so runs cannot be kept under it; pass --runs-dir DIR\n"

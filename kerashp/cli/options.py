@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from kerashp.errors import UserError
+
 RUNS_DIR_ENV = "KERASHP_RUNS_DIR"
 
 
@@ -21,6 +23,18 @@ def add_runs_dir(parser: argparse.ArgumentParser) -> None:
 
 def runs_dir(args) -> Path:
     return args.runs_dir or default_runs_dir()
+
+
+def writable_runs_dir(args) -> Path:
+    """The runs folder, refused at once (before torch loads) when a run could not be created in it:
+    it is a file, or the nearest folder that exists cannot be written."""
+    path = runs_dir(args)
+    existing = next(folder for folder in (path, *path.absolute().parents) if folder.exists())
+    if not existing.is_dir():
+        raise UserError(f"{existing}: not a folder, so runs cannot be kept under it; pass --runs-dir DIR")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{existing}: cannot write there (permission denied); pass --runs-dir DIR")
+    return path
 
 
 def add_overrides(parser: argparse.ArgumentParser) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kerashp.cli.options import add_overrides, add_runs_dir, positive_int, runs_dir, subcommand
+from kerashp.cli.options import add_overrides, add_runs_dir, positive_int, subcommand, writable_runs_dir
 from kerashp.errors import UserError
 
 EXAMPLES = """  kerashp train --preset lenet5_aug
@@ -34,13 +34,14 @@ def run(args) -> int:
     preset = load_preset(args.preset, args.overrides) if args.preset else None  # validate before importing torch
     if preset is not None:
         check_preset_data(preset)
+        runs = writable_runs_dir(args)
 
     from kerashp.console import ConsoleView
     from kerashp.train import resume, train
 
     view = ConsoleView()
     if preset is not None:
-        result = train(preset, runs_dir(args), [view], epochs=args.epochs)
+        result = train(preset, runs, [view], epochs=args.epochs)
     else:
         result = resume(args.resume, [view], epochs=args.epochs)
     return result.exit_code
