@@ -134,8 +134,8 @@ def test_presets_list_fits_80_columns_with_each_reported_figure_on_its_row(monke
     assert main(["presets", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert_fits(lines)
-    alexnet = next(line for line in lines if line.startswith("alexnet_caltech101"))
-    assert alexnet.rstrip().endswith("test 0.4227, val 0.4229")
+    alexnet = next(line for line in lines if line.startswith(" alexnet_caltech101 "))
+    assert alexnet.rstrip().endswith("test/val 0.4227/0.4229")
 
 
 def test_into_a_file_there_is_no_bar_no_blank_line_and_no_control_sequence():
