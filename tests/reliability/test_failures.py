@@ -8,7 +8,12 @@ import errno
 import json
 import math
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import numpy as np
 
 import keras
 import pytest
@@ -123,3 +128,36 @@ def test_a_runs_folder_that_cannot_be_written_is_one_line(tiny_folder, tmp_path,
     assert line.startswith("kerashp: error: ") and str(runs) in line and "cannot write there" in line
     assert list(runs.iterdir()) == []
     tally("unwritable runs folder cases")
+
+
+def corrupt_image_in(tiny_folder: Path, tmp_path: Path, name: bytes) -> Path:
+    """A copy of the tiny dataset with one undecodable training image named `name` (bytes: any
+    file name Linux allows); it sorts last, so it is never the image probed for the size."""
+    root = Path(shutil.copytree(tiny_folder, tmp_path / "data"))
+    with open(os.path.join(os.fsencode(root / "train" / "dog"), name), "wb") as handle:
+        handle.write(np.random.default_rng(0).bytes(700))
+    return root
+
+
+def test_a_data_source_that_fails_before_the_first_epoch_leaves_no_run_folder(tiny_folder, tmp_path, capsys, tally):
+    """Issue 13 item 2: the data is loaded before the run folder is made (in memory, every image is
+    decoded while loading)."""
+    root = corrupt_image_in(tiny_folder, tmp_path, b"zz-broken.jpg")
+    runs = tmp_path / "runs"
+    assert kerashp_main(train_args(tiny_folder, runs, f"data.source=folder:{root}", 'data.cache="memory"')) == 2
+    assert "cannot decode image" in error_line(capsys)
+    assert not runs.exists() or list(runs.iterdir()) == []
+    tally("data failures before the first epoch")
+
+
+def test_a_corrupt_image_with_a_file_name_that_is_not_utf8_is_one_line(tiny_folder, tmp_path, tally):
+    """Streamed, the image fails inside fit; error.log must still be written (issue 14 item 15)."""
+    root = corrupt_image_in(tiny_folder, tmp_path, b"zz-\xff\xfe.jpg")
+    runs = tmp_path / "runs"
+    args = train_args(tiny_folder, runs, f"data.source=folder:{root}", 'data.cache="stream"', epochs=1)
+    result = subprocess.run([sys.executable, "-m", "kerashp.cli", *args], capture_output=True, timeout=300)
+    err = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 2 and "Traceback" not in err and err.count("\n") == 1, err
+    assert "cannot decode image" in err and "zz-" in err, err
+    assert "zz-\\udcff\\udcfe.jpg" in (only_run(runs) / "error.log").read_text(encoding="utf-8")  # backslashreplace
+    tally("corrupt images with a non-UTF-8 name")
