@@ -108,7 +108,8 @@ class ConsoleView:
         resumed = f", resuming after epoch {event.initial_epoch}" if event.initial_epoch else ""
         self.console.print(
             f"[bold]{event.preset}[/]: {event.parameters:,} parameters on {event.device}\n"
-            f"  {event.epochs} epochs of {event.steps_per_epoch} steps{resumed}\n  run: {event.run_dir}\n  {EPOCH_LEGEND}",
+            f"  {event.epochs} epochs of {event.steps_per_epoch} steps{resumed}\n"
+            f"  run: {event.run_dir}\n  {EPOCH_LEGEND}",
             soft_wrap=True,
         )
 
@@ -150,11 +151,12 @@ class ConsoleView:
         self.console.print(table)
         if event.status == "diverged":
             last = s.get("last_finite") or {}
-            seen = f"\n  last finite: epoch {last['epoch']} batch {last['batch']}, loss {fmt(last['loss'])}, accuracy {fmt(last['accuracy'])}" if last else ""
-            self.console.print(
-                f"[red]loss became NaN/inf in epoch {s.get('diverged_at_epoch')}[/]; finished epochs are in history.csv{seen}",
-                soft_wrap=True,
-            )
+            lines = [f"[red]loss became NaN/inf in epoch {s.get('diverged_at_epoch')}[/]; "
+                     "finished epochs are in history.csv"]
+            if last:
+                lines.append(f"  last finite: epoch {last['epoch']} batch {last['batch']}, "
+                             f"loss {fmt(last['loss'])}, accuracy {fmt(last['accuracy'])}")
+            self.console.print("\n".join(lines), soft_wrap=True)
         elif event.status in ("interrupted", "stopped") and self.resume_hint:
             self.console.print(f"[yellow]stopped[/]: resume with  kerashp train --resume {event.run_dir}", soft_wrap=True)
         self.console.print(f"wall time {s.get('wall_time', 0):.1f}s")

@@ -69,7 +69,9 @@ def results_table(
     parts, rest = [], list(keys)
     while True:
         fitted = _fitting_keys(console, records, objective, rest, names, first=not parts)
-        parts.append(_results_table(records, objective, fitted, names, "" if parts else title, split_headers=True, first=not parts))
+        first = not parts
+        part_title = title if first else ""
+        parts.append(_results_table(records, objective, fitted, names, part_title, split_headers=True, first=first))
         rest = rest[len(fitted):]
         if not rest:
             return Group(*parts)
@@ -125,8 +127,8 @@ def _results_table(
         colour = COLOURS.get(record.status, "white")
         row = [record.trial_id]
         if first:
-            row += [f"[{colour}]{record.status}[/]", fmt(record.objective), f"{record.epochs} ({fmt(record.best_epoch)})",
-                    f"{record.time_s:.1f}s"]
+            epochs = f"{record.epochs} ({fmt(record.best_epoch)})"
+            row += [f"[{colour}]{record.status}[/]", fmt(record.objective), epochs, f"{record.time_s:.1f}s"]
         if "worker" in columns:
             row.append(record.worker)
         table.add_row(*row, *(shown(record.hyperparameters.get(key)) for key in keys))
@@ -199,7 +201,9 @@ class SearchView:
     def on_TrialEnded(self, event: sev.TrialEnded) -> None:
         record = TrialRecord.from_json(event.record)
         colour = COLOURS.get(record.status, "white")
-        result = f": {self.objective} {fmt(record.objective)} (epoch {fmt(record.best_epoch)})" if record.objective is not None else ""
+        result = ""
+        if record.objective is not None:
+            result = f": {self.objective} {fmt(record.objective)} (epoch {fmt(record.best_epoch)})"
         epochs = f"{record.epochs} epoch{'' if record.epochs == 1 else 's'}"
         line = f"trial {record.trial_id} [{colour}]{record.status}[/] after {epochs}, {record.time_s:.1f}s{result}"
         self.console.print(line)

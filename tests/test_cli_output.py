@@ -51,7 +51,8 @@ def test_the_trials_table_fits_80_columns_and_splits_rather_than_breaking_values
     lines = lines_of(console)
     assert_fits(lines)
     text = "\n".join(lines)
-    for value in ("0.0147", "sgd", "0.9500", "0.3000", "0.2000", "128", "true", "1.5e-05", "worker2", "30 (12)", "123.4s"):
+    values = ("0.0147", "sgd", "0.9500", "0.3000", "0.2000", "128", "true", "1.5e-05", "worker2", "30 (12)", "123.4s")
+    for value in values:
         assert re.search(rf"│ +{re.escape(value)} +│", text), f"{value} is not whole in a cell:\n{text}"
     headers = [cell.strip() for line in lines if line.startswith("┃") for cell in line.split("┃")[1:-1]]
     assert "learning_" in headers and "horizontal_" in headers and "flip.p" in headers  # broken between words only
@@ -70,30 +71,34 @@ def test_trial_lines_fit_80_columns_and_break_only_between_values():
     view = SearchView(console)
     view(SearchStarted("runs/s", "lenet5_search", "hyperband", "val_accuracy", "max", 23, 0, "chief", KEYS))
     record = trial_records(1)[0]
-    started = TrialRecord(record.trial_id, "running", record.hyperparameters, worker="worker1", bracket=2, round=1, parent="0004")
+    started = TrialRecord(record.trial_id, "running", record.hyperparameters, worker="worker1", bracket=2, round=1,
+                          parent="0004")
     view(TrialStarted(started.to_json(), 23, initial_epoch=3))
     reason = "pruned after epoch 3: val_accuracy 0.2100 < median 0.3400 of 5 earlier trials " * 2
-    ended = TrialRecord("0013", "pruned", record.hyperparameters, epochs=100, objective=0.4567, best_epoch=100, time_s=1234.5,
-                        reason=reason)  # fmt: skip
+    ended = TrialRecord("0013", "pruned", record.hyperparameters, epochs=100, objective=0.4567, best_epoch=100,
+                        time_s=1234.5, reason=reason)
     view(TrialEnded(ended.to_json(), record.to_json()))
     lines = lines_of(console)
     assert_fits(lines)
     text = "\n".join(lines)
     assert "trial 10 (11 of 23), bracket 2 round 1, worker1" in text and "continues trial 0004 after epoch 3" in text
-    pairs = [f"{key}={value}" for key, value in zip(KEYS, ["0.0147", "sgd", "0.9500", "0.3000", "0.2000", "128", "true", "1.5e-05"])]
+    shown = ["0.0147", "sgd", "0.9500", "0.3000", "0.2000", "128", "true", "1.5e-05"]
+    pairs = [f"{key}={value}" for key, value in zip(KEYS, shown)]
     assert all(re.search(rf"(^|  ){re.escape(pair)}(  |$)", text, re.M) for pair in pairs), text
     assert "trial 0013 pruned after 100 epochs, 1234.5s: val_accuracy 0.4567 (epoch 100)" in text
     assert "best so far: trial 10, val_accuracy 0.5000" in text
 
 
 def metrics(loss: float = 12.3456) -> dict:
-    return {"loss": loss, "accuracy": 0.2476, "val_loss": 24.3541, "val_accuracy": 0.1760, "lr": 1.23e-5, "epoch_time": 123.4}
+    return {"loss": loss, "accuracy": 0.2476, "val_loss": 24.3541, "val_accuracy": 0.1760, "lr": 1.23e-5,
+            "epoch_time": 123.4}
 
 
 def test_the_widest_epoch_line_and_the_run_header_fit_80_columns():
     console = narrow()
     view = ConsoleView(console)
-    view(ev.RunStarted("runs/lenet5-20261203-191912", "mobilenet_cifar100_constant", 100, 99, 390, "cuda:0 (NVIDIA H200)", 3_217_348))
+    view(ev.RunStarted("runs/lenet5-20261203-191912", "mobilenet_cifar100_constant", 100, 99, 390,
+                       "cuda:0 (NVIDIA H200)", 3_217_348))
     view(ev.EpochEnded(100, 100, metrics(), best=True))
     lines = lines_of(console)
     assert_fits(lines)
@@ -103,8 +108,9 @@ def test_the_widest_epoch_line_and_the_run_header_fit_80_columns():
 
 def test_divergence_is_told_in_readable_numbers_within_80_columns():
     console = narrow()
-    summary = {"diverged_at_epoch": 3, "last_finite": {"epoch": 3, "batch": 117, "loss": 1211291104444416.0, "accuracy": 0.1},
-               "final": {"loss": 1211291104444416.0, "accuracy": 0.1, "val_loss": 3.2e9, "val_accuracy": 0.1}, "wall_time": 12.0}
+    huge = 1211291104444416.0
+    summary = {"diverged_at_epoch": 3, "last_finite": {"epoch": 3, "batch": 117, "loss": huge, "accuracy": 0.1},
+               "final": {"loss": huge, "accuracy": 0.1, "val_loss": 3.2e9, "val_accuracy": 0.1}, "wall_time": 12.0}
     ConsoleView(console)(ev.RunFinished("diverged", "runs/lenet5-20261203-191912", summary))
     lines = lines_of(console)
     assert_fits(lines)
@@ -119,7 +125,8 @@ def test_a_studys_report_line_fits_80_columns():
     console = narrow()
     view = StudyView(console)
     view(VariantEpoch(1, "learning_rate=0.05", 10, 30, metrics(2.1)))
-    view(VariantFinished(2, 3, "learning_rate=0.5", "failed", "studies/lr/runs/x", "studies/lr/runs/x/train.log: out of memory"))
+    log = "studies/lr/runs/x/train.log: out of memory"
+    view(VariantFinished(2, 3, "learning_rate=0.5", "failed", "studies/lr/runs/x", log))
     view(StudyFinished("studies/lenet5-learning_rate", "completed", "studies/lenet5-learning_rate/report.md"))
     lines = lines_of(console)
     assert_fits(lines)

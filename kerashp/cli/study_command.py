@@ -95,8 +95,8 @@ class StudyView:
         self.console.rule(f"[bold]variant {event.number}/{event.total}[/]  {event.factor}: {event.label}", align="left")
 
     def on_VariantSkipped(self, event) -> None:
-        self.console.print(f"variant {event.number}/{event.total}  {event.label}: already {event.status}\n  run: {event.run_dir}",
-                           soft_wrap=True)
+        head = f"variant {event.number}/{event.total}  {event.label}: already {event.status}"
+        self.console.print(f"{head}\n  run: {event.run_dir}", soft_wrap=True)
 
     def on_VariantEpoch(self, event) -> None:
         """A line per epoch of variants training in other processes (--jobs), named by its label."""
@@ -105,11 +105,12 @@ class StudyView:
         if not self.legend_shown:
             self.console.print(EPOCH_LEGEND)
             self.legend_shown = True
-        self.console.print(f"[bold]{event.label}[/] epoch {event.epoch:>3}/{event.epochs}  {epoch_metrics(event.metrics)}", soft_wrap=True)
+        line = f"[bold]{event.label}[/] epoch {event.epoch:>3}/{event.epochs}  {epoch_metrics(event.metrics)}"
+        self.console.print(line, soft_wrap=True)
 
     def on_VariantFinished(self, event) -> None:
         colour = "green" if event.status == "completed" else "yellow" if event.status in ("stopped", "interrupted", "diverged") else "red"
-        detail = f"\n  {event.detail}" if event.detail else ""  # a log's path and last line: wrapped by the terminal, not cut
+        detail = f"\n  {event.detail}" if event.detail else ""  # a log's path and last line: never cut
         self.console.print(f"variant {event.number}/{event.total}  {event.label}: [{colour}]{event.status}[/]{detail}", soft_wrap=True)
 
     def on_FactorFinished(self, event) -> None:
@@ -117,7 +118,8 @@ class StudyView:
 
     def on_StudyFinished(self, event) -> None:
         if event.report:
-            self.console.print(f"report: {event.report}\n  beside it: report.html, the figures, table.md and table.csv", soft_wrap=True)
+            beside = "report.html, the figures, table.md and table.csv"
+            self.console.print(f"report: {event.report}\n  beside it: {beside}", soft_wrap=True)
         if event.status in ("stopped", "interrupted"):
             self.console.print(f"[yellow]{event.status}[/]: resume with  kerashp study {event.path}", soft_wrap=True)
 

@@ -38,8 +38,8 @@ def register(subcommands) -> None:
     parser.add_argument("--algorithm", choices=ALGORITHMS, help="override search.algorithm")
     parser.add_argument("--max-trials", type=positive_int, metavar="N", help="override search.max_trials (raise it to extend a search)")
     epochs = parser.add_mutually_exclusive_group()
-    epochs.add_argument("--epochs", type=positive_int, metavar="N",
-                        help="epochs per trial (train.epochs); with hyperband the most a trial gets (search.max_epochs)")
+    epochs.add_argument("--epochs", type=positive_int, metavar="N", help="epochs per trial (train.epochs); with "
+                        "hyperband the most a trial gets (search.max_epochs)")
     epochs.add_argument("--max-epochs", type=positive_int, metavar="N", help="override search.max_epochs (Hyperband)")
     add_overrides(parser)
     parser.add_argument("--prune", type=positive_int, nargs="?", const=PRUNE_AFTER, metavar="MIN_TRIALS",
@@ -49,8 +49,8 @@ def register(subcommands) -> None:
     parser.add_argument("--overwrite", action="store_true", help="delete an earlier search in the directory and start over")
     parser.add_argument("--export-best", type=Path, metavar="FILE.toml", help="write the best trial as a preset")
     role = parser.add_mutually_exclusive_group()
-    role.add_argument("--chief", metavar="HOST:PORT", help="serve KerasTuner's oracle to workers (HOST: may be left out: "
-                      "127.0.0.1)")
+    role.add_argument("--chief", metavar="HOST:PORT",
+                      help="serve KerasTuner's oracle to workers (HOST: may be left out: 127.0.0.1)")
     role.add_argument("--worker", metavar="HOST:PORT", help="run trials handed out by the chief at HOST:PORT (needs --id)")
     role.add_argument("--local-workers", type=positive_int, metavar="K", help="a chief here plus K worker processes, one per GPU")
     parser.add_argument("--id", type=positive_int, metavar="N", help="this worker's number")
@@ -107,7 +107,8 @@ def _open_search(args):
         directory = args.dir or runs_dir(args) / f"{base.name}-{base['search']['algorithm']}"
         search = SearchDir.prepare(directory, base, overwrite=args.overwrite)
     else:
-        if args.overrides or args.algorithm or args.max_trials or args.epochs or args.max_epochs or args.prune or args.overwrite:
+        if any((args.overrides, args.algorithm, args.max_trials, args.epochs, args.max_epochs, args.prune,
+                args.overwrite)):
             raise UserError("--dir without --preset continues the search as it was set up; "
                             "to change it, pass --preset with the same name and your changes")
         search = SearchDir.open(args.dir)

@@ -37,7 +37,8 @@ def test_training_and_the_trials_table_fit_an_80x24_terminal(tiny_folder, tmp_pa
     try:
         tmux.send(f"cd {shlex.quote(str(tmp_path))}", "Enter")
         trained = kerashp_in(tmux, tmp_path, "train", "--preset", "lenet5", "--set", "data.source=folder:data",
-                             "--set", "train.batch_size=8", "--set", "data.validation=8", "--epochs", "2", "--runs-dir", "runs")  # fmt: skip
+                             "--set", "train.batch_size=8", "--set", "data.validation=8", "--epochs", "2",
+                             "--runs-dir", "runs")  # fmt: skip
         table = kerashp_in(tmux, tmp_path, "tune", "--results", "s")
     finally:
         tmux.close()

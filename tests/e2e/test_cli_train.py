@@ -147,8 +147,8 @@ def test_output_into_a_file_is_plain_greppable_lines_within_80_columns(tmp_path)
     log = tmp_path / "train.log"
     with open(log, "w") as handle:
         result = subprocess.run(
-            [sys.executable, "-m", "kerashp.cli", "train", "--preset", "lenet5", "--set", f"data.source=folder:{CIFAR10_MINI}",
-             "--epochs", "2", "--runs-dir", str(tmp_path / "runs")],
+            [sys.executable, "-m", "kerashp.cli", "train", "--preset", "lenet5",
+             "--set", f"data.source=folder:{CIFAR10_MINI}", "--epochs", "2", "--runs-dir", str(tmp_path / "runs")],
             stdout=handle, stderr=subprocess.PIPE, text=True, timeout=600, env=dict(os.environ, COLUMNS="80"),
         )  # fmt: skip
     text = log.read_text()

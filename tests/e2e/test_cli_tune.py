@@ -272,8 +272,8 @@ def test_results_at_80_columns_keep_every_value_whole(tmp_path):
 
 def test_tune_epochs_trains_each_trial_that_long_and_every_line_fits_80_columns(tiny_folder, tmp_path):
     preset, where = search_preset(tmp_path, tiny_folder, "max_trials = 1", epochs=5), tmp_path / "search"
-    result = subprocess.run(command("tune", "--preset", str(preset), "--dir", str(where), "--epochs", "2"), capture_output=True,
-                            text=True, timeout=SEARCH_TIMEOUT, env=dict(os.environ, COLUMNS="80"))  # fmt: skip
+    result = subprocess.run(command("tune", "--preset", str(preset), "--dir", str(where), "--epochs", "2"),
+                            capture_output=True, text=True, timeout=SEARCH_TIMEOUT, env=dict(os.environ, COLUMNS="80"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert [row["epochs"] for row in trials(where)] == ["2"] and "epoch   2/2" in result.stdout
     assert all(len(line) <= 80 for line in result.stdout.splitlines() if str(tmp_path) not in line), result.stdout
