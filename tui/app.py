@@ -41,7 +41,7 @@ SEVERITY = {"completed": "information", "stopped": "warning", "interrupted": "wa
 
 EXAMPLES = """examples:
   kerashp-tui
-  kerashp-tui --set data.source=folder:/work/shared/data/cifar10-mini --set train.epochs=2
+  kerashp-tui --set data.source=folder:../shared/data/cifar10-mini --set train.epochs=2
   kerashp-tui --preset lenet5_aug --set optimizer.learning_rate=0.05
   kerashp-tui --runs-dir experiments/runs --theme textual-light
 

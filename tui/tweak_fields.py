@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from kerashp import schema
 from kerashp.config import Preset, parse_override
-from kerashp.errors import PresetError, format_value
+from kerashp.data import check_preset_data
+from kerashp.errors import PresetError, UserError, format_value
 from kerashp.fields import Field
 from kerashp.models.catalog import MODEL_OPTIONS
 from tui.settings import Settings
@@ -47,6 +48,15 @@ class TweakField:
     field: Field
 
     @property
+    def wide(self) -> bool:
+        """A value too long for the usual editor (a data path)."""
+        return self.key == "data.source"
+
+    def text(self, value: object) -> str:
+        """`value` as the editor shows it: TOML text, but a data source bare, as typed after `--set data.source=`."""
+        return value if self.wide and isinstance(value, str) else as_text(value)
+
+    @property
     def choices(self) -> tuple | None:
         """Values to pick from (a choice or a boolean), or None for free text."""
         if hasattr(self.field, "choices"):
@@ -55,8 +65,9 @@ class TweakField:
 
 
 def tweak_fields(preset: Preset) -> list[TweakField]:
-    """The hyperparameters that matter for `preset`, in editor order."""
-    fields = [TweakField("Optimizer", f"optimizer.{k}", k, f) for k, f in schema.OPTIMIZER.items()]
+    """The data source, then the hyperparameters that matter for `preset`, in editor order."""
+    fields = [TweakField("Data", "data.source", "source", schema.DATA["source"])]
+    fields += [TweakField("Optimizer", f"optimizer.{k}", k, f) for k, f in schema.OPTIMIZER.items()]
     fields += [TweakField("Schedule", f"schedule.{k}", k, f) for k, f in schema.SCHEDULE.items()]
     fields += [TweakField("Training", f"train.{k}", k, schema.TRAIN[k]) for k in TRAIN_KEYS]
     fields.append(TweakField("Training", "seed", "seed", schema.TOP_LEVEL["seed"]))
@@ -95,12 +106,21 @@ def differs(preset: Preset, key: str, text: str) -> bool:
 
 
 def check_edits(settings: Settings, preset_name: str, edits: dict[str, str]) -> tuple[dict[str, str], str]:
-    """Problems with the edits: (key -> CLI message for that edit alone, message for them together)."""
+    """Problems with the edits: (key -> CLI message for that edit alone, message for them together).
+
+    An edit is checked as `--set` is, and a data source also as `kerashp train` checks it before
+    training (the folder exists and has train/ and test/), so a bad path is refused here, not minutes later.
+    """
     problems = {}
     for key, text in edits.items():
+        if not text.strip():
+            problems[key] = f"{key}: a value is required"
+            continue
         try:
-            settings.load(preset_name, [override(key, text)])
-        except PresetError as exc:
+            preset = settings.load(preset_name, [override(key, text)])
+            if key == "data.source":
+                check_preset_data(preset)
+        except UserError as exc:
             problems[key] = str(exc)
     together = ""
     if not problems and edits:

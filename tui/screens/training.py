@@ -23,6 +23,14 @@ from tui.widgets.key_footer import KeyFooter
 NO_RUN = "No run yet. Pick a preset (1), then press t to train it, or enter to tweak it first."
 
 
+def no_epochs(live: LiveRun) -> str:
+    """What the charts say before the run's first epoch: that they wait for it, or, once the run
+    has ended without one, how it ended."""
+    if not live.ended:
+        return ""
+    return f"run {live.status} before its first epoch"
+
+
 class TrainingScreen(Screen):
     SUB_TITLE = "training"
     BINDINGS = [
@@ -78,13 +86,14 @@ class TrainingScreen(Screen):
 
     def _epochs(self) -> None:
         live = self.live
-        self.query_one(Curves).show_run(live.rows, live.epochs, live.reference)
+        self.query_one(Curves).show_run(live.rows, live.epochs, live.reference, no_epochs(live))
         self.query_one(EpochTable).show(live.rows, live.best_epoch)
 
     # ------------------------------------------------------------------ keys
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Stop and pause exist only while a run is live: hidden before one and after it ends."""
         if action in ("stop", "pause"):
-            return self.live is not None and not self.live.ended or None
+            return self.live is not None and not self.live.ended
         return True
 
     def action_stop(self) -> None:

@@ -23,6 +23,7 @@ from tui.widgets.key_footer import KeyFooter
 
 class TweakScreen(Screen):
     SUB_TITLE = "tweak"
+    AUTO_FOCUS = ".field-editor"  # focused as the screen starts, so keys typed at once land in the first field
     BINDINGS = [
         Binding("ctrl+r", "launch", "train"),
         Binding("ctrl+s", "save", "save as"),
@@ -53,7 +54,6 @@ class TweakScreen(Screen):
     def on_mount(self) -> None:
         self.rows = list(self.query(FieldRow))
         self.revalidate()
-        self.query(".field-editor").first().focus()
 
     @on(Input.Changed)
     @on(Select.Changed)

@@ -99,6 +99,9 @@ def marked(points: list, index: int, width: int) -> list:
     return chosen if points[-1:] == chosen[-1:] else chosen + points[-1:]
 
 
+WAITING = "waiting for the first epoch…"
+
+
 class LineChart(Widget):
     """Curves over epochs 1..`x_max`; call `plot` with new data (cheap: one redraw)."""
 
@@ -132,9 +135,19 @@ class LineChart(Widget):
         self.reference: Reference | None = None
         self.x_max = 1
         self.border_title = title
+        self.empty = WAITING  # what an empty chart says
 
-    def plot(self, series: list[Series], x_max: int, reference: Reference | None = None, title: str | None = None) -> None:
+    def plot(
+        self,
+        series: list[Series],
+        x_max: int,
+        reference: Reference | None = None,
+        title: str | None = None,
+        empty: str = "",
+    ) -> None:
+        """Draw `series`; `empty` is what to say when they have no point yet (default: waiting for one)."""
         self.series, self.x_max, self.reference = series, max(1, x_max), reference
+        self.empty = empty or WAITING
         self.title = title or self.title
         self.border_title = titled(self.title, reference)
         self.border_subtitle = legend([s.name for s in series])
@@ -151,7 +164,7 @@ class LineChart(Widget):
         if plot_width < 4 or plot_height < 2:
             return Text("")
         if not self.point_count:
-            return Text("waiting for the first epoch…", style=self.get_component_rich_style("line-chart--empty"))
+            return Text(self.empty, style=self.get_component_rich_style("line-chart--empty"))
         return _Canvas(self, plot_width, plot_height).draw()
 
 

@@ -52,19 +52,25 @@ class Curves(Horizontal):
     def _charts(self) -> tuple[LineChart, LineChart, LineChart]:
         return tuple(self.query_one(f"#{name}-chart", LineChart) for name in ("loss", "accuracy", "lr"))
 
-    def show_run(self, rows: list[dict], epochs: int, reference: dict) -> None:
-        """One run: training vs validation, the reported figure as a reference line."""
+    def show_run(self, rows: list[dict], epochs: int, reference: dict, empty: str = "") -> None:
+        """One run: training vs validation, the reported figure as a reference line; `empty`: what
+        charts without a point say (default: that they wait for the first epoch)."""
         loss, accuracy, lr = self._charts()
         loss.plot(
-            [series(rows, "loss", "train"), series(rows, "val_loss", "val")], epochs, reference_for(reference, "loss"), "loss"
+            [series(rows, "loss", "train"), series(rows, "val_loss", "val")],
+            epochs,
+            reference_for(reference, "loss"),
+            "loss",
+            empty,
         )
         accuracy.plot(
             [series(rows, "accuracy", "train"), series(rows, "val_accuracy", "val")],
             epochs,
             reference_for(reference, "accuracy"),
             "accuracy",
+            empty,
         )
-        lr.plot([series(rows, "lr", "lr")], epochs)
+        lr.plot([series(rows, "lr", "lr")], epochs, empty=empty)
 
     def show_runs(self, runs: list[list[dict]]) -> None:
         """Several runs overlaid, numbered 1, 2, ...: one curve per run of each validation metric and the learning rate."""

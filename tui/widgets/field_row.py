@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static
@@ -15,6 +16,32 @@ def _prompt(value: object) -> str:
     return as_text(value) if isinstance(value, bool) else str(value)
 
 
+class FieldInput(Input):
+    """An Input that takes keys in the order they were typed, however fast they come.
+
+    Textual inserts a typed character as soon as the field gets it, but runs a key's binding
+    (ctrl+k, backspace, tab, ctrl+r) only after the key has bubbled up to the app; and every key
+    of a burst is sent to the field focused when the app read it. So on a busy machine
+    `ctrl+k 0.05` left the field empty (the characters overtook ctrl+k) and keys typed after tab
+    landed in the field tab left. Here a binding runs when its key arrives, and a key arriving
+    after focus moved on goes back to the app, which sends it where focus is now.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self.app.focused is not self:
+            event.stop()
+            event.prevent_default()
+            self.app.post_message(events.Key(event.key, event.character))
+            return
+        if event.is_printable:
+            return  # Input inserts it
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.enabled and not active.binding.priority:
+            event.stop()
+            event.prevent_default()
+            await self.app.run_action(active.binding.action, active.node)
+
+
 class FieldRow(Vertical):
     DEFAULT_CSS = """
     FieldRow { height: auto; }
@@ -22,6 +49,8 @@ class FieldRow(Vertical):
     FieldRow .field-label { width: 32; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
     FieldRow.-changed .field-label { color: $warning; text-style: bold; }
     FieldRow .field-editor { width: 20; }
+    FieldRow.-wide .field-editor { width: 1fr; }
+    FieldRow.-wide .field-doc { display: none; }
     FieldRow .field-doc { width: 1fr; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; padding-left: 1; }
     FieldRow > .field-message { display: none; color: $error; padding-left: 2; }
     FieldRow.-invalid > .field-message { display: block; }
@@ -29,11 +58,11 @@ class FieldRow(Vertical):
     """
 
     def __init__(self, spec: TweakField, value: object):
-        super().__init__()
+        super().__init__(classes="-wide" if spec.wide else None)
         self.spec = spec
         self.value = value
         self._marked = (False, "")
-        self._seen_text = as_text(value)
+        self._seen_text = spec.text(value)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="field-line"):
@@ -42,7 +71,7 @@ class FieldRow(Vertical):
                 options = [(_prompt(choice), choice) for choice in self.spec.choices]
                 yield Select(options, value=self.value, allow_blank=False, compact=True, classes="field-editor")
             else:
-                yield Input(as_text(self.value), compact=True, classes="field-editor", select_on_focus=False)
+                yield FieldInput(self.spec.text(self.value), compact=True, classes="field-editor", select_on_focus=False)
             yield Label(self.spec.field.doc, classes="field-doc")
         yield Static("", classes="field-message", markup=False)
 

@@ -1,4 +1,4 @@
-"""`RunProgress`: one line, `epoch 5/10 ━━━━━━━━╸━━━━━━ 20/50 · eta 0:08 · run 1:10`, and `RunStatus`.
+"""`RunProgress`: one line, `epoch 5/10 ━━━━━━━━╸━━━━━━ 20/50 · eta 0:08 · run left 1:10`, and `RunStatus`.
 
 Batch events arrive several times a second while training runs, so these lines are drawn by
 `render` and redrawn with a plain `refresh()`: no layout pass, no child widgets, nothing animated.
@@ -23,7 +23,7 @@ def progress_parts(live: LiveRun) -> tuple[str, float, str]:
         done, total = live.progress
         return live.activity, done / total if total else 0.0, f"{done}/{total}" if total else ""
     if live.epoch:
-        timing = "" if live.ended else f" · eta {duration(live.epoch_eta())} · run {duration(live.run_eta())}"
+        timing = "" if live.ended else f" · eta {duration(live.epoch_eta())} · run left {duration(live.run_eta())}"
         return f"epoch {live.epoch}/{live.epochs}", live.step / max(live.steps, 1), f"{live.step}/{live.steps}{timing}"
     return live.status, 0.0, ""
 
@@ -70,10 +70,14 @@ class RunProgress(Widget):
 
 
 class RunStatus(Widget):
-    """The run's state in words (and colour, by class): running, paused, or how it ended."""
+    """The run's state in words (and colour, by class): running, paused, or how it ended.
+
+    How it ended is shown whole, wrapped over as many lines as it takes: the end of a message
+    (the run's path to resume, the remedy for an error) is the part the user needs.
+    """
 
     DEFAULT_CSS = """
-    RunStatus { height: 1; color: $text-muted; }
+    RunStatus { height: auto; color: $text-muted; }
     RunStatus.-completed { color: $success; }
     RunStatus.-stopped, RunStatus.-paused, RunStatus.-interrupted { color: $warning; }
     RunStatus.-diverged, RunStatus.-failed { color: $error; }
@@ -86,11 +90,13 @@ class RunStatus(Widget):
 
     def show(self, live: LiveRun) -> None:
         self.text = status_text(live)
-        if live.status != self._status:  # a class change restyles; do it only when the state changes
+        if live.status != self._status:  # a class change restyles, a wrapped ending takes lines: only then
             self._status = live.status
             for state in OUTCOME_CLASSES:
                 self.set_class(live.status == state, f"-{state}")
-        self.refresh()
+            self.refresh(layout=True)
+        else:
+            self.refresh()
 
     def render(self) -> Text:
         return self.text
