@@ -6,13 +6,29 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from typing import Any
+
 from kerashp.errors import UserError
 from kerashp.report import Series, pick_winner, slug
-from kerashp.runs import RunDir, list_runs, read_json, write_json
-from kerashp.study_plan import PRESET_FACTOR, StudyPlan
+from kerashp.run_files import read_object
+from kerashp.runs import RunDir, list_runs, write_json
+from kerashp.study_plan import PRESET_FACTOR, Fields, StudyPlan, check_fields, expect, is_text, is_texts
 
 STUDY_FILE = "study.json"
 FINISHED = ("completed", "diverged")  # a diverged variant is a result too (a learning rate too high)
+STUDY_FIELDS: Fields = {
+    "plan": (lambda value: isinstance(value, dict), "expected an object"),
+    "factors": (lambda value: isinstance(value, list), "expected a list"),
+}
+FACTOR_STATE_FIELDS: Fields = {
+    "key": (is_text, "expected a string"),
+    "variants": (lambda value: isinstance(value, list), "expected a list"),
+    "winner": (lambda value: value is None or type(value) is int, "expected a variant's index or null"),
+}
+VARIANT_FIELDS: Fields = {
+    **dict.fromkeys(("label", "preset", "folder", "run_dir", "status"), (is_text, "expected a string")),
+    "overrides": (is_texts, "expected a list of strings"),
+}
 
 
 @dataclass
@@ -36,14 +52,9 @@ class StudyFolder:
     @classmethod
     def open(cls, path: Path | str) -> "StudyFolder":
         path = Path(path)
-        state = read_json(path / STUDY_FILE)
-        if "plan" not in state:
-            raise UserError(f"{path}: not a study folder (no readable {STUDY_FILE})")
-        factors = [
-            {"variants": [Variant(**variant) for variant in factor["variants"]], "winner": factor.get("winner")}
-            for factor in state["factors"]
-        ]
-        return cls(path, StudyPlan.from_json(state["plan"]), factors)
+        if not (path / STUDY_FILE).is_file():
+            raise UserError(f"{path}: not a study folder (no {STUDY_FILE})")
+        return cls(path, *read_study(path / STUDY_FILE))
 
     @classmethod
     def create_or_resume(cls, studies_dir: Path, plan: StudyPlan) -> "StudyFolder":
@@ -85,8 +96,7 @@ class StudyFolder:
                 variant_preset, variant_overrides = factor.values[position], overrides
             else:
                 variant_preset, variant_overrides = preset, [*overrides, factor.override(position)]
-            folder = f"runs/{index + 1}.{position + 1}-{slug(label)}"
-            variants.append(Variant(label, variant_preset, variant_overrides, folder))
+            variants.append(Variant(label, variant_preset, variant_overrides, variant_folder(index, position, label)))
         self.factors.append({"variants": variants, "winner": None})
         self.save()
         return variants
@@ -122,3 +132,49 @@ class StudyFolder:
             variant.run_dir = started.relative_to(self.path).as_posix()
             variant.status = RunDir(started).status()
         self.save()
+
+
+def variant_folder(factor: int, position: int, label: str) -> str:
+    """Where a variant's run is kept, relative to the study folder: `runs/<factor>.<value>-<label>`."""
+    return f"runs/{factor + 1}.{position + 1}-{slug(label)}"
+
+
+def read_study(path: Path) -> tuple[StudyPlan, list[dict]]:
+    """study.json's plan and factors, checked against each other: every variant's folder is the one
+    its plan makes, so no edit to study.json sends a run outside the study folder. Anything else is
+    one UserError naming the file and the key."""
+    source = str(path)
+    document = check_fields(read_object(path), STUDY_FIELDS, source, "")
+    plan = StudyPlan.from_json(document["plan"], source)
+    states, most = document["factors"], len(plan.factors)
+    expect(len(states) <= most, source, "factors", len(states), f"expected at most {most}, one per factor of the plan")
+    factors = []
+    for index, state in enumerate(states):
+        factors.append(_factor_state(state, index, plan, source, carried=index + 1 < len(states)))
+    return plan, factors
+
+
+def _factor_state(state: Any, index: int, plan: StudyPlan, source: str, carried: bool) -> dict:
+    """A factor's variants and winner; `carried`: the next factor's variants were made from its winner."""
+    where, factor = f"factors[{index}]", plan.factors[index]
+    check_fields(state, FACTOR_STATE_FIELDS, source, where)
+    expect(state["key"] == factor.key, source, f"{where}.key", state["key"], f"expected {factor.key}, as the plan says")
+    count, found = len(factor.labels), len(state["variants"])
+    expect(found == count, source, f"{where}.variants", found, f"expected {count} variants, one per value")
+    variants = [_variant(data, f"{where}.variants[{position}]", index, position, label, source)
+                for position, (data, label) in enumerate(zip(state["variants"], factor.labels))]  # fmt: skip
+    winner, key = state["winner"], f"{where}.winner"
+    expect(winner is None or 0 <= winner < count, source, key, winner, f"expected 0 to {count - 1} or null")
+    expect(winner is not None or not carried, source, key, winner, "expected the variant the next factor carries")
+    return {"variants": variants, "winner": winner}
+
+
+def _variant(data: Any, where: str, factor: int, position: int, label: str, source: str) -> Variant:
+    check_fields(data, VARIANT_FIELDS, source, where)
+    expect(data["label"] == label, source, f"{where}.label", data["label"], f"expected {label!r}, the plan's label")
+    folder = variant_folder(factor, position, label)
+    expect(data["folder"] == folder, source, f"{where}.folder", data["folder"], f"expected {folder}")
+    run = data["run_dir"].removeprefix(f"{folder}/")
+    inside = data["run_dir"] == "" or (run != data["run_dir"] and "/" not in run and run not in ("", ".", ".."))
+    expect(inside, source, f"{where}.run_dir", data["run_dir"], f"expected a run folder in {folder}, or \"\"")
+    return Variant(**data)

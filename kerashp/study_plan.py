@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from kerashp.config import load_preset, parse_override, preset_dirs, read_toml
+from kerashp.config import load_preset, parse_override, preset_dirs, printable, read_toml
 from kerashp.errors import PresetError, UserError
 from kerashp.report import slug
 from kerashp.search.directory import check_folder_name
@@ -16,6 +16,31 @@ from kerashp.search.directory import check_folder_name
 PRESET_FACTOR = "preset"  # a factor over whole presets, e.g. lenet5 (no augmentation) vs lenet5_aug
 STUDY_KEYS = ("description", "preset", "set", "epochs", "factor")
 FACTOR_KEYS = ("key", "values", "labels")
+
+
+Fields = dict[str, tuple[Callable[[Any], bool], str]]  # key -> (its check, the problem when it fails)
+
+
+def is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def is_texts(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+PLAN_FIELDS: Fields = {  # study.json's plan
+    "name": (is_text, "expected a string"),
+    "preset": (lambda value: isinstance(value, str) and value != "", "expected a preset name or .toml path"),
+    "factors": (lambda value: isinstance(value, list) and value != [], "expected a list of one or more factors"),
+    "overrides": (is_texts, "expected a list of strings"),
+    "description": (is_text, "expected a string"),
+}
+FACTOR_FIELDS: Fields = {
+    "key": (lambda value: isinstance(value, str) and value != "", "expected a preset key"),
+    "values": (is_texts, "expected a list of strings"),
+    "labels": (is_texts, "expected a list of strings"),
+}
 
 
 @dataclass
@@ -28,18 +53,21 @@ class Factor:
 
     @classmethod
     def from_texts(cls, key: str, values: list[str], labels: list[str] | None, source: str) -> "Factor":
+        """A factor whose values and labels are each distinct, as many labels as values; errors name
+        `source` on one line (keys, values and labels may hold line breaks)."""
+        where = f"{source}: {printable(key)}"
         if not values:
-            raise UserError(f"{source}: {key}: give at least one value")
+            raise UserError(f"{where}: give at least one value")
         if key == PRESET_FACTOR:  # preset names, not TOML values
             values = [str(parse_override(f"{key}={text}")[1]) for text in values]
         if len(set(values)) != len(values):
-            raise UserError(f"{source}: {key} = {', '.join(values)}: values repeat")
+            raise UserError(f"{where} = {', '.join(printable(values))}: values repeat")
         if labels is not None and len(set(labels)) != len(labels):
-            raise UserError(f"{source}: {key}: labels repeat ({', '.join(labels)})")
+            raise UserError(f"{where}: labels repeat ({', '.join(printable(labels))})")
         if labels is None:
             labels = [_label(key, text) for text in values]
         elif len(labels) != len(values):
-            raise UserError(f"{source}: {key}: {len(labels)} labels for {len(values)} values")
+            raise UserError(f"{where}: {len(labels)} labels for {len(values)} values")
         return cls(key, values, labels)
 
     @classmethod
@@ -67,8 +95,16 @@ class StudyPlan:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "StudyPlan":
-        return cls(**{**data, "factors": [Factor(**factor) for factor in data["factors"]]})
+    def from_json(cls, data: Any, source: str) -> "StudyPlan":
+        """The plan study.json recorded, checked as a new plan is: study.json is read back from disk,
+        so anything in it may have been edited."""
+        check_fields(data, PLAN_FIELDS, source, "plan")
+        factors = []
+        for index, factor in enumerate(data["factors"]):
+            check_fields(factor, FACTOR_FIELDS, source, f"plan.factors[{index}]")
+            factors.append(Factor.from_texts(factor["key"], factor["values"], factor["labels"], source))
+        name = check_folder_name(data["name"], source, "plan.name")
+        return cls(name, data["preset"], factors, data["overrides"], data["description"])
 
     @property
     def total(self) -> int:
@@ -103,10 +139,12 @@ def plan_from_file(name_or_path: str, overrides=(), epochs: int | None = None, n
     if not isinstance(tables, list) or not tables or not all(isinstance(table, dict) for table in tables):
         raise UserError(f'{source}: factor: expected one or more [[factor]] tables with key and values')
     factors = [_factor_from_table(table, source) for table in tables]
-    file_epochs = _epochs(document["epochs"]) if "epochs" in document else []
-    return StudyPlan(
-        name, preset, factors, [*settings, *file_epochs, *overrides, *_epochs(epochs)], document.get("description", "")
-    )
+    description, file_epochs = document.get("description", ""), document.get("epochs")
+    expect(is_text(description), source, "description", description, "expected a string")
+    ok = file_epochs is None or (type(file_epochs) is int and file_epochs >= 1)
+    expect(ok, source, "epochs", file_epochs, "expected a whole number of epochs, 1 or more")
+    overrides = [*settings, *_epochs(file_epochs), *overrides, *_epochs(epochs)]
+    return StudyPlan(name, preset, factors, overrides, description)
 
 
 def _folder_name(given: str, default: str, source: str) -> str:
@@ -167,6 +205,23 @@ def _vary_error(factor: Factor, index: int, exc: PresetError) -> PresetError | N
     if exc.key.startswith(f"{factor.key}."):  # a key inside a varied table
         return PresetError("--vary", exc.key, exc.problem, exc.value)
     return None
+
+
+def check_fields(data: Any, fields: Fields, source: str, where: str) -> dict:
+    """`data` if it is an object holding exactly `fields`, each passing its check; else one UserError
+    naming the file `source`, the key (`where.key`) and its value."""
+    expect(isinstance(data, dict), source, where, data, "expected an object")
+    unknown = sorted(set(data) - set(fields))
+    expect(not unknown, source, where, unknown, f"unknown key(s); allowed: {', '.join(fields)}")
+    for key, (check, problem) in fields.items():
+        expect(key in data and check(data[key]), source, f"{where}.{key}".lstrip("."), data.get(key), problem)
+    return data
+
+
+def expect(ok: bool, source: str, key: str, value: Any, problem: str) -> None:
+    """Refuse a value read from `source` with one line naming the file, the key and the value."""
+    if not ok:
+        raise UserError(f"{source}: {key} = {printable(json.dumps(value, default=str))[:60]}: {problem}")
 
 
 def _epochs(epochs: Any) -> list[str]:

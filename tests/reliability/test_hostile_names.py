@@ -16,6 +16,7 @@ from kerashp.report import report
 from kerashp.runs import RunDir
 from kerashp.errors import UserError
 from kerashp.study import Study, StudyPlan, Variant, plan_from_args, plan_from_file
+from kerashp.study_folder import variant_folder
 from kerashp.study_plan import Factor
 
 HOSTILE = "r<img src=x onerror=alert(1)>"
@@ -101,7 +102,7 @@ def test_hostile_variant_labels_and_study_texts_are_text_in_a_study_report(tmp_p
     labels = HOSTILE_NAMES[:2]
     plan = StudyPlan("hostile", "lenet5", [Factor("optimizer.learning_rate", ["0.1", "0.01"], labels)],
                      ["train.epochs=2", "data.source=folder:`</p><script>x</script>`"])  # fmt: skip
-    variants = [Variant(label, "lenet5", [], f"runs/1.{n}-x") for n, label in enumerate(labels, start=1)]
+    variants = [Variant(label, "lenet5", [], variant_folder(0, n, label)) for n, label in enumerate(labels)]
     study = Study(tmp_path / "hostile", plan, [{"variants": variants, "winner": None}])
     for n, variant in enumerate(variants):
         variant.run_dir = f"{variant.folder}/run"
