@@ -180,11 +180,15 @@ def _glance_folder(base: Path, listed: bool) -> tuple[tuple[int, int] | None, in
 def _glance_tfds(name: str) -> tuple[tuple[int, int] | None, int]:
     import tensorflow_datasets as tfds
 
-    from kerashp.data.tfds_source import data_dir
+    from kerashp.data.tfds_source import data_dir, register_builders
 
+    register_builders()  # a builder of the user's own ($KERASHP_TFDS_MODULES) is named like a catalog one
     try:
         features = tfds.builder(name, data_dir=data_dir()).info.features
     except tfds.core.registered.DatasetNotFoundError:
         raise DataError(f"tfds:{name}: no such tfds dataset (see the tfds catalog for names)") from None
+    label = features["label"] if "label" in features else None
+    if "image" not in features or not hasattr(label, "num_classes"):
+        raise DataError(f"tfds:{name}: not an image classification dataset (no 'image' and 'label' class features)")
     height, width = features["image"].shape[:2]
-    return (height, width) if height and width else None, features["label"].num_classes
+    return (height, width) if height and width else None, label.num_classes

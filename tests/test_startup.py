@@ -76,3 +76,13 @@ def test_a_runs_folder_under_a_file_is_refused_without_importing_torch(tiny_fold
                        "--runs-dir", str(tmp_path / "notes" / "runs")])
     assert result.stdout.strip() == "2 []", result.stderr
     assert result.stderr == f"kerashp: error: {tmp_path / 'notes'}: not a folder, so runs cannot be kept under it; pass --runs-dir DIR\n"
+
+
+@pytest.mark.parametrize(
+    "source, problem",
+    [("tfds:cifar1000", "no such tfds dataset"), ("tfds:glue/cola", "not an image classification dataset")],
+)
+def test_summary_refuses_a_tfds_source_it_cannot_use_before_importing_keras(source, problem):
+    result = run_main(["summary", "--preset", "lenet5", "--set", f"data.source={source}"])
+    assert result.stdout.strip() == "2 ['tensorflow_datasets']", result.stderr
+    assert result.stderr.startswith(f"kerashp: error: {source}: {problem}") and result.stderr.count("\n") == 1
