@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
-import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +25,26 @@ from typing import Any, Iterator
 
 import tomli_w
 
-from kerashp.config import Preset, validate
-from kerashp.errors import RunError, UserError
-from kerashp.runs import atomic_write, read_json
-from kerashp.search.records import TrialRecord, trial_order, trials_csv
+from kerashp.config import Preset, printable, read_toml, validate
+from kerashp.errors import PresetError, RunError, UserError
+from kerashp.runs import atomic_write
+from kerashp.search.records import TrialRecord, is_trial_id, read_record, trial_order, trials_csv
 
 PROJECT = "tuner"
 LAYOUT = ("search.toml", PROJECT, "trials", "trials.csv", "events.jsonl", "logs")
 CHANGEABLE = ("search.max_trials", "search.prune")
+LONGEST_NAME = 200
+
+
+def check_folder_name(name: Any, source: str, key: str = "name") -> str:
+    """`name` if it can safely become part of a folder name, as a preset's name (a file name) can:
+    one path component, no separator, not `.` or `..`, printable; else a PresetError."""
+    plain = isinstance(name, str) and 0 < len(name) <= LONGEST_NAME and name.isprintable()
+    if not plain or name in (".", "..") or any(sep in name for sep in ("/", "\\")):
+        shown = printable(name) if isinstance(name, str) else name
+        raise PresetError(source, key, f"expected a plain name (no / or \\, not . or .., printable, at most "
+                          f"{LONGEST_NAME} characters): it becomes part of folder names", shown)
+    return name
 
 
 @dataclass
@@ -44,6 +55,7 @@ class SearchDir:
     def prepare(cls, path: Path, preset: Preset, overwrite: bool = False) -> "SearchDir":
         """Create the directory for `preset`, or reopen it when it holds the same search."""
         search = cls(Path(path))
+        check_folder_name(preset.name, "preset")
         if overwrite:
             search.remove()
         if not search.preset_file.is_file() and search.path.is_dir() and search._foreign_entries():
@@ -91,11 +103,20 @@ class SearchDir:
         return self.path / "logs"
 
     def trial_dir(self, trial_id: str) -> Path:
-        return self.trials / trial_id
+        """A trial's folder inside trials/. Ids come over the network (a chief hands them to its
+        workers), so anything but a plain trial id, or a trial folder that is a link, is refused."""
+        if not is_trial_id(trial_id):
+            raise RunError(f"trial id {json.dumps(trial_id)[:40]}: expected digits, as KerasTuner numbers trials")
+        folder = self.trials / trial_id
+        if folder.is_symlink():
+            raise RunError(f"{folder}: a link; a trial's folder must be a folder inside the search")
+        return folder
 
     def read_preset(self) -> Preset:
-        document = tomllib.loads(self.preset_file.read_text(encoding="utf-8"))
-        name = document.pop("name", self.path.name)
+        """search.toml, checked as any preset is; its `name` becomes part of the trials' run folder
+        names, so it must be a plain name."""
+        document = read_toml(self.preset_file)
+        name = check_folder_name(document.pop("name", self.path.name), str(self.preset_file))
         preset = validate(document, source=str(self.preset_file))
         preset["name"] = name
         return preset
@@ -107,8 +128,16 @@ class SearchDir:
         atomic_write(folder / "record.json", record.dumps())
 
     def records(self) -> list[TrialRecord]:
-        found = (read_json(path) for path in self.trials.glob("*/record.json"))
-        return sorted((TrialRecord.from_json(data) for data in found if data), key=trial_order)
+        """Every trial's record, checked (kerashp.search.records.read_record); a record removed
+        while they are read is left out."""
+        found = []
+        for path in self.trials.glob("*/record.json"):
+            try:
+                found.append(read_record(path))
+            except RunError:
+                if path.exists():
+                    raise
+        return sorted(found, key=trial_order)
 
     def write_table(self) -> list[TrialRecord]:
         """Rebuild trials.csv from every record; the lock keeps concurrent workers from losing a row."""

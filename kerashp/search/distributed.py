@@ -8,15 +8,24 @@ workers. A worker started before its chief retries the connection every second (
 backoff grows to two minutes, long enough for a fast worker to take every trial), and a finished
 chief keeps answering "no trials left" a little longer, so a worker that asks late exits instead of
 waiting an hour for a chief that has gone. The gRPC channel is plain and unauthenticated: bind the chief to 127.0.0.1 (the default)
-or to a private network you trust.
+or to a private network you trust; both ends check what they receive (kerashp.search.guard).
+
+A worker gives up on a chief that has gone: local workers die with the process that started them
+(a parent-death signal on Linux, a watch on the parent's pid elsewhere), and every worker stops,
+with one line, once its chief has not answered for CHIEF_GONE_S (CHIEF_WAIT_S for a chief that has
+never answered yet, which may simply start later).
 """
 
 from __future__ import annotations
 
+import _thread
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent import futures
 from contextlib import contextmanager
@@ -36,6 +45,11 @@ POLL_S = 0.25
 WORKER_EXIT_S = 120  # how long a finished search waits for local workers to exit
 LINGER_S = 5  # how long a finished chief still answers workers it has not heard from
 RECONNECT_MS = 1000  # a waiting worker's longest pause between attempts to reach the chief
+CHIEF_WAIT_S = 600  # how long a worker waits for a chief that has not answered yet (it may start later)
+CHIEF_GONE_S = 60  # how long a worker goes on without an answer from a chief that has answered before
+PING_S = 5  # how often a worker checks that its chief still answers
+CHIEF_PID_ENV = "KERASHP_CHIEF_PID"  # set for local workers: the process whose death ends them
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -108,15 +122,21 @@ def _print_nothing(*args, **kwargs) -> None:
     """KerasTuner's leftover debugging output goes nowhere."""
 
 
-def serve(oracle, host: str, port: int, on_poll: Callable[[], None], workers_alive: Callable[[], bool] | None = None) -> None:
-    """Serve `oracle` to workers until every trial is done and every worker has been told to stop."""
+def serve(
+    oracle, host: str, port: int, on_poll: Callable[[], None], workers_alive: Callable[[], bool] | None = None,
+    worker_ids: set[str] | None = None,
+) -> None:
+    """Serve `oracle` to workers (only `worker_ids`, when given) until every trial is done and
+    every worker has been told to stop."""
     import grpc
     from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
+    from keras_tuner.src.distribute.oracle_chief import exit_chief
+
+    from kerashp.search.guard import guarded_servicer
 
     quiet_condition_protos()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    servicer = OracleServicer(oracle)
+    servicer = guarded_servicer(oracle, worker_ids)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
@@ -148,15 +168,91 @@ def linger(workers_alive: Callable[[], bool] | None) -> None:
         time.sleep(POLL_S)
 
 
-def reconnect_quickly(client) -> None:
-    """Give a worker's KerasTuner `OracleClient` a channel that retries the chief every RECONNECT_MS."""
+def reconnect_quickly(client) -> "ChiefLink":
+    """Give a worker's KerasTuner `OracleClient` a channel that retries the chief every RECONNECT_MS,
+    with each call bounded as ChiefLink bounds it; return the link."""
     import grpc
     from keras_tuner.src import protos
 
     quiet_condition_protos()
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
     options = [("grpc.initial_reconnect_backoff_ms", RECONNECT_MS), ("grpc.max_reconnect_backoff_ms", RECONNECT_MS)]
-    client.stub = protos.get_service_grpc().OracleStub(grpc.insecure_channel(address, options=options))
+    channel = grpc.insecure_channel(address, options=options)
+    client.stub = ChiefLink(protos.get_service_grpc().OracleStub(channel), address)
+    return client.stub
+
+
+class ChiefLink:
+    """A worker's stub for its chief. KerasTuner gives each call an hour; here a call waits at most
+    CHIEF_WAIT_S until the chief first answers and CHIEF_GONE_S after, and `watch` notices a chief
+    that stops answering while a trial trains."""
+
+    def __init__(self, stub, address: str):
+        self.stub, self.address = stub, address
+        self.answered_at: float | None = None
+        self.gone = self.closed = False
+
+    def limit(self) -> float:
+        return CHIEF_WAIT_S if self.answered_at is None else CHIEF_GONE_S
+
+    def __getattr__(self, method: str):
+        call = getattr(self.stub, method)
+
+        def bounded(request, timeout: float | None = None, **options):
+            response = call(request, timeout=min(timeout or self.limit(), self.limit()), **options)
+            self.answered_at = time.monotonic()
+            return response
+
+        return bounded
+
+    def watch(self) -> None:
+        """Ping the chief every PING_S from a daemon thread; after CHIEF_GONE_S without an answer,
+        mark it gone and interrupt the main thread, which stops the trial it trains."""
+        threading.Thread(target=self._watch, name="kerashp-chief-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        from keras_tuner.src import protos
+
+        while not (self.gone or self.closed):
+            time.sleep(PING_S)
+            if self.answered_at is None or self.closed:
+                continue  # the first call waits for the chief itself
+            try:
+                self.GetSpace(protos.get_service().GetSpaceRequest(), timeout=PING_S, wait_for_ready=True)
+            except Exception:  # grpc.RpcError: no answer this time
+                if time.monotonic() - self.answered_at >= CHIEF_GONE_S and not self.closed:
+                    self.gone = True
+                    _thread.interrupt_main()
+
+    def close(self) -> None:
+        """Stop watching: the search is over for this worker."""
+        self.closed = True
+
+    def gave_up(self) -> str:
+        waited = CHIEF_GONE_S if self.answered_at else CHIEF_WAIT_S
+        return (f"the chief at {self.address} has not answered for {waited} s; this worker stops "
+                "(start it again to rejoin the search)")
+
+
+def die_with_chief() -> None:
+    """In a local worker (CHIEF_PID_ENV set), end this process when the chief that started it ends,
+    however it ends (SIGKILL included): Linux's parent-death signal, else a thread that watches the
+    parent's pid. A chief already gone by now ends it at once."""
+    chief = os.environ.get(CHIEF_PID_ENV, "")
+    if not chief.isdigit():
+        return
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    else:
+        threading.Thread(target=_watch_parent, args=(int(chief),), daemon=True).start()
+    if os.getppid() != int(chief):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _watch_parent(chief: int) -> None:
+    while os.getppid() == chief:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def worker_devices(count: int) -> list[str | None]:
@@ -175,7 +271,7 @@ def start_local_workers(search_dir: Path, count: int, host: str, port: int) -> l
     logs.mkdir(exist_ok=True)
     workers = []
     for worker_id, device in enumerate(worker_devices(count), start=1):
-        env = dict(os.environ)
+        env = dict(os.environ, **{CHIEF_PID_ENV: str(os.getpid())})
         if device is not None:
             env["CUDA_VISIBLE_DEVICES"] = device
         command = [

@@ -31,10 +31,12 @@ class Execution:
 
 
 def execution_runs(trial_dir: Path) -> list[RunDir]:
-    """The trial's runs in the order they were started (run names sort by their start time)."""
+    """The trial's runs in the order they were started (run names sort by their start time); a
+    link is not one of them (it could lead a resume or a copy out of the search)."""
     if not trial_dir.is_dir():
         return []
-    return sorted((RunDir(p) for p in trial_dir.iterdir() if (p / "preset.toml").is_file()), key=lambda run: run.name)
+    runs = (RunDir(p) for p in trial_dir.iterdir() if not p.is_symlink() and (p / "preset.toml").is_file())
+    return sorted(runs, key=lambda run: run.name)
 
 
 def run_execution(
@@ -72,9 +74,14 @@ def _copy_run(source: RunDir, trial_dir: Path) -> RunDir:
     trial_dir.mkdir(parents=True, exist_ok=True)
     temp = trial_dir / f".{source.name}.copy"
     shutil.rmtree(temp, ignore_errors=True)
-    shutil.copytree(source.path, temp)
+    shutil.copytree(source.path, temp, ignore=_links)
     os.replace(temp, trial_dir / source.name)
     return RunDir(trial_dir / source.name)
+
+
+def _links(folder: str, names: list[str]) -> list[str]:
+    """What a copy leaves out: links, whose targets may lie outside the search."""
+    return [name for name in names if os.path.islink(os.path.join(folder, name))]
 
 
 def _outcome(run: RunDir, objective: str, parent: RunDir | None) -> Execution:

@@ -10,11 +10,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import re
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
+
+from kerashp.errors import RunError
 
 STATUSES = ("running", "completed", "pruned", "failed")
 HYPERBAND_COLUMNS = ("bracket", "round", "parent")
+TRIAL_ID = re.compile(r"[0-9]{1,9}")  # KerasTuner numbers trials "0", "1"... (zero-padded to max_trials' width)
 
 
 @dataclass
@@ -53,6 +59,70 @@ class TrialRecord:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2) + "\n"
+
+
+def is_trial_id(value: Any) -> bool:
+    """A trial id as KerasTuner makes them: digits only, so it is safe as a folder name."""
+    return isinstance(value, str) and TRIAL_ID.fullmatch(value) is not None
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**9
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _relative_run(value: Any) -> bool:
+    """A run folder inside the search: `trials/<id>/<run>`, no `..`, not absolute."""
+    parts = Path(value).parts if isinstance(value, str) else ()
+    return len(parts) == 3 and parts[0] == "trials" and is_trial_id(parts[1]) and parts[2] not in ("..", ".")
+
+
+RECORD_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "trial_id": (is_trial_id, "expected a trial id (digits)"),
+    "status": (lambda v: v in STATUSES, f"expected one of {', '.join(STATUSES)}"),
+    "hyperparameters": (
+        lambda v: isinstance(v, dict) and all(isinstance(x, (bool, int, float, str, list)) for x in v.values()),
+        "expected an object of preset keys to values",
+    ),
+    "worker": (lambda v: isinstance(v, str), "expected a string"),
+    "epochs": (_whole, "expected a whole number, 0 or more"),
+    "objective": (_optional(_number), "expected a number or null"),
+    "best_epoch": (_optional(_whole), "expected a whole number or null"),
+    "time_s": (lambda v: _number(v) and v >= 0, "expected a number of seconds, 0 or more"),
+    "reason": (lambda v: isinstance(v, str), "expected a string"),
+    "curve": (lambda v: isinstance(v, list) and all(_number(x) for x in v), "expected a list of numbers"),
+    "runs": (
+        lambda v: isinstance(v, list) and all(_relative_run(x) for x in v), "expected run folders trials/<id>/<run>",
+    ),
+    "bracket": (_optional(_whole), "expected a whole number or null"),
+    "round": (_optional(_whole), "expected a whole number or null"),
+    "parent": (_optional(is_trial_id), "expected a trial id (digits) or null"),
+}
+
+
+def read_record(path: Path) -> TrialRecord:
+    """A trial's record.json, checked field by field (a record is untrusted: any worker, or anyone
+    with access to the folder, may have written it); one RunError naming the file otherwise."""
+    from kerashp.run_files import read_object
+
+    data = read_object(path)
+    for key in ("trial_id", "status", "hyperparameters"):
+        if key not in data:
+            raise RunError(f"{path}: {key}: missing")
+    for key, (check, expected) in RECORD_FIELDS.items():
+        if key in data and not check(data[key]):
+            raise RunError(f"{path}: {key} = {json.dumps(data[key])[:40]}: {expected}")
+    if data["trial_id"] != path.parent.name:
+        shown = json.dumps(data["trial_id"])
+        raise RunError(f"{path}: trial_id = {shown}: expected {path.parent.name}, the name of its folder")
+    return TrialRecord.from_json(data)
 
 
 def trial_order(record: TrialRecord) -> tuple[int, str]:

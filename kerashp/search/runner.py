@@ -11,7 +11,9 @@ from kerashp.config import Preset
 from kerashp.errors import RunFailedError
 from kerashp.events import Event
 from kerashp.search.directory import SearchDir
-from kerashp.search.distributed import LOOPBACK, Role, free_port, serve, start_local_workers, wait_for_workers
+from kerashp.search.distributed import (
+    LOOPBACK, Role, die_with_chief, free_port, serve, start_local_workers, wait_for_workers,
+)
 from kerashp.search.events import SearchFinished, SearchStarted, TrialEnded, TrialStarted
 from kerashp.search.records import TrialRecord, best, ranked
 from kerashp.search.tuner import PresetTuner, SearchAborted, build_oracle
@@ -23,11 +25,14 @@ def run_search(
     listeners=(),
     role: Role = Role(),
     workers_alive=None,
+    worker_ids: set[str] | None = None,
 ) -> list[TrialRecord]:
     """Run (or continue, or serve, or work on) the search; return its trials, best first.
     Median stopping follows `search.prune`, which search.toml keeps, so workers and resumed
-    searches prune as the search was set up."""
+    searches prune as the search was set up. A chief serves only `worker_ids` when given."""
     settings = base["search"]
+    if role.kind == "worker":
+        die_with_chief()
     with role.applied():
         tuner = PresetTuner(build_oracle(base), search, base, listeners)
         tuner.report(
@@ -40,7 +45,9 @@ def run_search(
             if role.kind == "chief":
                 tuner.save()
                 watcher = RecordWatcher(search, tuner.planned_trials, settings["direction"], listeners)
-                serve(tuner.oracle, role.host, role.port, watcher.poll, workers_alive)
+                serve(tuner.oracle, role.host, role.port, watcher.poll, workers_alive, worker_ids)
+            elif tuner.chief is not None:
+                work(tuner)
             else:
                 tuner.search()
         except SearchAborted as exc:
@@ -48,6 +55,25 @@ def run_search(
     records = ranked(search.write_table(), settings["direction"])
     tuner.report(SearchFinished(str(search.path), [r.to_json() for r in records]))
     return records
+
+
+def work(tuner: PresetTuner) -> None:
+    """A worker's search: trials from the chief until it says stop, or until it stops answering."""
+    import grpc
+
+    tuner.chief.watch()
+    try:
+        tuner.search()
+    except KeyboardInterrupt:
+        if not tuner.chief.gone:
+            raise
+        raise RunFailedError(tuner.chief.gave_up()) from None
+    except grpc.RpcError as exc:
+        if exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):
+            raise RunFailedError(tuner.chief.gave_up()) from None
+        raise RunFailedError(f"the chief at {tuner.chief.address} refused a request: {exc.details()}") from None
+    finally:
+        tuner.chief.close()
 
 
 def run_local_search(base: Preset, search: SearchDir, workers: int, listeners=()) -> list[TrialRecord]:
@@ -59,6 +85,7 @@ def run_local_search(base: Preset, search: SearchDir, workers: int, listeners=()
         records = run_search(
             base, search, listeners, Role("chief", LOOPBACK, port),
             workers_alive=lambda: any(p.poll() is None for p in processes),
+            worker_ids={f"worker{n}" for n in range(1, workers + 1)},
         )
     finally:
         codes = wait_for_workers(processes)

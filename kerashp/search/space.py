@@ -165,7 +165,8 @@ def hyperparameters(preset: Preset):
         with ExitStack() as scopes:
             for parent, wanted in entry["when"].items():
                 if parent in space:
-                    scopes.enter_context(hp.conditional_scope(parent, [_encode(space[parent], v) for v in _as_list(wanted)]))
+                    values = [encode_choice(space[parent], v) for v in _as_list(wanted)]
+                    scopes.enter_context(hp.conditional_scope(parent, values))
             _declare(hp, key, entry)
     return hp
 
@@ -177,7 +178,7 @@ def _declare(hp, key: str, entry: dict) -> None:
     elif kind == "int":
         hp.Int(key, int(entry["min"]), int(entry["max"]), step=int(entry["step"]) or None, sampling=sampling)
     elif kind == "choice":
-        hp.Choice(key, [_encode(entry, value) for value in entry["values"]])
+        hp.Choice(key, [encode_choice(entry, value) for value in entry["values"]])
     else:
         hp.Boolean(key)
 
@@ -186,7 +187,7 @@ def _holds_lists(entry: dict) -> bool:
     return entry["type"] == "choice" and isinstance(entry["values"][0], list)
 
 
-def _encode(entry: dict, value: Any) -> Any:
+def encode_choice(entry: dict, value: Any) -> Any:
     """KerasTuner choices are scalars: a list travels as its TOML text."""
     return toml_value(value) if _holds_lists(entry) else value
 

@@ -30,6 +30,7 @@ from kerashp.search.directory import PROJECT, SearchDir
 from kerashp.search.distributed import reconnect_quickly
 from kerashp.search.events import TrialEnded, TrialStarted
 from kerashp.search.executions import Execution, run_execution
+from kerashp.search.guard import log_refusal, trial_problem
 from kerashp.search.pruning import MedianStopping
 from kerashp.search.records import TrialRecord, best
 from kerashp.search.space import active_values, grid_size, hyperparameters, trial_preset
@@ -113,8 +114,9 @@ class PresetTuner(keras_tuner.Tuner):
                 project_name=PROJECT,
                 executions_per_trial=base["search"]["executions_per_trial"],
             )
+        self.chief = None
         if self._is_worker():
-            reconnect_quickly(self.oracle)
+            self.chief = reconnect_quickly(self.oracle)
         elif not self.oracle.trials and (search.path / PROJECT / "oracle.json").is_file():
             self.oracle.reload()  # saved under another tuner id: a local search continued as a chief, or back
         self._asked_in_vain = False
@@ -145,6 +147,10 @@ class PresetTuner(keras_tuner.Tuner):
 
     def run_trial(self, trial, *fit_args, **fit_kwargs):
         values = trial.hyperparameters.values
+        problem = trial_problem(trial.trial_id, values, self.base, self.search_dir)
+        if problem:  # from a chief that is not ours, or not itself: nothing of it is written or run
+            log_refusal(self.tuner_id, "a trial", problem)
+            raise keras_tuner.errors.FailedTrialError(f"refused: {problem}")
         record = TrialRecord(
             trial.trial_id,
             "running",
