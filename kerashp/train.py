@@ -100,14 +100,13 @@ def train(
     loaded first, so a source that fails (a missing folder, an unprepared dataset) leaves no run behind."""
     if epochs is not None:
         preset["train"]["epochs"] = epochs
-    keras.utils.set_random_seed(preset["seed"])
-    feeds = build_feeds(preset, lambda event: _tell(listeners, event))
+    feeds = _load_feeds(preset, listeners)
     run = RunDir.create(Path(runs_dir), preset.name or "run")
     with run.lock():
         with writing(run.path):
             run.write_preset(preset)
             feeds.save(run)
-        return _execute(run, preset, listeners, control or RunControl(), epochs_done=0, feeds=feeds)
+        return _execute(run, preset, listeners, control or RunControl(), feeds, epochs_done=0)
 
 
 def resume(
@@ -120,9 +119,11 @@ def resume(
         preset, state, recorded = _resumable(run, epochs)
         epochs_done = state["epochs_done"]
         model = load_checkpoint(run.epoch_checkpoint(epochs_done)) if epochs_done else None
+        feeds = _load_feeds(preset, listeners, _saved_normalization(run), epochs_done)
         with writing(run.path):
             if epochs is not None:
                 run.write_preset(preset)
+            feeds.save(run)
             run.remove_temp_files()
             run.drop_partial_event()
             if epochs_done:
@@ -130,7 +131,7 @@ def resume(
             if epochs_done and state.get("best_epoch") == epochs_done:  # killed between the commit and the best copy
                 _atomic_copy(run.epoch_checkpoint(epochs_done), run.best_checkpoint)
         control = control or RunControl()
-        return _execute(run, preset, listeners, control, epochs_done, state=state, previous=recorded, model=model)
+        return _execute(run, preset, listeners, control, feeds, epochs_done, state=state, previous=recorded, model=model)
 
 
 def _resumable(run: RunDir, epochs: int | None) -> tuple[Preset, dict, dict]:
@@ -203,6 +204,12 @@ def _check_same_model(run: RunDir, trained: dict | None, wanted: dict) -> None:
         f"{run.preset_file}: model.{key} = {format_value(wanted.get(key))}, but the run's checkpoints are of "
         f"model.{key} = {format_value(trained.get(key))}; start a new run to train another model"
     )
+
+
+def _load_feeds(preset: Preset, listeners, saved: dict | None = None, epochs_done: int = 0) -> Feeds:
+    """The run's data, loaded before anything is written: a source that fails leaves the run as it was."""
+    keras.utils.set_random_seed(preset["seed"])
+    return build_feeds(preset, lambda event: _tell(listeners, event), saved, initial_epoch=epochs_done)
 
 
 def _tell(listeners, event: Event) -> None:
@@ -302,7 +309,8 @@ def load_checkpoint(path: Path) -> keras.Model:
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as exc:
         if "safe_mode" in str(exc):
-            raise RunError(f"{path}: refused: it holds code (a Lambda layer or a function), which kerashp never runs from a file") from None
+            problem = "refused: it holds code (a Lambda layer or a function), which kerashp never runs from a file"
+            raise RunError(f"{path}: {problem}") from None
         reason = " ".join(str(exc).split())[:100] or type(exc).__name__
         raise RunError(f"{path}: not a checkpoint kerashp can load ({reason})") from None
     accelerate(model)
@@ -317,14 +325,14 @@ def _execute(
     preset: Preset,
     listeners,
     control: RunControl,
+    feeds: Feeds,
     epochs_done: int,
     state: dict | None = None,
     previous: dict | None = None,
-    feeds: Feeds | None = None,
     model: keras.Model | None = None,
 ) -> RunResult:
-    """Train `run` (already locked) from `epochs_done`: the new run's `feeds`, or the resumed run's
-    `model`, its commit record `state` and `previous` summary."""
+    """Train `run` (already locked) on `feeds` from `epochs_done`; a resumed run brings its `model`,
+    its commit record `state` and its `previous` summary."""
 
     def emit(event: Event) -> None:
         run.append_event(event.to_json())
@@ -347,10 +355,6 @@ def _execute(
     with writing(run.path):
         run.write_summary(summary)
     try:
-        if feeds is None:
-            keras.utils.set_random_seed(preset["seed"])
-            feeds = build_feeds(preset, emit, _saved_normalization(run), initial_epoch=epochs_done)
-            feeds.save(run)
         model = model or build_compiled_model(preset, feeds)
         summary["memory_layout"] = _memory_layout(preset, model, previous if epochs_done else {})
         feeds.use_layout(summary["memory_layout"])

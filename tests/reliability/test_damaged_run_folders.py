@@ -25,7 +25,9 @@ from kerashp.runs import RunDir, list_runs
 pytestmark = pytest.mark.e2e
 
 EPOCHS = 2
-KEPT = ("preset.toml", "history.csv", "state.json", "summary.json", "checkpoints/best.keras", "checkpoints/epoch-0002.keras")
+KEPT = (
+    "preset.toml", "history.csv", "state.json", "summary.json", "checkpoints/best.keras", "checkpoints/epoch-0002.keras",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

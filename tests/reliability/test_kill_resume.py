@@ -201,5 +201,9 @@ def test_a_run_killed_at_a_chosen_point_resumes_whole(point, tiny_folder, tmp_pa
     run = kill_by_injection(train_args(tiny_folder, runs), tmp_path, runs, point)
     state = json.loads((run / "state.json").read_text())
     assert state["epochs_done"] == {"mid-checkpoint": 1, "before-commit": 1}.get(point, state["epochs_done"])
+    with open(run / "history.csv") as handle:
+        trained = sum(float(row["epoch_time"]) for row in list(csv.DictReader(handle))[: state["epochs_done"]])
+    assert state["wall_time"] >= trained  # the killed session's time is kept, committed epoch by epoch
     assert_resumes_whole(run, capsys)
+    assert json.loads((run / "summary.json").read_text())["wall_time"] > state["wall_time"]
     tally("kill points survived (injected)")
