@@ -246,8 +246,9 @@ class RunDir:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(handle)
-            owner = self.read_summary().get("pid", "unknown")
-            raise RunError(f"{self.path}: being trained by another process (pid {owner}); stop it first") from None
+            pid = self.read_summary().get("pid")
+            owner = f"process {pid}" if pid else "another process"
+            raise RunError(f"{self.path}: still being trained by {owner}; stop it before resuming") from None
         try:
             yield
         finally:
