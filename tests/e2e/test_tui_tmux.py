@@ -52,6 +52,15 @@ class Tmux:
             time.sleep(0.25)
         raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
 
+    def wait_gone(self, text: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text not in screen:
+                return screen
+            time.sleep(0.25)
+        raise AssertionError(f"{text!r} never went away; the screen shows:\n{self.screen()}")
+
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True, timeout=30)
 
@@ -120,3 +129,54 @@ def test_tui_trains_on_cifar10_mini_at_80x24(tmp_path):
         tmux.close()
     (run,) = (tmp_path / "runs").iterdir()
     assert (run / "history.csv").read_text().count("\n") == 2
+
+
+def test_tui_stop_and_failure_messages_are_whole_at_80x24(tiny_folder, tmp_path):
+    """The end of a message is what the user needs: the run to resume, the remedy for an error."""
+    no_test_split = tmp_path / "no-test"
+    shutil.copytree(tiny_folder / "train", no_test_split / "train")
+    common = ["--runs-dir", "runs", "--preset", "lenet5", "--set", "train.batch_size=1", "--set", "data.validation=8"]
+    tmux = Tmux(80, 24)
+    try:
+        start_tui(tmux, tmp_path, [*common, "--set", f"data.source=folder:{tiny_folder}", "--set", "train.epochs=20"])
+        tmux.wait_for("q quit", timeout=60)
+        tmux.send("t")
+        tmux.wait_for("epoch 2/20", timeout=180)  # epoch 1 finished
+        tmux.send("s")
+        tmux.wait_for("runs/lenet5-", timeout=120)
+        screen = " ".join(tmux.wait_gone("s stop").split())  # the footer follows the run's end
+        assert "resume with kerashp train --resume runs/lenet5-" in screen and "pause" not in screen
+        quit_and_check_terminal(tmux)
+        start_tui(tmux, tmp_path, [*common, "--set", f"data.source=folder:{no_test_split}"])
+        tmux.wait_for("q quit", timeout=60)
+        tmux.send("t")
+        tmux.wait_for("data.test_list)", timeout=120)
+        screen = " ".join(tmux.wait_gone("s stop").split())
+        assert "run failed: DataError: folder:" in screen and "missing 'test/' subfolder" in screen
+        assert "run failed before its" in screen and "waiting for the first" not in screen  # the charts say it
+        quit_and_check_terminal(tmux)
+    finally:
+        tmux.close()
+
+
+@pytest.mark.skipif(not CIFAR10_MINI.is_dir(), reason=f"the CIFAR-10 subset is not at {CIFAR10_MINI}")
+def test_tui_tweak_screen_sets_the_data_source_at_80x24(tmp_path):
+    """README's relative path, typed into the tweak screen from the project folder, is checked as typed."""
+    tmux = Tmux(80, 24)
+    try:
+        start_tui(tmux, Path(__file__).resolve().parents[2], ["--runs-dir", str(tmp_path / "runs"), "--preset", "lenet5"])
+        tmux.wait_for("q quit", timeout=60)
+        tmux.send("Enter")
+        tmux.wait_for("Tweak lenet5", timeout=30)
+        tmux.send("C-a", "C-k", "folder:../shared/data/nowhere")
+        screen = tmux.wait_for("✗ 1 invalid", timeout=30)
+        assert "no such" in screen and "folder:../shared/data/nowhere" in screen
+        tmux.send("C-a", "C-k", "folder:../shared/data/cifar10-mini")
+        tmux.wait_for("data/cifar10-mini", timeout=30)
+        screen = tmux.wait_gone("invalid")
+        assert "1 change marked" in screen and "● source" in screen and "no such" not in screen
+        tmux.send("Escape")
+        tmux.wait_for("1234 screens", timeout=30)
+        quit_and_check_terminal(tmux)
+    finally:
+        tmux.close()

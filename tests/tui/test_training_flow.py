@@ -81,12 +81,13 @@ def test_pause_then_stop_ends_the_run_cleanly_at_its_last_finished_epoch(tiny_se
 
     row = drive(app, scenario)
     assert app.live.status == "stopped" and len(app.live.rows) == 1
-    assert "resume with  kerashp train --resume" in app.live.message
+    assert app.live.run_dir and app.live.message.endswith(f"resume with  kerashp train --resume {app.live.run_dir}")
     assert row[2] == "stopped" and row[3] == "1/20"
 
 
 def finish(settings: Settings) -> tuple[str, str]:
-    """Train the highlighted preset to its end; (status, the dashboard's status line)."""
+    """Train the highlighted preset to its end; (status, the dashboard's status line). Once it has
+    ended, stop and pause are gone from the keys and the charts no longer wait for an epoch."""
     app = KerashpApp(settings)
 
     async def scenario(pilot):
@@ -98,6 +99,9 @@ def finish(settings: Settings) -> tuple[str, str]:
             return app.live.ended and shown() == status_text(app.live).plain
 
         await wait_for(pilot, ended_on_screen, what="the run's end on screen")
+        assert not {"s", "space"} & set(app.screen.active_bindings)
+        if not app.live.rows:
+            assert app.screen.query_one("#loss-chart", LineChart).empty == f"run {app.live.status} before its first epoch"
         return app.live.status, shown()
 
     return drive(app, scenario)

@@ -35,6 +35,23 @@ def test_an_invalid_edit_gets_exactly_the_clis_message():
     assert check_edits(Settings(), "lenet5", {"optimizer.learning_rate": "0.05"}) == ({}, "")
 
 
+def test_an_empty_field_asks_for_a_value_and_a_data_source_is_checked_like_kerashp_train_checks_it(tiny_folder):
+    problems, _ = check_edits(Settings(), "lenet5", {"optimizer.learning_rate": " "})
+    assert problems == {"optimizer.learning_rate": "optimizer.learning_rate: a value is required"}
+    problems, _ = check_edits(Settings(), "lenet5", {"data.source": "folder:/does/not/exist"})
+    assert problems == {"data.source": "folder:/does/not/exist: no such directory"}
+    problems, _ = check_edits(Settings(), "lenet5", {"data.source": "cifar10"})
+    assert problems["data.source"].startswith("--set: data.source = ")
+    assert check_edits(Settings(), "lenet5", {"data.source": f"folder:{tiny_folder}"}) == ({}, "")
+
+
+def test_the_data_source_comes_first_and_shows_as_typed_after_set():
+    (source, *_) = tweak_fields(load_preset("lenet5"))
+    assert (source.key, source.wide) == ("data.source", True)
+    assert source.text("folder:../images") == "folder:../images"
+    assert not differs(load_preset("lenet5"), "data.source", "tfds:cifar10")
+
+
 def test_changed_means_a_different_value_not_different_text():
     preset = load_preset("lenet5")
     assert not differs(preset, "optimizer.learning_rate", "0.010")

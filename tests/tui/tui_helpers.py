@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from textual import events
 
 from kerashp.runs import RunDir
 
@@ -76,3 +77,13 @@ def write_run(
         "test": {"loss": 0.9, "accuracy": round(best["val_accuracy"] - 0.02, 4)}, "wall_time": 12.5 * len(rows),
     })
     return run
+
+
+def burst(app, *keys: str) -> None:
+    """Send `keys` the way a busy terminal delivers them: all at once, without waiting for the app
+    to handle each (Pilot.press waits for the app to go idle after every key, which hides races)."""
+    for key in keys:
+        character = key if len(key) == 1 else {"space": " ", "full_stop": "."}.get(key)
+        event = events.Key(key, character)
+        event.set_sender(app)
+        app._driver.send_message(event)

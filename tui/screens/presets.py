@@ -34,7 +34,7 @@ def matches(preset_name: str, text: str, words: str) -> bool:
 class PresetList(OptionList):
     """The preset names; enter opens the highlighted one in the editor."""
 
-    BINDINGS = [Binding("enter", "screen.tweak", "tweak")]
+    BINDINGS = [Binding("enter", "select", "tweak")]
 
 
 class PresetsScreen(Screen):
