@@ -9,8 +9,9 @@ the figures inline, one file to open or send.
 This module draws and writes; what is shown is collected in report_sources, tables are made in
 report_tables and the HTML page in report_pages (their public names are importable from here).
 
-The winner is the run with the highest final-epoch validation accuracy among runs that neither
-diverged nor failed (a diverged run's last weights are not usable), as the studies compared them.
+The winner is the run with the highest final-epoch validation accuracy among completed runs (a
+diverged run's last weights are not usable; a run still training, stopped or killed has not
+finished), as the studies compared them.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kerashp.report_sources import Trials
 
-NOT_WINNERS = ("diverged", "failed")
+WINNER_STATUS = "completed"  # a run that diverged, failed or has not finished (running, stopped, killed) never wins
 TABLE_COLUMNS = (
     "variant", "status", "epochs", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
     "best_val_accuracy", "best_val_epoch", "test_loss", "test_accuracy", "parameters", "winner", "run_dir",
@@ -57,14 +57,14 @@ def md_code(value: Any) -> str:
 
 
 def pick_winner(rows: list[dict]) -> int | None:
-    """Index of the row with the highest final validation accuracy among usable runs."""
-    usable = [i for i, row in enumerate(rows) if row["status"] not in NOT_WINNERS and row["val_accuracy"] is not None]
+    """Index of the row with the highest final validation accuracy among completed runs."""
+    usable = [i for i, row in enumerate(rows) if row["status"] == WINNER_STATUS and row["val_accuracy"] is not None]
     return max(usable, key=lambda i: rows[i]["val_accuracy"], default=None)
 
 
 def winner_sentence(rows: list[dict], winner: int | None) -> str:
     if winner is None:
-        return "No winner: no run that neither diverged nor failed recorded a validation accuracy."
+        return "No winner: no completed run recorded a validation accuracy."
     row = rows[winner]
     test = f"; test accuracy {number_text(row['test_accuracy'])}" if row["test_accuracy"] is not None else ""
     return (
@@ -78,7 +78,7 @@ def table_markdown(rows: list[dict], winner: int | None, number: int) -> list[st
     """Final-epoch statistics, best value of each column in bold, winner named."""
     best = {}
     for column, _, better in SHOWN_COLUMNS:
-        values = [row[column] for row in rows if row[column] is not None and row["status"] not in NOT_WINNERS]
+        values = [row[column] for row in rows if row[column] is not None and row["status"] == WINNER_STATUS]
         if better and len(set(values)) > 1:  # bold only a value that stands out
             best[column] = better(values)
     header = ["variant", *(title for _, title, _ in SHOWN_COLUMNS), "status"]

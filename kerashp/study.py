@@ -12,8 +12,9 @@ variant is a normal run, kept inside the study folder:
         report.md report.html
 
 A study started again resumes: finished variants are skipped, an unfinished variant's run
-continues from its last finished epoch. The winner of a factor is the report's winner (highest
-final-epoch validation accuracy of a run that neither diverged nor failed).
+continues from its last finished epoch, and a variant still training in a process an earlier, killed
+run of the study started (`--jobs`) is followed until it ends. The winner of a factor is the
+report's winner (highest final-epoch validation accuracy of a completed run).
 
 The plan is study_plan's, the folder's state study_folder's, training the variants study_runners'
 and the events study_events'; their public names are importable from here.
@@ -32,6 +33,7 @@ from kerashp.study_events import (
     StudyFinished,
     VariantEpoch,
     VariantFinished,
+    VariantFollowed,
     VariantSkipped,
     VariantStarted,
     emit,
@@ -47,12 +49,12 @@ from kerashp.study_plan import (
     toml_inline,
     validate_plan,
 )
-from kerashp.study_runners import ParallelRunner, SequentialRunner
+from kerashp.study_runners import ParallelRunner, SequentialRunner, follow
 
 __all__ = [
     "FINISHED", "PRESET_FACTOR", "STUDY_FILE", "Factor", "FactorFinished", "Study", "StudyFinished", "StudyPlan",
-    "StudyResult", "Variant", "VariantEpoch", "VariantFinished", "VariantSkipped", "VariantStarted", "find_study",
-    "plan_from_args", "plan_from_file", "study_content", "toml_inline", "validate_plan",
+    "StudyResult", "Variant", "VariantEpoch", "VariantFinished", "VariantFollowed", "VariantSkipped", "VariantStarted",
+    "find_study", "plan_from_args", "plan_from_file", "study_content", "toml_inline", "validate_plan",
 ]  # fmt: skip
 
 
@@ -77,12 +79,18 @@ class Study(StudyFolder):
         number, status = 0, "completed"
         for index, factor in enumerate(self.plan.factors):
             variants = self.variants_of(index)
-            todo = []
-            for offset, variant in enumerate(variants, start=number + 1):
+            numbered = list(enumerate(variants, start=number + 1))
+            for _, variant in numbered:
                 if variant.status not in FINISHED:
                     self.record(variant)  # a run that finished after the study last wrote study.json
+            outcome = follow(self, numbered, listeners, control)  # variants an earlier, killed run left training
+            if outcome != "completed":
+                return self._finish(outcome, listeners)
+            todo = []
+            for offset, variant in numbered:
                 if variant.status in FINISHED:
-                    emit(listeners, VariantSkipped(offset, self.plan.total, variant.label, variant.status, variant.run_dir))
+                    skipped = VariantSkipped(offset, self.plan.total, variant.label, variant.status, variant.run_dir)
+                    emit(listeners, skipped)
                 else:
                     todo.append((offset, variant))
             outcome = runner.run(todo, factor.key, listeners) if todo else "completed"

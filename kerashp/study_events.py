@@ -25,6 +25,18 @@ class VariantSkipped(Event):
 
 
 @dataclass(frozen=True)
+class VariantFollowed(Event):
+    """A variant whose run another process is still training (a child of an earlier run of the study
+    that was killed): the study follows it to its end instead of training it."""
+
+    number: int
+    total: int
+    label: str
+    run_dir: str
+    pid: int | None
+
+
+@dataclass(frozen=True)
 class VariantEpoch(Event):
     """An epoch of a variant training in another process (`--jobs`)."""
 

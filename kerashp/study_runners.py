@@ -13,9 +13,9 @@ from collections import deque
 from kerashp.backend import visible_gpus
 from kerashp.config import load_preset
 from kerashp.control import RunControl
-from kerashp.errors import RunFailedError
-from kerashp.runs import EventLogTail
-from kerashp.study_events import VariantEpoch, VariantFinished, VariantStarted, emit
+from kerashp.errors import RunError, RunFailedError
+from kerashp.runs import EventLogTail, RunDir
+from kerashp.study_events import VariantEpoch, VariantFinished, VariantFollowed, VariantStarted, emit
 from kerashp.study_folder import FINISHED, StudyFolder, Variant
 
 POLL_SECONDS = 0.5  # how often --jobs checks its training processes
@@ -130,9 +130,8 @@ class _Child:
         if self.events is None:  # look for the run folder only until it exists
             started = self.study.started_run(self.variant)
             self.events = EventLogTail(started / "events.jsonl") if started is not None else None
-        for record in self.events.read() if self.events is not None else ():
-            if record.get("event") == "EpochEnded":
-                emit(listeners, VariantEpoch(self.number, self.variant.label, record["epoch"], record["epochs"], record["metrics"]))
+        if self.events is not None:
+            relay_epochs(self.events, self.number, self.variant.label, listeners)
         return done
 
     def interrupt(self) -> None:
@@ -142,4 +141,51 @@ class _Child:
     def last_log_line(self) -> str:
         lines = [line.strip() for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
         return lines[-1] if lines else "no output"
+
+
+def follow(study: StudyFolder, variants: list[tuple[int, Variant]], listeners, control: RunControl) -> str:
+    """Wait for the unfinished variants other processes are still training (the `--jobs` children of
+    an earlier run of this study, killed before them), relaying their epochs: their runs cannot be
+    resumed while those processes hold them, and a factor is compared only once its variants have
+    ended. Returns "completed" once all have ended (each recorded), else "stopped" or "interrupted"."""
+    runs = {number: RunDir(study.path / variant.run_dir) for number, variant in variants
+            if variant.status not in FINISHED and variant.run_dir}  # fmt: skip
+    running = [(number, variant) for number, variant in variants if number in runs and trained_elsewhere(runs[number])]
+    tails = {}
+    for number, variant in running:
+        pid = runs[number].read_summary().get("pid")
+        emit(listeners, VariantFollowed(number, study.plan.total, variant.label, variant.run_dir, pid))
+        tails[number] = EventLogTail(runs[number].path / "events.jsonl")
+        tails[number].read()  # the epochs before now were shown by the study that started it
+    try:
+        while running and not control.stopped:
+            time.sleep(POLL_SECONDS)
+            for number, variant in list(running):
+                relay_epochs(tails[number], number, variant.label, listeners)
+                if not trained_elsewhere(runs[number]):
+                    study.record(variant)
+                    running.remove((number, variant))
+    except KeyboardInterrupt:
+        return "interrupted"
+    return "stopped" if running else "completed"
+
+
+def trained_elsewhere(run: RunDir) -> bool:
+    """Whether another process holds the run's lock, which the kernel releases when that process
+    ends, however it ends (a pid would still look alive while the process is a zombie)."""
+    if not run.path.is_dir():
+        return False
+    try:
+        with run.lock():
+            return False
+    except RunError:
+        return True
+
+
+def relay_epochs(events: EventLogTail, number: int, label: str, listeners) -> None:
+    """The epochs another process has finished since the last call, as VariantEpoch events."""
+    for record in events.read():
+        epoch, epochs, metrics = record.get("epoch"), record.get("epochs"), record.get("metrics")
+        if record.get("event") == "EpochEnded" and type(epoch) is type(epochs) is int and isinstance(metrics, dict):
+            emit(listeners, VariantEpoch(number, label, epoch, epochs, metrics))
 
