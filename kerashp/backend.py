@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from kerashp.errors import UserError
 
@@ -18,6 +19,22 @@ def use_torch_backend() -> None:
     os.environ["KERAS_BACKEND"] = "torch"
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # never phone home
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def set_random_seed(seed: int) -> None:
+    """`keras.utils.set_random_seed` without importing TensorFlow: Keras seeds TensorFlow whenever it
+    is installed (the `prepare` extra installs it), and importing it would cost the training process
+    seconds and hundreds of MiB for nothing. Keras remembers it as unavailable afterwards."""
+    import keras
+
+    if "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    sys.modules["tensorflow"] = None  # type: ignore[assignment]  # makes `import tensorflow` fail
+    try:
+        keras.utils.set_random_seed(seed)
+    finally:
+        del sys.modules["tensorflow"]
 
 
 def device_description() -> str:

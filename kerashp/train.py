@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from kerashp import run_files
-from kerashp.backend import device_description, use_torch_backend, versions
+from kerashp.backend import device_description, set_random_seed, use_torch_backend, versions
 from kerashp.config import Preset
 from kerashp.control import RunControl
 from kerashp.errors import RunError, RunFailedError, UserError, format_value
@@ -208,7 +208,7 @@ def _check_same_model(run: RunDir, trained: dict | None, wanted: dict) -> None:
 
 def _load_feeds(preset: Preset, listeners, saved: dict | None = None, epochs_done: int = 0) -> Feeds:
     """The run's data, loaded before anything is written: a source that fails leaves the run as it was."""
-    keras.utils.set_random_seed(preset["seed"])
+    set_random_seed(preset["seed"])
     return build_feeds(preset, lambda event: _tell(listeners, event), saved, initial_epoch=epochs_done)
 
 
@@ -482,7 +482,7 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         # every global RNG restarts from (seed, epoch), so a resumed run continues as the unbroken one would
-        keras.utils.set_random_seed(batch_seed(self.seed, epoch, EPOCH_RNG_STREAM))
+        set_random_seed(batch_seed(self.seed, epoch, EPOCH_RNG_STREAM))
         self.epoch_started = time.perf_counter()
         self.paused_before = self.control.paused_seconds
         self.steps = self.params.get("steps") or 0
