@@ -1,7 +1,8 @@
 """Start-up time of the light commands, and of bad input refused, vs bare Python.
 
 Goals: `--help`, `presets`, a bad preset and a bad data path under 1 s over bare Python without
-importing torch or keras; `info` imports torch but not keras; `summary` keras but not tfds.
+importing torch or keras; `info` no slower than importing torch (it needs it for the devices) and
+`summary` than importing keras (it builds the model).
 
     python benchmarks/startup.py [--repeats 7]
     python benchmarks/startup.py --against /tmp/before    # also time a checkout of an earlier commit
@@ -47,6 +48,9 @@ def main() -> None:
     runs_dir = tempfile.mkdtemp(prefix="kerashp-startup-")  # a bad input must not leave a run in ./runs
     checkouts = {"": HERE} | ({" (before)": args.against.resolve()} if args.against else {})
     candidates = {"python -c pass": wall_time([python, "-c", "pass"])}
+    for module in ("torch", "keras"):  # the floor of `info` (torch, for the devices) and of `summary` (keras)
+        code = f"import os; os.environ['KERAS_BACKEND'] = 'torch'; import {module}"  # as kerashp runs keras
+        candidates[f"python -c 'import {module}'"] = wall_time([python, "-c", code])
     for name, (argv, exit_codes) in commands(runs_dir).items():
         for label, checkout in checkouts.items():
             candidates[name + label] = wall_time([python, "-m", "kerashp.cli", *argv], checkout, exit_codes)
