@@ -14,6 +14,7 @@ import os
 import sys
 
 from kerashp import __version__
+from kerashp.cli.options import Parser
 from kerashp.errors import RunFailedError, UserError
 
 # subcommand modules, in the order `--help` lists them
@@ -21,8 +22,10 @@ COMMANDS = ("train", "tune", "study", "report", "summary", "presets", "runs", "d
 
 EXAMPLES = """examples:
   kerashp train --preset lenet5_aug
-  kerashp train --preset lenet5_aug --set data.source=folder:../shared/data/cifar10-mini --epochs 2
-  kerashp train --preset lenet5 --set optimizer.learning_rate=0.05 --set train.batch_size=64
+  kerashp train --preset lenet5_aug --epochs 2 \\
+      --set data.source=folder:../shared/data/cifar10-mini
+  kerashp train --preset lenet5 --set optimizer.learning_rate=0.05 \\
+      --set train.batch_size=64
   kerashp train --resume runs/lenet5_aug-20261125-101500
   kerashp presets list
   kerashp presets show lenet5_aug --set optimizer.momentum=0.95
@@ -34,9 +37,9 @@ EXAMPLES = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(  # its subcommands' parsers are Parsers too: bad options are one line everywhere
         prog="kerashp",
-        description="A hyperparameter lab for image classifiers: Keras 3 on PyTorch, driven by presets.",
+        description="A hyperparameter lab for image classifiers:\nKeras 3 on PyTorch, driven by presets.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

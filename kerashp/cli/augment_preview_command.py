@@ -10,9 +10,11 @@ from kerashp.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
 
-EXAMPLES = """  kerashp augment-preview --preset lenet5_aug --set data.source=folder:../shared/data/cifar10-mini
+EXAMPLES = """  kerashp augment-preview --preset lenet5_aug \\
+      --set data.source=folder:../shared/data/cifar10-mini
   kerashp augment-preview --preset mobilenet_cifar100 --n 16 --out mixup.png
-  kerashp augment-preview --preset lenet5_aug --out figures/      # writes figures/augment-lenet5_aug.png
+  # writes figures/augment-lenet5_aug.png:
+  kerashp augment-preview --preset lenet5_aug --out figures/
 """
 
 

@@ -11,6 +11,28 @@ from kerashp.errors import UserError
 RUNS_DIR_ENV = "KERASHP_RUNS_DIR"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse that refuses bad options in one line, like every other bad input (no usage block)."""
+
+    def error(self, message: str):
+        hint = f"(see {self.prog} --help)"
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} {hint}\n")
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but an unknown option is told by the subcommand it was given to."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self.chosen(parsed).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+    def chosen(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+        """The innermost (sub)parser `parsed` went through, e.g. `kerashp data prepare`'s."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and getattr(parsed, action.dest, None) in action.choices:
+                return action.choices[getattr(parsed, action.dest)].chosen(parsed)
+        return self
+
+
 def default_runs_dir() -> Path:
     return Path(os.environ.get(RUNS_DIR_ENV, "runs"))
 

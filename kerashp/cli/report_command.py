@@ -6,10 +6,14 @@ from pathlib import Path
 
 from kerashp.cli.options import subcommand
 
-EXAMPLES = """  kerashp report studies/lenet5-learning_rate          # redraw a study's report in its folder
-  kerashp report runs/lenet5-20261125-101500 runs/lenet5_aug-20261125-103000 --out reports/aug
-  kerashp report runs --compare-reference              # every run in ./runs, with the presets' reported figures
-  kerashp report searches/lenet5-lr                    # a search: its trials, objective and parallel coordinates
+EXAMPLES = """  # redraw a study's report in its folder
+  kerashp report studies/lenet5-learning_rate
+  kerashp report runs/lenet5-20261125-101500 runs/lenet5_aug-20261125-103000 \\
+      --out reports/aug
+  # every run in ./runs, with the figures their presets' sources reported
+  kerashp report runs --compare-reference
+  # a search: its trials, objective and parallel coordinates
+  kerashp report searches/lenet5-lr
 """
 
 

@@ -6,9 +6,11 @@ import argparse
 
 from kerashp.cli.options import add_overrides, positive_int, subcommand
 
-EXAMPLES = """  kerashp summary --preset lenet5 --set model.batch_norm=false   # 62,006 parameters, 651,720 MACs
+EXAMPLES = """  # 62,006 parameters, 651,720 MACs:
+  kerashp summary --preset lenet5 --set model.batch_norm=false
   kerashp summary --preset mobilenet_cifar100
-  kerashp summary --preset resnet50_caltech101 --input-shape 224,224,3 --classes 101
+  kerashp summary --preset resnet50_caltech101 --input-shape 224,224,3 \\
+      --classes 101
 """
 
 
