@@ -33,7 +33,9 @@ import tomli_w
 
 from kerashp import run_files
 from kerashp.errors import PresetError, RunError
+from kerashp.names import check_folder_name
 
+LOCK_WAIT_S = 0.2  # far longer than a held() probe keeps the lock, far shorter than a person notices
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_time")
 
 
@@ -88,7 +90,9 @@ class RunDir:
     # ------------------------------------------------------------------ creating and finding
     @classmethod
     def create(cls, runs_dir: Path, preset_name: str) -> "RunDir":
-        """A new, unique run directory. `mkdir` is atomic, so concurrent runs never share one."""
+        """A new, unique run directory. `mkdir` is atomic, so concurrent runs never share one; the
+        preset's name must be a plain folder name, so no run lands outside `runs_dir`."""
+        check_folder_name(preset_name, "preset")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         with writing(runs_dir):
             runs_dir.mkdir(parents=True, exist_ok=True)
@@ -230,25 +234,48 @@ class RunDir:
         except RunError:
             return "damaged"
         status = summary.get("status", "unknown")
-        if status == "running" and not _alive(summary.get("pid")):
+        if status == "running" and not self.held(summary.get("pid")):
             return "killed"
         return status
+
+    def held(self, pid: Any = None) -> bool:
+        """Whether a process trains this run now: one holds its lock (`lock()`), which the kernel frees
+        as the process ends, so a killed trainer left a zombie by its parent no longer counts (its pid
+        would still answer a signal). Where the folder cannot be opened, `pid`'s process decides."""
+        try:
+            handle = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return _alive(pid)
+        try:  # a shared probe for an instant; `lock()` waits that instant out rather than refusing
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(handle)
+        return False
 
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the run for this process: an exclusive `flock` on the run folder, which the kernel
-        releases when the process ends however it ends. A second trainer is refused at once."""
+        releases when the process ends however it ends. A second trainer is refused, after waiting
+        LOCK_WAIT_S for a listing's `held()` probe to let go."""
         try:
             handle = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
             raise RunError(f"{self.path}: cannot open the run folder ({exc.strerror})") from None
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(handle)
-            pid = self.read_summary().get("pid")
-            owner = f"process {pid}" if pid else "another process"
-            raise RunError(f"{self.path}: still being trained by {owner}; stop it before resuming") from None
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(LOCK_WAIT_S / 10)
+                    continue
+                os.close(handle)
+                pid = self.read_summary().get("pid")
+                owner = f"process {pid}" if pid else "another process"
+                raise RunError(f"{self.path}: still being trained by {owner}; stop it before resuming") from None
         try:
             yield
         finally:
@@ -263,6 +290,7 @@ def _lenient(read: Callable[[Path], Any], path: Path, empty: Any) -> Any:
 
 
 def _alive(pid: Any) -> bool:
+    """Whether process `pid` runs: it exists and is not a zombie (one that ended, not yet reaped)."""
     if not isinstance(pid, int):
         return False
     try:
@@ -270,8 +298,13 @@ def _alive(pid: Any) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass  # another user's process: it exists
+    try:  # "PID (name) STATE ...": the name may hold spaces and parentheses, the state follows the last ")"
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:  # gone since, or no /proc (not Linux: the signal's answer stands)
+        return not Path("/proc/self/stat").exists()
+    state = stat[stat.rfind(b")") + 2 :].split(b" ", 1)[0]
+    return state not in (b"Z", b"X")
 
 
 def list_runs(runs_dir: Path) -> list[RunDir]:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from kerashp.config import load_preset, parse_override, preset_dirs, printable, read_toml
 from kerashp.errors import PresetError, UserError
 from kerashp.report import slug
-from kerashp.search.directory import check_folder_name
+from kerashp.names import check_folder_name
 
 PRESET_FACTOR = "preset"  # a factor over whole presets, e.g. lenet5 (no augmentation) vs lenet5_aug
 STUDY_KEYS = ("description", "preset", "set", "epochs", "factor")

@@ -1,8 +1,20 @@
-"""kerashp.runs pieces used across processes: following another process's events log."""
+"""kerashp.runs pieces used across processes: following another process's events log, telling a run
+whose trainer is gone from one still training, and the names a run folder may take."""
 
 from __future__ import annotations
 
-from kerashp.runs import EventLogTail
+import fcntl
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from kerashp.errors import PresetError
+from kerashp.runs import EventLogTail, RunDir, _alive
 
 
 def test_event_log_tail_reads_whole_new_records_only(tmp_path):
@@ -15,3 +27,93 @@ def test_event_log_tail_reads_whole_new_records_only(tmp_path):
         handle.write(b'tten"}\nnot json\n{"event": "C"}\n')
     assert tail.read() == [{"event": "half written"}, {"event": "C"}]
     assert tail.read() == []
+
+
+def a_run(tmp_path: Path) -> RunDir:
+    run = RunDir.create(tmp_path / "runs", "lenet5")
+    run.preset_file.write_text("")
+    return run
+
+
+def trainer(run: RunDir, then_die: bool) -> tuple[int, int]:
+    """A child process that locks `run`, records it as running with its pid, and then either dies by
+    SIGKILL (left unreaped: a zombie) or trains on until the returned pipe is closed."""
+    ready, ready_w = os.pipe()
+    go_on, go_on_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(ready)
+            os.close(go_on_w)  # so that the parent closing it is end-of-file here
+            with run.lock():
+                run.write_summary({"status": "running", "pid": os.getpid()})
+                os.write(ready_w, b"x")
+                if then_die:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                os.read(go_on, 1)
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(go_on)
+    assert os.read(ready, 1) == b"x"
+    os.close(ready)
+    return pid, go_on_w
+
+
+def wait_until_zombie(pid: int) -> None:
+    for _ in range(500):
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        if stat[stat.rfind(b")") + 2 :].startswith(b"Z"):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not end")
+
+
+def test_a_killed_trainer_left_a_zombie_is_not_running(tmp_path):
+    run = a_run(tmp_path)
+    pid, go_on = trainer(run, then_die=True)
+    try:
+        wait_until_zombie(pid)
+        os.kill(pid, 0)  # a zombie still answers a signal: this is what made status() say running
+        assert run.status() == "killed"
+        assert not run.held(pid)
+        assert not _alive(pid)  # the fallback for a folder that cannot be probed
+        with run.lock():  # and it can be resumed at once
+            pass
+    finally:
+        os.close(go_on)
+        os.waitpid(pid, 0)
+    assert not _alive(pid)
+
+
+def test_a_live_trainer_is_running_and_keeps_its_run(tmp_path):
+    run = a_run(tmp_path)
+    pid, go_on = trainer(run, then_die=False)
+    try:
+        assert run.status() == "running"
+        assert run.held() and _alive(pid)
+        with pytest.raises(Exception, match=f"still being trained by process {pid}"):
+            with run.lock():
+                pass
+    finally:
+        os.close(go_on)  # the child reads end-of-file and exits
+        os.waitpid(pid, 0)
+    assert run.status() == "killed"  # it ended without saying so
+
+
+def test_the_lock_waits_out_a_listings_probe(tmp_path):
+    run = a_run(tmp_path)
+    probe = os.open(run.path, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)  # held() at the very instant a resume locks
+    threading.Timer(0.05, os.close, (probe,)).start()
+    with run.lock():
+        assert run.held()
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", "", "tab\there", "x" * 201])
+def test_a_run_folder_is_made_only_from_a_plain_preset_name(tmp_path, name):
+    runs = tmp_path / "deep" / "runs"
+    with pytest.raises(PresetError, match="expected a plain name"):
+        RunDir.create(runs, name)
+    assert not any(p for p in tmp_path.rglob("*") if p.is_dir() and p != tmp_path / "deep")
+    assert json.dumps(RunDir.create(runs, "lenet5").name).startswith('"lenet5-')

@@ -25,26 +25,15 @@ from typing import Any, Iterator
 
 import tomli_w
 
-from kerashp.config import Preset, printable, read_toml, validate
-from kerashp.errors import PresetError, RunError, UserError
+from kerashp.config import Preset, read_toml, validate
+from kerashp.errors import RunError, UserError
+from kerashp.names import check_folder_name
 from kerashp.runs import atomic_write
 from kerashp.search.records import TrialRecord, is_trial_id, read_record, trial_order, trials_csv
 
 PROJECT = "tuner"
 LAYOUT = ("search.toml", PROJECT, "trials", "trials.csv", "events.jsonl", "logs")
 CHANGEABLE = ("search.max_trials", "search.prune")
-LONGEST_NAME = 200
-
-
-def check_folder_name(name: Any, source: str, key: str = "name") -> str:
-    """`name` if it can safely become part of a folder name, as a preset's name (a file name) can:
-    one path component, no separator, not `.` or `..`, printable; else a PresetError."""
-    plain = isinstance(name, str) and 0 < len(name) <= LONGEST_NAME and name.isprintable()
-    if not plain or name in (".", "..") or any(sep in name for sep in ("/", "\\")):
-        shown = printable(name) if isinstance(name, str) else name
-        raise PresetError(source, key, f"expected a plain name (no / or \\, not . or .., printable, at most "
-                          f"{LONGEST_NAME} characters): it becomes part of folder names", shown)
-    return name
 
 
 @dataclass
