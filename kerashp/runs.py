@@ -74,15 +74,6 @@ def write_json(path: Path, data: dict) -> None:
     atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def read_json(path: Path) -> dict:
-    """Read a JSON file; a missing or half-written one (impossible with atomic writes, but
-    a foreign file may be) reads as empty rather than crashing a listing."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 @dataclass
 class RunDir:
     path: Path

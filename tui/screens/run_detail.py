@@ -15,11 +15,10 @@ from tui.widgets.key_footer import KeyFooter
 
 
 def run_reference(run: RunDir) -> dict:
-    """The `[reference]` figures of the preset the run was trained with."""
-    try:
-        return dict(run.read_preset_document().get("reference", {}))
-    except (OSError, ValueError):
-        return {}
+    """The `[reference]` figures of the preset the run was trained with; none when its preset.toml
+    is damaged (read as empty) or holds a `reference` that is not a table."""
+    reference = run.read_preset_document().get("reference")
+    return reference if isinstance(reference, dict) else {}
 
 
 def run_headline(run: RunDir) -> str:
