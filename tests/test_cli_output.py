@@ -174,3 +174,38 @@ def test_tune_epochs_sets_each_trials_epochs_or_hyperbands_most(tmp_path, algori
     base, _ = _open_search(args)
     section, name = key.split(".")
     assert base[section][name] == 7
+
+
+def test_a_studys_labels_factors_and_paths_are_shown_as_written_not_read_as_markup():
+    from kerashp.cli.study_command import StudyView
+    from kerashp.study_events import (FactorFinished, StudyFinished, VariantEpoch, VariantFinished, VariantFollowed,
+                                      VariantSkipped, VariantStarted)  # fmt: skip
+
+    label, run = "x[/]", "studies/[bold]s/runs/1.1-x/r"
+    row = {"variant": label, "status": "failed", "train_loss": 2.0, "train_accuracy": 0.3, "val_loss": 2.1,
+           "val_accuracy": 0.3, "best_val_accuracy": 0.3, "best_val_epoch": 1, "test_accuracy": 0.3}  # fmt: skip
+    console = narrow()
+    view = StudyView(console)
+    for event in (VariantStarted(1, 2, "optimizer.learning_rate", label), VariantSkipped(1, 2, label, "completed", run),
+                  VariantFollowed(2, 2, label, run, 4321), VariantEpoch(2, label, 1, 3, metrics(2.1)),
+                  VariantFinished(2, 2, label, "failed", run, f"{run}/train.log: [red] bad"),
+                  FactorFinished("optimizer.learning_rate", [row], None), StudyFinished("[s]", "stopped", "[s]/report.md")):  # fmt: skip
+        view(event)
+    lines = lines_of(console)
+    assert_fits(lines)
+    text = "\n".join(lines)
+    assert text.count("x[/]") == 6 and f"run: {run}" in text and f"{run}/train.log: [red] bad" in text
+    assert "report: [s]/report.md" in text and "resume with  kerashp study [s]" in text
+
+
+def test_a_followed_variant_names_its_process_within_80_columns():
+    from kerashp.cli.study_command import StudyView
+    from kerashp.study_events import VariantFollowed
+
+    console = narrow()
+    StudyView(console)(VariantFollowed(3, 4, "learning_rate=0.05", "studies/lr/runs/1.3-learning_rate=0.05/r", 4321))
+    lines = lines_of(console)
+    assert_fits(lines)
+    text = " ".join(line.strip() for line in lines)
+    assert text.startswith("variant 3/4 learning_rate=0.05: still training in process 4321 (left by an earlier run "
+                           "of this study); following it run: studies/lr/runs/1.3-learning_rate=0.05/r")  # fmt: skip

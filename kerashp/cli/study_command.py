@@ -67,9 +67,33 @@ def run(args) -> int:
         else:
             raise UserError("nothing to study: give --preset NAME with --vary KEY=V1,V2,..., or a study file")
         validate_plan(plan)  # every variant, before importing torch
+        check_plan_data(plan)  # a bad data folder is refused before a study folder exists
         study = Study.create_or_resume(studies_dir, plan)
     result = study.run([StudyView()], jobs=args.jobs)
     return result.exit_code
+
+
+def check_plan_data(plan) -> None:
+    """Refuse a folder source that cannot load, of every variant (a factor may vary the data or the
+    preset), in a second rather than after torch has loaded."""
+    from kerashp.config import load_preset
+    from kerashp.data import check_preset_data
+    from kerashp.study import PRESET_FACTOR
+
+    for factor in plan.factors:
+        for index, value in enumerate(factor.values):
+            if factor.key == PRESET_FACTOR:
+                check_preset_data(load_preset(value, plan.overrides))
+            else:
+                check_preset_data(load_preset(plan.preset, [*plan.overrides, factor.override(index)]))
+
+
+def escape(text: str) -> str:
+    """`text` (a label, factor or path from a study file) shown as written in rich markup: a label
+    `x[/]` is not a closing tag. Imported here, so `kerashp --help` does not load rich."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(str(text))
 
 
 class StudyView:
@@ -92,11 +116,21 @@ class StudyView:
             self.run_view(event)
 
     def on_VariantStarted(self, event) -> None:
-        self.console.rule(f"[bold]variant {event.number}/{event.total}[/]  {event.factor}: {event.label}", align="left")
+        title = f"[bold]variant {event.number}/{event.total}[/]  {escape(event.factor)}: {escape(event.label)}"
+        self.console.rule(title, align="left")
 
     def on_VariantSkipped(self, event) -> None:
-        head = f"variant {event.number}/{event.total}  {event.label}: already {event.status}"
-        self.console.print(f"{head}\n  run: {event.run_dir}", soft_wrap=True)
+        head = f"variant {event.number}/{event.total}  {escape(event.label)}: already {event.status}"
+        self.console.print(f"{head}\n  run: {escape(event.run_dir)}", soft_wrap=True)
+
+    def on_VariantFollowed(self, event) -> None:
+        """A variant an earlier, killed run of this study left training: its epochs follow as VariantEpoch."""
+        where = f"in process {event.pid}" if event.pid else "in another process"
+        self.console.print(
+            f"variant {event.number}/{event.total} {escape(event.label)}: still training {where} "
+            "(left by an earlier run of this study); following it"
+        )  # wrapped at the console's width, unlike the path below
+        self.console.print(f"  run: {escape(event.run_dir)}", soft_wrap=True)
 
     def on_VariantEpoch(self, event) -> None:
         """A line per epoch of variants training in other processes (--jobs), named by its label."""
@@ -105,13 +139,14 @@ class StudyView:
         if not self.legend_shown:
             self.console.print(EPOCH_LEGEND)
             self.legend_shown = True
-        line = f"[bold]{event.label}[/] epoch {event.epoch:>3}/{event.epochs}  {epoch_metrics(event.metrics)}"
+        line = f"[bold]{escape(event.label)}[/] epoch {event.epoch:>3}/{event.epochs}  {epoch_metrics(event.metrics)}"
         self.console.print(line, soft_wrap=True)
 
     def on_VariantFinished(self, event) -> None:
         colour = "green" if event.status == "completed" else "yellow" if event.status in ("stopped", "interrupted", "diverged") else "red"
-        detail = f"\n  {event.detail}" if event.detail else ""  # a log's path and last line: never cut
-        self.console.print(f"variant {event.number}/{event.total}  {event.label}: [{colour}]{event.status}[/]{detail}", soft_wrap=True)
+        detail = f"\n  {escape(event.detail)}" if event.detail else ""  # a log's path and last line: never cut
+        head = f"variant {event.number}/{event.total}  {escape(event.label)}: [{colour}]{event.status}[/]"
+        self.console.print(f"{head}{detail}", soft_wrap=True)
 
     def on_FactorFinished(self, event) -> None:
         self.console.print(factor_table(event))
@@ -119,9 +154,9 @@ class StudyView:
     def on_StudyFinished(self, event) -> None:
         if event.report:
             beside = "report.html, the figures, table.md and table.csv"
-            self.console.print(f"report: {event.report}\n  beside it: {beside}", soft_wrap=True)
+            self.console.print(f"report: {escape(event.report)}\n  beside it: {beside}", soft_wrap=True)
         if event.status in ("stopped", "interrupted"):
-            self.console.print(f"[yellow]{event.status}[/]: resume with  kerashp study {event.path}", soft_wrap=True)
+            self.console.print(f"[yellow]{event.status}[/]: resume with  kerashp study {escape(event.path)}", soft_wrap=True)
 
 
 def factor_table(event):
@@ -134,13 +169,13 @@ def factor_table(event):
 
     prefix = event.factor.split(".")[-1] + "="
     bare = all(row["variant"].startswith(prefix) for row in event.rows)
-    table = Table(title=f"Final epoch, varying {event.factor}", title_justify="left",
+    table = Table(title=f"Final epoch, varying {escape(event.factor)}", title_justify="left",
                   caption="test: the best checkpoint (by train.monitor)", caption_justify="left")  # fmt: skip
-    table.add_column(prefix[:-1] if bare else "variant", overflow="fold")  # wraps, never cut short
+    table.add_column(escape(prefix[:-1]) if bare else "variant", overflow="fold")  # wraps, never cut short
     for header in ("train\nloss", "train\nacc", "val\nloss", "val\nacc", "best val\nacc (epoch)", "test\nacc"):
         table.add_column(header, justify="right", no_wrap=True)
     for index, row in enumerate(event.rows):
-        name = row["variant"][len(prefix):] if bare else row["variant"]
+        name = escape(row["variant"][len(prefix):] if bare else row["variant"])
         if row["status"] != "completed":
             name += f" [yellow]{row['status']}[/]"
         if index == event.winner:
