@@ -19,7 +19,14 @@ from kerashp.search.directory import SearchDir
 from kerashp.search.pruning import MedianStopping
 from kerashp.search.records import TrialRecord, best, ranked, trials_csv
 from kerashp.search.results import SearchResults
-from kerashp.search.space import check_search, declaration_order, override_expression, trial_preset
+from kerashp.search.space import (
+    check_search,
+    declaration_order,
+    epochs_key,
+    epochs_per_trial,
+    override_expression,
+    trial_preset,
+)
 from kerashp.search_view import short_names
 
 SPACE = """
@@ -80,6 +87,15 @@ def test_a_space_that_cannot_run_fails_before_training_with_one_line(tmp_path, s
 def test_validation_objective_needs_a_validation_split(tmp_path):
     with pytest.raises(PresetError, match="needs a validation split"):
         check_search(preset_with(tmp_path, body="[data]\nvalidation = 0"))
+
+
+def test_epochs_per_trial_is_train_epochs_or_hyperbands_most(tmp_path):
+    """One mapping for `kerashp tune --epochs` and the TUI's search dialog: Hyperband hands each trial
+    its own epochs (tuner/epochs), up to search.max_epochs; the others train train.epochs."""
+    preset = preset_with(tmp_path, body="[train]\nepochs = 7", search="max_epochs = 5")
+    assert [epochs_key(a) for a in ("random", "bayesian", "grid", "hyperband")] == [
+        "train.epochs", "train.epochs", "train.epochs", "search.max_epochs"]
+    assert epochs_per_trial(preset) == 7 and epochs_per_trial(preset, "hyperband") == 5
 
 
 def test_parents_are_declared_before_their_conditional_children(tmp_path):

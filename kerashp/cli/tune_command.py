@@ -92,7 +92,7 @@ def _check_options(args) -> None:
 def _open_search(args):
     from kerashp.config import find_preset, load_preset
     from kerashp.search.directory import SearchDir
-    from kerashp.search.space import check_search
+    from kerashp.search.space import check_search, epochs_key
 
     if args.preset:
         options = {"search.algorithm": args.algorithm, "search.max_trials": args.max_trials,
@@ -100,7 +100,7 @@ def _open_search(args):
         overrides = [*args.overrides, *(f"{key}={value}" for key, value in options.items() if value is not None)]
         base = load_preset(args.preset, overrides)
         if args.epochs:  # its key depends on the algorithm, which the preset or --set may choose
-            base = load_preset(args.preset, [*overrides, epochs_override(base["search"]["algorithm"], args.epochs)])
+            base = load_preset(args.preset, [*overrides, f"{epochs_key(base['search']['algorithm'])}={args.epochs}"])
         if args.prune and base["search"]["algorithm"] == "hyperband":
             raise UserError("--prune: hyperband stops trials early through its brackets; use it with random, bayesian or grid")
         check_search(base, source=str(find_preset(args.preset)))
@@ -115,13 +115,6 @@ def _open_search(args):
         base = search.read_preset()
         check_search(base, source=str(search.path / "search.toml"))
     return base, search
-
-
-def epochs_override(algorithm: str, epochs: int) -> str:
-    """`--epochs N` as a `--set`: each trial's epochs, or for Hyperband (which gives its trials
-    different epochs itself) the most any trial gets."""
-    key = "search.max_epochs" if algorithm == "hyperband" else "train.epochs"
-    return f"{key}={epochs}"
 
 
 def _role(args):

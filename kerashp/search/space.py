@@ -52,6 +52,20 @@ def trial_preset(base: Preset, values: dict[str, Any], source: str = "search") -
     return preset
 
 
+def epochs_key(algorithm: str) -> str:
+    """The key that "epochs per trial" sets (`kerashp tune --epochs`, the TUI's search dialog): each
+    trial's train.epochs, or for Hyperband, which gives its trials different epochs itself,
+    search.max_epochs, the most any trial gets (train.epochs would change nothing)."""
+    return "search.max_epochs" if algorithm == "hyperband" else "train.epochs"
+
+
+def epochs_per_trial(preset: Preset, algorithm: str | None = None) -> int:
+    """The preset's value of `epochs_key` for `algorithm` (else its own): what "epochs per trial"
+    shows before it is changed."""
+    section, key = epochs_key(algorithm or preset["search"]["algorithm"]).split(".")
+    return preset[section][key]
+
+
 # ---------------------------------------------------------------------------------------- checking
 
 

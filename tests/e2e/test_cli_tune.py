@@ -287,3 +287,19 @@ def test_tune_epochs_must_be_a_whole_number_of_at_least_one(value, tmp_path):
     got = "'two'" if value == "two" else value
     assert result.stderr.splitlines()[-1].endswith(f"argument --epochs: expected a whole number >= 1, got {got}")
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("algorithm", ["random", "bayesian", "hyperband"])
+def test_tune_epochs_is_each_trials_epochs_and_hyperbands_most(algorithm, tmp_path):
+    """`--epochs N` lands in search.toml under kerashp.search.space.epochs_key, the key the TUI's
+    dialog sets too: train.epochs, or search.max_epochs for Hyperband (train.epochs does nothing there)."""
+    from kerashp.cli import build_parser
+    from kerashp.cli.tune_command import _open_search
+
+    args = build_parser().parse_args(["tune", "--preset", "lenet5_search", "--algorithm", algorithm, "--epochs", "4",
+                                      "--runs-dir", str(tmp_path)])
+    _, search = _open_search(args)  # what `kerashp tune` sets up before torch is imported
+    stored = search.read_preset()
+    hyperband = algorithm == "hyperband"
+    assert stored["search"]["max_epochs"] == (4 if hyperband else 9)  # lenet5_search's max_epochs
+    assert (stored["train"]["epochs"] == 4) != hyperband

@@ -16,7 +16,7 @@ from textual.widgets.option_list import Option
 from kerashp.config import Preset, available_presets
 from kerashp.errors import PresetError
 from kerashp.schema import SEARCH
-from kerashp.search.space import check_search
+from kerashp.search.space import check_search, epochs_key, epochs_per_trial
 from tui.search_process import search_directory, searches
 from tui.settings import Settings
 
@@ -57,7 +57,7 @@ class NewSearchDialog(ModalScreen):
             algorithm = first["search"]["algorithm"]
             yield row("algorithm", Select(algorithms, value=algorithm, allow_blank=False, id="search-algorithm", compact=True))
             yield row("trials", Input(str(first["search"]["max_trials"]), id="search-trials", compact=True))
-            yield row("epochs per trial", Input(str(first["train"]["epochs"]), id="search-epochs", compact=True))
+            yield row("epochs per trial", Input(str(epochs_per_trial(first)), id="search-epochs", compact=True))
             yield Static("", id="search-problem", markup=False)
             yield Static("", id="search-where", markup=False)
             yield Label("ctrl+r or enter starts · escape cancels", classes="dialog-hint")
@@ -70,7 +70,8 @@ class NewSearchDialog(ModalScreen):
         algorithm = self.query_one("#search-algorithm", Select).value
         trials = self.query_one("#search-trials", Input).value
         epochs = self.query_one("#search-epochs", Input).value
-        return [f'search.algorithm="{algorithm}"', f"search.max_trials={trials}", f"train.epochs={epochs}"]
+        # Hyperband gives its trials different epochs: there this is the most a trial gets
+        return [f'search.algorithm="{algorithm}"', f"search.max_trials={trials}", f"{epochs_key(algorithm)}={epochs}"]
 
     def _check(self) -> Preset | None:
         """The preset as the search would run it, or None with the CLI's message shown."""
@@ -92,7 +93,15 @@ class NewSearchDialog(ModalScreen):
         preset = self.presets[event.value]
         self.query_one("#search-algorithm", Select).value = preset["search"]["algorithm"]
         self.query_one("#search-trials", Input).value = str(preset["search"]["max_trials"])
-        self.query_one("#search-epochs", Input).value = str(preset["train"]["epochs"])
+        self.query_one("#search-epochs", Input).value = str(epochs_per_trial(preset))
+
+    @on(Select.Changed, "#search-algorithm")
+    def _algorithm_changed(self, event: Select.Changed) -> None:
+        """Epochs left as the preset has them follow the algorithm's key (Hyperband's is its most)."""
+        preset = self.presets[self.query_one("#search-preset", Select).value]
+        epochs = self.query_one("#search-epochs", Input)
+        if epochs.value in (str(preset["train"]["epochs"]), str(preset["search"]["max_epochs"])):
+            epochs.value = str(epochs_per_trial(preset, event.value))
 
     @on(Select.Changed)
     @on(Input.Changed)
