@@ -56,11 +56,19 @@ def test_unknown_tfds_name_is_one_clear_line():
 
 
 def test_unprepared_tfds_dataset_says_how_to_prepare_it(tmp_path, monkeypatch):
+    """Hermetic: every download goes through a proxy that refuses at once (the probe before preparing
+    honours the proxy variables, as the download would), so nothing is ever fetched."""
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):  # a bypass would send the probe straight to the real host
+        monkeypatch.delenv(name, raising=False)
     with pytest.raises(DataError) as caught:
         load_dataset("tfds:mnist")
     message = str(caught.value)
-    assert "kerashp data prepare mnist" in message and "folder:PATH" in message and "\n" not in message
+    assert "cannot be reached" in message and "\n" not in message
+    assert "kerashp data prepare mnist` on a connected machine" in message and "folder:PATH" in message
+    assert not any(tmp_path.iterdir())  # nothing downloaded, nothing half-prepared
 
 
 @pytest.mark.parametrize("mode", ["random", "stratified"])
