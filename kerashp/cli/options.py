@@ -15,8 +15,7 @@ class Parser(argparse.ArgumentParser):
     """argparse that refuses bad options in one line, like every other bad input (no usage block)."""
 
     def error(self, message: str):
-        hint = f"(see {self.prog} --help)"
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} {hint}\n")
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
     def parse_args(self, args=None, namespace=None):
         """As argparse's, but an unknown option is told by the subcommand it was given to."""
