@@ -420,3 +420,52 @@ def test_each_execution_is_its_own_run_with_its_own_seed(tmp_path, tiny_folder):
     assert trial.status == "completed" and len(trial.runs) == 2
     seeds = [RunDir(search.path / run).read_preset_document()["seed"] for run in trial.runs]
     assert seeds == [0, 1] and trial.objective is not None
+
+
+def test_a_hyperband_parents_run_is_copied_only_while_no_process_writes_it(tmp_path):
+    """A child trial copies its parent's run under the parent's lock: a run another process trains is
+    refused, not copied half-written; a free one is copied whole and left free."""
+    import fcntl
+    import os
+
+    from kerashp.errors import RunError
+    from kerashp.runs import RunDir
+    from kerashp.search.executions import _copy_run
+
+    parent = RunDir.create(tmp_path / "trials" / "0", "s")
+    parent.preset_file.write_text("seed = 0\n")
+    parent.write_summary({"status": "running", "pid": os.getpid()})
+    trainer = os.open(parent.path, os.O_RDONLY | os.O_DIRECTORY)  # as RunDir.lock() in another process
+    fcntl.flock(trainer, fcntl.LOCK_EX)
+    child = tmp_path / "trials" / "1"
+    try:
+        with pytest.raises(RunError, match="still being trained"):
+            _copy_run(parent, child)
+    finally:
+        os.close(trainer)
+    assert list(child.iterdir()) == []  # nothing copied, not even a temp folder
+    copy = _copy_run(parent, child)
+    assert copy.path == child / parent.name and copy.preset_file.read_text() == "seed = 0\n"
+    assert not parent.held() and not copy.held()
+
+
+def test_a_trials_time_keeps_what_a_killed_session_trained(tmp_path):
+    """Item 7 of issue 14 for a search: state.json's wall time (committed each epoch) counts when it is
+    the newer, and a Hyperband parent's time is taken off either way."""
+    from kerashp.runs import RunDir
+    from kerashp.search.executions import _outcome
+
+    def run(name: str, summary: dict, state: dict) -> RunDir:
+        made = RunDir.create(tmp_path / name, "s")
+        made.write_summary(summary)
+        made.write_state({"epochs_done": 2, **state})
+        made.write_history([{"epoch": 1, "val_accuracy": 0.3}, {"epoch": 2, "val_accuracy": 0.4}])
+        return made
+
+    parent = run("parent", {"status": "completed", "wall_time": 3.0}, {"wall_time": 3.0})
+    # killed in a later session: summary.json still holds the wall time of the session before
+    killed = run("killed", {"status": "running", "wall_time": 4.0}, {"wall_time": 12.5})
+    assert _outcome(killed, "val_accuracy", None).time_s == 12.5
+    assert _outcome(killed, "val_accuracy", parent).time_s == 9.5
+    ended = run("ended", {"status": "completed", "wall_time": 20.0}, {"wall_time": 18.0})
+    assert _outcome(ended, "val_accuracy", parent).time_s == 17.0

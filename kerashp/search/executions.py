@@ -70,11 +70,13 @@ def _finished(run: RunDir, epochs: int) -> bool:
 
 
 def _copy_run(source: RunDir, trial_dir: Path) -> RunDir:
-    """Copy a run into `trial_dir` under a temporary name, then rename: a kill leaves no half copy."""
+    """Copy a run into `trial_dir` under a temporary name, then rename: a kill leaves no half copy.
+    The source's lock is held meanwhile, so no process writes it mid-copy (one training it refuses)."""
     trial_dir.mkdir(parents=True, exist_ok=True)
     temp = trial_dir / f".{source.name}.copy"
     shutil.rmtree(temp, ignore_errors=True)
-    shutil.copytree(source.path, temp, ignore=_links)
+    with source.lock():
+        shutil.copytree(source.path, temp, ignore=_links)
     os.replace(temp, trial_dir / source.name)
     return RunDir(trial_dir / source.name)
 
@@ -90,10 +92,16 @@ def _outcome(run: RunDir, objective: str, parent: RunDir | None) -> Execution:
     if status == "interrupted":
         raise KeyboardInterrupt  # Ctrl-C stops the whole search; running it again resumes this trial
     curve = [row[objective] for row in run.read_history() if objective in row]
-    own_time = summary.get("wall_time", 0.0) - (parent.read_summary().get("wall_time", 0.0) if parent else 0.0)
+    own_time = _trained_time(run) - (_trained_time(parent) if parent else 0.0)
     if status == "diverged":
         reason = f"diverged at epoch {summary.get('diverged_at_epoch')}: the loss became NaN or infinite"
         return Execution(run, "failed", curve, own_time, reason)
     if status == "failed":
         return Execution(run, "failed", curve, own_time, summary.get("error", "failed"))
     return Execution(run, "pruned" if status == "stopped" else "completed", curve, own_time)
+
+
+def _trained_time(run: RunDir) -> float:
+    """The seconds `run` trained in all its sessions: summary.json's at an end, state.json's (committed
+    each epoch) after a kill, so a search's time_s keeps what a killed trial trained."""
+    return max(run.read_summary().get("wall_time", 0.0), run.read_state().get("wall_time", 0.0))

@@ -106,7 +106,8 @@ def test_a_search_killed_mid_trial_resumes_that_trial_from_its_checkpoint(tiny_f
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     (run,) = [Path(p) for p in glob.glob(str(where / "trials" / "1" / "*")) if Path(p).is_dir()]
-    done = int(json.loads((run / "state.json").read_text())["epochs_done"])
+    killed_state = json.loads((run / "state.json").read_text())
+    done = int(killed_state["epochs_done"])
     assert [r["status"] for r in trials(where)] == ["completed", "running"]
 
     result = kerashp(*args)
@@ -118,6 +119,9 @@ def test_a_search_killed_mid_trial_resumes_that_trial_from_its_checkpoint(tiny_f
     with open(run / "history.csv") as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["1", "2", "3"]
     assert [p.name for p in (where / "trials" / "1").iterdir() if p.is_dir()] == [run.name]  # continued, not restarted
+    trained = json.loads((run / "summary.json").read_text())["wall_time"]
+    # issue 14 item 7: the trial's time holds the killed session's too
+    assert float(rows[1]["time_s"]) == pytest.approx(trained, abs=0.01) and trained > killed_state["wall_time"]
 
 
 def test_a_chief_and_two_workers_split_the_trials_and_all_exit(tiny_folder, tmp_path):
