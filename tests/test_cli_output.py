@@ -186,10 +186,11 @@ def test_a_studys_labels_factors_and_paths_are_shown_as_written_not_read_as_mark
            "val_accuracy": 0.3, "best_val_accuracy": 0.3, "best_val_epoch": 1, "test_accuracy": 0.3}  # fmt: skip
     console = narrow()
     view = StudyView(console)
-    for event in (VariantStarted(1, 2, "optimizer.learning_rate", label), VariantSkipped(1, 2, label, "completed", run),
-                  VariantFollowed(2, 2, label, run, 4321), VariantEpoch(2, label, 1, 3, metrics(2.1)),
-                  VariantFinished(2, 2, label, "failed", run, f"{run}/train.log: [red] bad"),
-                  FactorFinished("optimizer.learning_rate", [row], None), StudyFinished("[s]", "stopped", "[s]/report.md")):  # fmt: skip
+    events = [VariantStarted(1, 2, "optimizer.learning_rate", label), VariantSkipped(1, 2, label, "completed", run),
+              VariantFollowed(2, 2, label, run, 4321), VariantEpoch(2, label, 1, 3, metrics(2.1)),
+              VariantFinished(2, 2, label, "failed", run, f"{run}/train.log: [red] bad"),
+              FactorFinished("optimizer.learning_rate", [row], None), StudyFinished("[s]", "stopped", "[s]/report.md")]
+    for event in events:
         view(event)
     lines = lines_of(console)
     assert_fits(lines)

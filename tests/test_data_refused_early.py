@@ -36,7 +36,8 @@ def test_a_studys_varied_data_source_is_checked_for_every_variant(tiny_folder, t
 
 
 def test_augment_preview_refuses_a_missing_data_folder_without_loading_torch(tmp_path):
-    result = run_main(["augment-preview", "--preset", "lenet5_aug", "--set", "data.source=folder:/nonexistent"], tmp_path)
+    argv = ["augment-preview", "--preset", "lenet5_aug", "--set", "data.source=folder:/nonexistent"]
+    result = run_main(argv, tmp_path)
     assert result.stdout.strip() == "2 []", result.stdout + result.stderr
     assert result.stderr == "kerashp: error: folder:/nonexistent: no such directory\n"
     assert list(tmp_path.iterdir()) == []

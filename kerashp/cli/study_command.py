@@ -156,7 +156,8 @@ class StudyView:
             beside = "report.html, the figures, table.md and table.csv"
             self.console.print(f"report: {escape(event.report)}\n  beside it: {beside}", soft_wrap=True)
         if event.status in ("stopped", "interrupted"):
-            self.console.print(f"[yellow]{event.status}[/]: resume with  kerashp study {escape(event.path)}", soft_wrap=True)
+            resume = f"kerashp study {escape(event.path)}"
+            self.console.print(f"[yellow]{event.status}[/]: resume with  {resume}", soft_wrap=True)
 
 
 def factor_table(event):
