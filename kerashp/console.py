@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -34,6 +35,11 @@ def epoch_metrics(metrics: dict) -> str:
     epoch line fits 80 columns."""
     loss, acc = (f"{fmt(metrics.get(key))}/{fmt(metrics.get(f'val_{key}'))}" for key in ("loss", "accuracy"))
     return f"loss {loss}  acc {acc}"
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 epoch`, `30 epochs`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def seconds(value: float) -> str:
@@ -107,9 +113,9 @@ class ConsoleView:
     def on_RunStarted(self, event: ev.RunStarted) -> None:
         resumed = f", resuming after epoch {event.initial_epoch}" if event.initial_epoch else ""
         self.console.print(
-            f"[bold]{event.preset}[/]: {event.parameters:,} parameters on {event.device}\n"
-            f"  {event.epochs} epochs of {event.steps_per_epoch} steps{resumed}\n"
-            f"  run: {event.run_dir}\n  {EPOCH_LEGEND}",
+            f"[bold]{escape(event.preset)}[/]: {event.parameters:,} parameters on {event.device}\n"
+            f"  {plural(event.epochs, 'epoch')} of {plural(event.steps_per_epoch, 'step')}{resumed}\n"
+            f"  run: {escape(str(event.run_dir))}\n  {EPOCH_LEGEND}",
             soft_wrap=True,
         )
 
@@ -138,7 +144,7 @@ class ConsoleView:
         self.close_bar()
         s = event.summary
         colour = {"completed": "green", "diverged": "red", "interrupted": "yellow", "stopped": "yellow"}.get(event.status, "red")
-        self.console.print(f"[{colour}]{event.status}[/]  {event.run_dir}", soft_wrap=True)  # not a table title: that wraps
+        self.console.print(f"[{colour}]{event.status}[/]  {escape(str(event.run_dir))}", soft_wrap=True)  # not a table title: that wraps
         table = Table()
         for column in ("", "loss", "accuracy"):
             table.add_column(column, justify="right" if column else "left")
@@ -158,7 +164,8 @@ class ConsoleView:
                              f"loss {fmt(last['loss'])}, accuracy {fmt(last['accuracy'])}")
             self.console.print("\n".join(lines), soft_wrap=True)
         elif event.status in ("interrupted", "stopped") and self.resume_hint:
-            self.console.print(f"[yellow]stopped[/]: resume with  kerashp train --resume {event.run_dir}", soft_wrap=True)
+            self.console.print(f"[yellow]stopped[/]: resume with  kerashp train --resume {escape(str(event.run_dir))}",
+                               soft_wrap=True)
         self.console.print(f"wall time {s.get('wall_time', 0):.1f}s")
 
     def on_RunFailed(self, event: ev.RunFailed) -> None:

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kerashp import events as ev
-from kerashp.console import EPOCH_LEGEND, ConsoleView, fmt
+from kerashp.console import EPOCH_LEGEND, ConsoleView, fmt, plural
 from kerashp.search import events as sev
 from kerashp.search.records import TrialRecord
 
@@ -204,7 +204,7 @@ class SearchView:
         result = ""
         if record.objective is not None:
             result = f": {self.objective} {fmt(record.objective)} (epoch {fmt(record.best_epoch)})"
-        epochs = f"{record.epochs} epoch{'' if record.epochs == 1 else 's'}"
+        epochs = plural(record.epochs, "epoch")
         line = f"trial {record.trial_id} [{colour}]{record.status}[/] after {epochs}, {record.time_s:.1f}s{result}"
         self.console.print(line)
         if record.reason:  # an error's message, wrapped between words

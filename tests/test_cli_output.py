@@ -210,3 +210,11 @@ def test_a_followed_variant_names_its_process_within_80_columns():
     text = " ".join(line.strip() for line in lines)
     assert text.startswith("variant 3/4 learning_rate=0.05: still training in process 4321 (left by an earlier run "
                            "of this study); following it run: studies/lr/runs/1.3-learning_rate=0.05/r")  # fmt: skip
+
+
+def test_a_run_header_shows_bracketed_names_as_written_and_counts_in_words():
+    console = narrow()
+    ConsoleView(console)(ev.RunStarted("runs/x[/]-20261203-191912", "my[bold]preset", 1, 0, 1, "cpu", 10))
+    text = "\n".join(lines_of(console))
+    assert "my[bold]preset" in text and "runs/x[/]-20261203-191912" in text
+    assert "1 epoch of 1 step" in text
