@@ -23,6 +23,7 @@ from textual.worker import Worker
 
 from kerashp.cli.options import add_overrides, add_runs_dir, runs_dir
 from kerashp.config import Preset, available_presets, load_preset, parse_override
+from kerashp.data import check_preset_data
 from kerashp.errors import UserError
 from kerashp.events import Event, RunFailed, RunFinished
 from tui.live import LiveRun, RunEvent
@@ -196,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """Refuse bad input before the screen is taken: an unknown preset or theme, or overrides the schema rejects.
+    """Refuse bad input before the screen is taken: an unknown preset or theme, overrides the schema
+    rejects, or a folder source that cannot load.
 
     The overrides are checked against the preset shown first (the one named, else the list's first),
     so a typo stops the app here rather than turning every preset in the list into an error.
@@ -209,7 +211,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.preset and args.preset not in presets:
         raise UserError(f"--preset {args.preset}: unknown preset; available: {', '.join(presets)}")
     if args.overrides and presets:
-        load_preset(args.preset or next(iter(presets)), args.overrides)
+        check_preset_data(load_preset(args.preset or next(iter(presets)), args.overrides))
 
 
 def main(argv: list[str] | None = None) -> int:

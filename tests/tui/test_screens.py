@@ -198,10 +198,12 @@ def test_command_line_rejects_bad_input_with_one_line(capsys, monkeypatch, tmp_p
     assert main(["--preset", "nope"]) == 2
     assert main(["--set", "foo=1"]) == 2
     assert main(["--preset", "lenet5", "--set", "optimizer.learning_rate=-1"]) == 2
+    assert main(["--preset", "lenet5", "--set", f"data.source=folder:{tmp_path / 'nowhere'}"]) == 2
     errors = capsys.readouterr().err.splitlines()
-    assert len(errors) == 5
+    assert len(errors) == 6
     assert errors[0].startswith("kerashp-tui: error: --set: optimizer.learning_rate: expected KEY=VALUE")
     assert errors[1].startswith("kerashp-tui: error: --theme nope: unknown theme")
     assert errors[2].startswith("kerashp-tui: error: --preset nope: unknown preset; available: ") and "lenet5" in errors[2]
     assert errors[3].startswith("kerashp-tui: error: --set: foo: unknown section or key")
     assert errors[4] == "kerashp-tui: error: --set: optimizer.learning_rate = -1: out of range; allowed: a number > 0"
+    assert errors[5] == f"kerashp-tui: error: folder:{tmp_path / 'nowhere'}: no such directory"
