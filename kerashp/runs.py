@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import tomli_w
-
 from kerashp import run_files
+from kerashp.config import preset_toml, read_toml
 from kerashp.errors import PresetError, RunError
 from kerashp.names import check_folder_name
 
@@ -128,13 +127,11 @@ class RunDir:
     def write_preset(self, preset: dict) -> None:
         document = {k: v for k, v in preset.items() if k != "name"}
         header = f"# Resolved preset '{preset.get('name', '')}': every key, overrides applied.\n"
-        atomic_write(self.preset_file, header + tomli_w.dumps(document))
+        atomic_write(self.preset_file, preset_toml(document, header))
 
     def read_preset_document(self) -> dict:
         """The resolved preset as written, for showing (not checked against the schema); empty when
         it is not TOML. Training reads it with run_files.read_preset."""
-        from kerashp.config import read_toml
-
         try:
             return read_toml(self.preset_file)
         except PresetError:

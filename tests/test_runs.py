@@ -117,3 +117,10 @@ def test_a_run_folder_is_made_only_from_a_plain_preset_name(tmp_path, name):
         RunDir.create(runs, name)
     assert not any(p for p in tmp_path.rglob("*") if p.is_dir() and p != tmp_path / "deep")
     assert json.dumps(RunDir.create(runs, "lenet5").name).startswith('"lenet5-')
+
+
+def test_a_runs_preset_holds_its_folder_source_as_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = RunDir.create(tmp_path / "runs", "lenet5")
+    run.write_preset({"name": "lenet5", "data": {"source": "folder:images"}})
+    assert run.read_preset_document()["data"]["source"] == f"folder:{tmp_path / 'images'}"  # reruns from anywhere

@@ -370,6 +370,22 @@ def test_the_best_trial_exports_as_a_preset_that_loads(tmp_path):
     assert "best trial 1" in exported["description"]
 
 
+
+def test_a_search_started_from_a_relative_folder_exports_a_preset_that_runs_from_anywhere(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    relative = preset_with(tmp_path, body='[data]\nsource = "folder:data"')
+    search = SearchDir.prepare(tmp_path / "search", relative)
+    SearchDir.prepare(tmp_path / "search", relative)  # the same search, though search.toml holds the absolute path
+    assert search.read_preset()["data"]["source"] == f"folder:{tmp_path / 'data'}"
+    search.write_record(record("0", "completed", 0.4, **{"optimizer.learning_rate": 0.02, "optimizer.name": "sgd",
+                                                         "optimizer.momentum": 0.8, "train.batch_size": 16}))
+    file = tmp_path / "best.toml"
+    SearchResults.load(search.path).export_best(file)
+    monkeypatch.chdir(tmp_path / "data")
+    assert load_preset(str(file))["data"]["source"] == f"folder:{tmp_path / 'data'}"
+
+
 # ---------------------------------------------------------------------------------------- real searches
 
 

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import tomli_w
 
-from kerashp.config import Preset, read_toml, validate
+from kerashp.config import Preset, portable, preset_toml, read_toml, validate
 from kerashp.errors import RunError, UserError
 from kerashp.names import check_folder_name
 from kerashp.runs import atomic_write
@@ -52,11 +51,11 @@ class SearchDir:
         search.path.mkdir(parents=True, exist_ok=True)
         with search._lock():  # workers started together prepare it one at a time
             if search.preset_file.is_file():
-                _check_same(search.read_preset(), preset, search.path)
+                _check_same(search.read_preset(), portable(preset), search.path)
             search.trials.mkdir(exist_ok=True)
             document = {key: value for key, value in preset.items() if key != "name"}
             header = f"# Search of preset '{preset.name}': the resolved preset, [search] included.\n"
-            atomic_write(search.preset_file, header + f"name = {json.dumps(preset.name)}\n" + tomli_w.dumps(document))
+            atomic_write(search.preset_file, preset_toml(document, header + f"name = {json.dumps(preset.name)}\n"))
         return search
 
     @classmethod

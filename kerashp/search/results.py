@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomli_w
 
-from kerashp.config import Preset
+from kerashp.config import Preset, preset_toml
 from kerashp.errors import UserError
 from kerashp.runs import atomic_write
 from kerashp.search.directory import SearchDir
@@ -61,5 +60,5 @@ class SearchResults:
             f"# Train it with: kerashp train --preset {file}\n"
         )
         file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(file, header + tomli_w.dumps(document))
+        atomic_write(file, preset_toml(document, header))
         return top
