@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kerashp.config import printable
 from kerashp.errors import PresetError
 
 LONGEST_NAME = 200  # a run folder adds -YYYYmmdd-HHMMSS[-N]; file names stop at 255 bytes
@@ -15,8 +16,6 @@ def check_folder_name(name: Any, source: str, key: str = "name") -> str:
     one path component, no separator, not `.` or `..`, printable; else a PresetError."""
     plain = isinstance(name, str) and 0 < len(name) <= LONGEST_NAME and name.isprintable()
     if not plain or name in (".", "..") or any(sep in name for sep in ("/", "\\")):
-        from kerashp.config import printable  # only for the message: kerashp.runs stays light
-
         shown = printable(name) if isinstance(name, str) else name
         raise PresetError(source, key, f"expected a plain name (no / or \\, not . or .., printable, at most "
                           f"{LONGEST_NAME} characters): it becomes part of folder names", shown)

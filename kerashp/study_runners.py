@@ -13,7 +13,7 @@ from collections import deque
 from kerashp.backend import visible_gpus
 from kerashp.config import load_preset
 from kerashp.control import RunControl
-from kerashp.errors import RunError, RunFailedError
+from kerashp.errors import RunFailedError
 from kerashp.runs import EventLogTail, RunDir
 from kerashp.study_events import VariantEpoch, VariantFinished, VariantFollowed, VariantStarted, emit
 from kerashp.study_folder import FINISHED, StudyFolder, Variant
@@ -171,15 +171,9 @@ def follow(study: StudyFolder, variants: list[tuple[int, Variant]], listeners, c
 
 
 def trained_elsewhere(run: RunDir) -> bool:
-    """Whether another process holds the run's lock, which the kernel releases when that process
-    ends, however it ends (a pid would still look alive while the process is a zombie)."""
-    if not run.path.is_dir():
-        return False
-    try:
-        with run.lock():
-            return False
-    except RunError:
-        return True
+    """Whether another process trains the run now (`RunDir.held`: its lock, not its pid, which would
+    still look alive while the process is a zombie)."""
+    return run.path.is_dir() and run.held()
 
 
 def relay_epochs(events: EventLogTail, number: int, label: str, listeners) -> None:

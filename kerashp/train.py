@@ -36,6 +36,7 @@ from kerashp.events import (
     RunFinished,
     RunStarted,
 )
+from kerashp.names import check_folder_name
 from kerashp.runs import RunDir, replace_atomically, write_json, writing
 
 use_torch_backend()
@@ -100,8 +101,9 @@ def train(
     loaded first, so a source that fails (a missing folder, an unprepared dataset) leaves no run behind."""
     if epochs is not None:
         preset["train"]["epochs"] = epochs
+    name = check_folder_name(preset.name or "run", "preset")  # refused now, not after the data has loaded
     feeds = _load_feeds(preset, listeners)
-    run = RunDir.create(Path(runs_dir), preset.name or "run")
+    run = RunDir.create(Path(runs_dir), name)
     with run.lock():
         with writing(run.path):
             run.write_preset(preset)
