@@ -24,24 +24,9 @@ from kerashp.runs import RunDir, list_runs
 
 pytestmark = pytest.mark.e2e
 
-EPOCHS = 2
 KEPT = (
     "preset.toml", "history.csv", "state.json", "summary.json", "checkpoints/best.keras", "checkpoints/epoch-0002.keras",
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_folder, tmp_path_factory) -> Path:
-    """A completed run of 2 epochs (lenet5, tiny folder data)."""
-    runs = tmp_path_factory.mktemp("trained")
-    args = [
-        "train", "--preset", "lenet5", "--set", f"data.source=folder:{tiny_folder}", "--set", "train.batch_size=8",
-        "--set", "data.validation=8", "--set", "train.memory_layout=contiguous", "--epochs", str(EPOCHS),
-        "--runs-dir", str(runs),
-    ]  # fmt: skip
-    assert kerashp_main(args) == 0
-    (run,) = list(runs.iterdir())
-    return run
 
 
 @pytest.fixture

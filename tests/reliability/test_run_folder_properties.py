@@ -33,18 +33,6 @@ FILES = (
 BAD_VALUES = (-1, 0, 10**30, 1e30, -1e300, "2", "", [], {}, None, True, 2.5)
 
 
-@pytest.fixture(scope="module")
-def trained(tiny_folder, tmp_path_factory) -> Path:
-    runs = tmp_path_factory.mktemp("trained")
-    args = [
-        "train", "--preset", "lenet5", "--set", f"data.source=folder:{tiny_folder}", "--set", "train.batch_size=8",
-        "--set", "data.validation=8", "--epochs", "2", "--runs-dir", str(runs),
-    ]  # fmt: skip
-    assert kerashp_main(args) == 0
-    (run,) = list(runs.iterdir())
-    return run
-
-
 def out_of_range(data: st.DataObject, path: Path) -> bytes:
     """One value of the file replaced by one of the wrong type or out of range."""
     text = path.read_text(encoding="utf-8")
