@@ -39,6 +39,22 @@ def test_a_bad_data_source_is_refused_without_importing_torch_or_keras(source, m
     assert not runs.exists()  # no run folder for a run that never started
 
 
+def test_an_unprepared_tfds_dataset_offline_is_refused_before_torch_or_keras_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(proxy, "http://127.0.0.1:9")  # nothing listens there: the download host is out of reach
+    for bypass in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(bypass, raising=False)
+    runs = tmp_path / "runs"
+    result = run_main(["train", "--preset", "lenet5", "--runs-dir", str(runs)])
+    imported = result.stdout.strip()
+    assert imported.startswith("2 [") and "torch" not in imported and "keras" not in imported, result.stderr
+    assert "'tensorflow'" not in imported
+    assert result.stderr.startswith("kerashp: error: tfds:cifar10: not prepared in ") and result.stderr.count("\n") == 1
+    assert "cannot be reached" in result.stderr and "folder:PATH" in result.stderr
+    assert not runs.exists()
+
+
 def test_a_folder_without_test_images_is_refused_before_training(tiny_folder, tmp_path):
     (tmp_path / "train").symlink_to(tiny_folder / "train")
     result = run_main(["summary", "--preset", "lenet5", "--set", "data.source=folder:."], cwd=tmp_path)

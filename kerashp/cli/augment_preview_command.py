@@ -38,10 +38,10 @@ def register(subcommands) -> None:
 
 def preview(args) -> int:
     from kerashp.config import load_preset
-    from kerashp.data import check_preset_data
+    from kerashp.data import check_data_available
 
     preset = load_preset(args.preset, args.overrides)
-    check_preset_data(preset)  # a bad folder is refused in a second, not after torch has loaded
+    check_data_available(preset)  # a bad source is refused in a second, not after torch has loaded
     out = output_path(args.out, preset.name)  # before loading any data: a bad --out fails at once
     from kerashp.backend import use_torch_backend
 

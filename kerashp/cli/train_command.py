@@ -27,13 +27,13 @@ def register(subcommands) -> None:
 
 def run(args) -> int:
     from kerashp.config import load_preset
-    from kerashp.data import check_preset_data
+    from kerashp.data import check_data_available
 
     if args.resume and args.overrides:
         raise UserError("--set cannot change a run being resumed; start a new run with --preset instead")
     preset = load_preset(args.preset, args.overrides) if args.preset else None  # validate before importing torch
     if preset is not None:
-        check_preset_data(preset)
+        check_data_available(preset)
         runs = writable_runs_dir(args)
 
     from kerashp.console import ConsoleView

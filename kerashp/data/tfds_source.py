@@ -186,13 +186,7 @@ def prepare(name: str) -> None:
     """Download and prepare `name` as array_record in a TensorFlow-capable subprocess, its
     progress shown on stderr (a first download can take many minutes and must not look like a hang).
     Offline, it fails at once: the download hosts are probed first."""
-    builder = _builder(name)  # an unknown name fails here, with its own message
-    unreachable = unreachable_hosts(builder.url_infos or {})
-    if unreachable:
-        raise DataError(
-            f"tfds:{name}: not prepared in {data_dir()}, and {', '.join(unreachable)} cannot be reached "
-            f"to download it; {_instead(name)}"
-        )
+    _refuse_unreachable(name, _builder(name))  # an unknown name fails in _builder, with its own message
     print(f"preparing tfds:{name} in {data_dir()} (can take minutes)...", file=sys.stderr, flush=True)
     command = [sys.executable, "-m", "kerashp.data.prepare", name]
     quiet = {"TF_CPP_MIN_LOG_LEVEL": "1", **os.environ}  # unless asked, TensorFlow's C++ start-up notes are noise
@@ -201,6 +195,24 @@ def prepare(name: str) -> None:
         reason = (result.stdout.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
         raise DataError(
             f"tfds:{name}: not prepared in {data_dir()} and preparing it failed ({reason}); {_instead(name)}"
+        )
+
+
+def check_available(name: str) -> None:
+    """Refuse, before a command loads torch and keras, a dataset that is neither prepared nor
+    downloadable from here: the one line `prepare` would give, seconds sooner."""
+    try:
+        _data_sources(name)
+    except Exception:  # not prepared (tfds raises several kinds): preparing must be possible
+        _refuse_unreachable(name, _builder(name))
+
+
+def _refuse_unreachable(name: str, builder) -> None:
+    unreachable = unreachable_hosts(builder.url_infos or {})
+    if unreachable:
+        raise DataError(
+            f"tfds:{name}: not prepared in {data_dir()}, and {', '.join(unreachable)} cannot be reached "
+            f"to download it; {_instead(name)}"
         )
 
 
