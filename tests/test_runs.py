@@ -6,7 +6,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -35,29 +36,27 @@ def a_run(tmp_path: Path) -> RunDir:
     return run
 
 
-def trainer(run: RunDir, then_die: bool) -> tuple[int, int]:
+TRAINER = """
+import os, signal, sys
+from kerashp.runs import RunDir
+run = RunDir(__import__("pathlib").Path(sys.argv[1]))
+with run.lock():
+    run.write_summary({"status": "running", "pid": os.getpid()})
+    print("ready", flush=True)
+    if sys.argv[2] == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    sys.stdin.read()  # trains on until the parent closes our stdin
+"""
+
+
+def trainer(run: RunDir, then_die: bool) -> subprocess.Popen:
     """A child process that locks `run`, records it as running with its pid, and then either dies by
-    SIGKILL (left unreaped: a zombie) or trains on until the returned pipe is closed."""
-    ready, ready_w = os.pipe()
-    go_on, go_on_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.close(ready)
-            os.close(go_on_w)  # so that the parent closing it is end-of-file here
-            with run.lock():
-                run.write_summary({"status": "running", "pid": os.getpid()})
-                os.write(ready_w, b"x")
-                if then_die:
-                    os.kill(os.getpid(), signal.SIGKILL)
-                os.read(go_on, 1)
-        finally:
-            os._exit(0)
-    os.close(ready_w)
-    os.close(go_on)
-    assert os.read(ready, 1) == b"x"
-    os.close(ready)
-    return pid, go_on_w
+    SIGKILL (left unreaped until `wait()`: a zombie) or trains on until its stdin is closed. A new
+    interpreter, not os.fork: forking a test process that has loaded gRPC's threads can hang the child."""
+    child = subprocess.Popen([sys.executable, "-c", TRAINER, str(run.path), "die" if then_die else "live"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "ready\n"
+    return child
 
 
 def wait_until_zombie(pid: int) -> None:
@@ -71,7 +70,8 @@ def wait_until_zombie(pid: int) -> None:
 
 def test_a_killed_trainer_left_a_zombie_is_not_running(tmp_path):
     run = a_run(tmp_path)
-    pid, go_on = trainer(run, then_die=True)
+    child = trainer(run, then_die=True)
+    pid = child.pid
     try:
         wait_until_zombie(pid)
         os.kill(pid, 0)  # a zombie still answers a signal: this is what made status() say running
@@ -81,14 +81,14 @@ def test_a_killed_trainer_left_a_zombie_is_not_running(tmp_path):
         with run.lock():  # and it can be resumed at once
             pass
     finally:
-        os.close(go_on)
-        os.waitpid(pid, 0)
+        child.communicate()
     assert not _alive(pid)
 
 
 def test_a_live_trainer_is_running_and_keeps_its_run(tmp_path):
     run = a_run(tmp_path)
-    pid, go_on = trainer(run, then_die=False)
+    child = trainer(run, then_die=False)
+    pid = child.pid
     try:
         assert run.status() == "running"
         assert run.held() and _alive(pid)
@@ -96,8 +96,7 @@ def test_a_live_trainer_is_running_and_keeps_its_run(tmp_path):
             with run.lock():
                 pass
     finally:
-        os.close(go_on)  # the child reads end-of-file and exits
-        os.waitpid(pid, 0)
+        child.communicate()  # closes its stdin: the child reads end-of-file and exits
     assert run.status() == "killed"  # it ended without saying so
 
 
