@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 CIFAR10_MINI = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cifar10-mini"
 
@@ -133,8 +134,10 @@ def test_tui_trains_on_cifar10_mini_at_80x24(tmp_path):
 
 def test_tui_stop_and_failure_messages_are_whole_at_80x24(tiny_folder, tmp_path):
     """The end of a message is what the user needs: the run to resume, the remedy for an error."""
-    no_test_split = tmp_path / "no-test"
-    shutil.copytree(tiny_folder / "train", no_test_split / "train")
+    mixed_sizes = tmp_path / "mixed"  # passes the start-up check; fails as the data loads, with a remedy at the end
+    shutil.copytree(tiny_folder, mixed_sizes)
+    first_class = sorted((mixed_sizes / "test").iterdir())[0]
+    Image.new("RGB", (40, 40)).save(first_class / "zz-larger.png")
     common = ["--runs-dir", "runs", "--preset", "lenet5", "--set", "train.batch_size=1", "--set", "data.validation=8"]
     tmux = Tmux(80, 24)
     try:
@@ -147,12 +150,12 @@ def test_tui_stop_and_failure_messages_are_whole_at_80x24(tiny_folder, tmp_path)
         screen = " ".join(tmux.wait_gone("s stop").split())  # the footer follows the run's end
         assert "resume with kerashp train --resume runs/lenet5-" in screen and "pause" not in screen
         quit_and_check_terminal(tmux)
-        start_tui(tmux, tmp_path, [*common, "--set", f"data.source=folder:{no_test_split}"])
+        start_tui(tmux, tmp_path, [*common, "--set", f"data.source=folder:{mixed_sizes}"])
         tmux.wait_for("q quit", timeout=60)
         tmux.send("t")
-        tmux.wait_for("data.test_list)", timeout=120)
+        tmux.wait_for("every image", timeout=120)
         screen = " ".join(tmux.wait_gone("s stop").split())
-        assert "run failed: DataError: folder:" in screen and "missing 'test/' subfolder" in screen
+        assert "run failed: DataError: " in screen and "to resize every image" in screen, screen
         assert "run failed before its" in screen and "waiting for the first" not in screen  # the charts say it
         quit_and_check_terminal(tmux)
     finally:
