@@ -17,6 +17,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from kerashp.cli import main as kerashp_main  # noqa: E402
+
 CLASSES = ("cat", "dog", "frog", "ship")
 
 
@@ -38,6 +40,21 @@ def write_image_folder(root: Path, train_per_class: int = 12, test_per_class: in
 @pytest.fixture(scope="session")
 def tiny_folder(tmp_path_factory) -> Path:
     return write_image_folder(tmp_path_factory.mktemp("tiny") / "images")
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_folder, tmp_path_factory) -> Path:
+    """A completed run of 2 epochs (lenet5, tiny folder data, a pinned memory layout), shared by the
+    tests that damage run folders. Never change it: copy it."""
+    runs = tmp_path_factory.mktemp("trained")
+    args = [
+        "train", "--preset", "lenet5", "--set", f"data.source=folder:{tiny_folder}", "--set", "train.batch_size=8",
+        "--set", "data.validation=8", "--set", "train.memory_layout=contiguous", "--epochs", "2",
+        "--runs-dir", str(runs),
+    ]  # fmt: skip
+    assert kerashp_main(args) == 0
+    (run,) = list(runs.iterdir())
+    return run
 
 
 @pytest.fixture
