@@ -13,7 +13,9 @@ or to a private network you trust; both ends check what they receive (kerashp.se
 A worker gives up on a chief that has gone: local workers die with the process that started them
 (a parent-death signal on Linux, a watch on the parent's pid elsewhere), and every worker stops,
 with one line, once its chief has not answered for CHIEF_GONE_S (CHIEF_WAIT_S for a chief that has
-never answered yet, which may simply start later).
+never answered yet, which may simply start later). It stops its trial as Ctrl-C would; should the
+trial not stop within GIVE_UP_GRACE_S, the worker exits anyway, as after a kill, which every run
+folder survives.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ RECONNECT_MS = 1000  # a waiting worker's longest pause between attempts to reac
 CHIEF_WAIT_S = 600  # how long a worker waits for a chief that has not answered yet (it may start later)
 CHIEF_GONE_S = 60  # how long a worker goes on without an answer from a chief that has answered before
 PING_S = 5  # how often a worker checks that its chief still answers
+GIVE_UP_GRACE_S = 10  # how long a worker that gave up may take to stop its trial before it exits anyway
 CHIEF_PID_ENV = "KERASHP_CHIEF_PID"  # set for local workers: the process whose death ends them
 PR_SET_PDEATHSIG = 1
 
@@ -223,6 +226,16 @@ class ChiefLink:
                 if time.monotonic() - self.answered_at >= CHIEF_GONE_S and not self.closed:
                     self.gone = True
                     _thread.interrupt_main()
+        if self.gone:
+            self._exit_unless_stopped()
+
+    def _exit_unless_stopped(self) -> None:
+        """The interrupt may land where it is swallowed (inside a library's own handler), and a
+        worker must not train on for a chief that has gone: after GIVE_UP_GRACE_S, exit as a kill would."""
+        time.sleep(GIVE_UP_GRACE_S)
+        if not self.closed:
+            print(f"kerashp: error: {self.gave_up()}", file=sys.stderr, flush=True)
+            os._exit(1)
 
     def close(self) -> None:
         """Stop watching: the search is over for this worker."""
