@@ -295,7 +295,8 @@ def test_a_remote_worker_gives_up_when_its_chief_is_gone(tiny_folder, tmp_path):
     preset, search, port = write_search_preset(tmp_path, tiny_folder, epochs=500), tmp_path / "search", free_port()
     chief = subprocess.Popen(tune("--preset", str(preset), "--dir", str(search), "--chief", str(port)),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    impatient = ("import sys; from kerashp.search import distributed as d; d.CHIEF_GONE_S, d.PING_S, d.GIVE_UP_GRACE_S = 3, 1, 5; "
+    impatient = ("import sys; from kerashp.search import distributed as d; "
+                 "d.CHIEF_GONE_S, d.PING_S, d.GIVE_UP_GRACE_S = 3, 1, 5; "
                  "from kerashp.cli import main; sys.exit(main(sys.argv[1:]))")
     wait_for(lambda: (search / "search.toml").is_file(), 60, chief)  # a worker joins a search the chief has set up
     arguments = ["tune", "--dir", str(search), "--worker", f"{LOOPBACK}:{port}", "--id", "1"]
