@@ -84,3 +84,9 @@ class Listener(Protocol):
 
 
 Listeners = list[Callable[[Event], None]]
+
+
+def emit(listeners, event: Event) -> None:
+    """Hand `event` to each listener in turn."""
+    for listener in listeners:
+        listener(event)

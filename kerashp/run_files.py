@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
+from kerashp.config import read_toml, validate
 from kerashp.errors import RunError
 
 Check = Callable[[Any], str | None]  # a problem with a value, or None when it is fine
@@ -87,19 +88,26 @@ STATE_FIELDS: dict[str, Check] = {
 
 def read_object(path: Path) -> dict:
     """The JSON object in `path`; anything else (missing, cut short, not UTF-8, a list) is a RunError."""
+    text = _read_text(path)
     try:
-        document = json.loads(path.read_bytes().decode("utf-8"))
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise RunError(f"{path}: not valid JSON ({str(exc).splitlines()[0][:80]})") from None
+    if not isinstance(document, dict):
+        raise RunError(f"{path}: holds a JSON {type(document).__name__}, not an object")
+    return document
+
+
+def _read_text(path: Path) -> str:
+    """The UTF-8 text in `path`; missing, unreadable or not UTF-8 is a RunError."""
+    try:
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise RunError(f"{path}: missing") from None
     except OSError as exc:
         raise RunError(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
         raise RunError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
-    except (ValueError, RecursionError) as exc:
-        raise RunError(f"{path}: not valid JSON ({str(exc).splitlines()[0][:80]})") from None
-    if not isinstance(document, dict):
-        raise RunError(f"{path}: holds a JSON {type(document).__name__}, not an object")
-    return document
 
 
 def _checked(path: Path, document: dict, fields: dict[str, Check], required: tuple[str, ...] = ()) -> dict:
@@ -143,14 +151,9 @@ def read_normalization(path: Path) -> dict:
 
 def read_history(path: Path) -> list[dict[str, float]]:
     """history.csv: one row per finished epoch, numbered 1, 2, 3... with numeric metrics."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         return []
-    except OSError as exc:
-        raise RunError(f"{path}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise RunError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
+    text = _read_text(path)
     try:
         rows = list(csv.DictReader(io.StringIO(text)))
     except csv.Error as exc:
@@ -177,8 +180,6 @@ def _history_row(path: Path, number: int, row: dict) -> dict[str, float]:
 
 def read_preset(path: Path) -> dict:
     """preset.toml, checked as any preset is (kerashp.config), its errors naming the run's file."""
-    from kerashp.config import read_toml, validate
-
     return validate(read_toml(path), source=str(path))
 
 

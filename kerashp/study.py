@@ -27,6 +27,7 @@ from pathlib import Path
 
 from kerashp.control import RunControl
 from kerashp.errors import RunFailedError
+from kerashp.events import emit
 from kerashp.report import Section, md_code, md_text, slug, write_report
 from kerashp.study_events import (
     FactorFinished,
@@ -36,7 +37,6 @@ from kerashp.study_events import (
     VariantFollowed,
     VariantSkipped,
     VariantStarted,
-    emit,
 )
 from kerashp.study_folder import FINISHED, STUDY_FILE, StudyFolder, Variant
 from kerashp.study_plan import (

@@ -69,9 +69,3 @@ class StudyFinished(Event):
     path: str
     status: str
     report: str
-
-
-def emit(listeners, event: Event) -> None:
-    """Hand `event` to each listener in turn."""
-    for listener in listeners:
-        listener(event)

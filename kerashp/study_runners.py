@@ -14,8 +14,9 @@ from kerashp.backend import visible_gpus
 from kerashp.config import load_preset
 from kerashp.control import RunControl
 from kerashp.errors import RunFailedError
+from kerashp.events import emit
 from kerashp.runs import EventLogTail, RunDir
-from kerashp.study_events import VariantEpoch, VariantFinished, VariantFollowed, VariantStarted, emit
+from kerashp.study_events import VariantEpoch, VariantFinished, VariantFollowed, VariantStarted
 from kerashp.study_folder import FINISHED, StudyFolder, Variant
 
 POLL_SECONDS = 0.5  # how often --jobs checks its training processes

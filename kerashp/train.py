@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from kerashp import run_files
+from kerashp import events, run_files
 from kerashp.backend import device_description, set_random_seed, use_torch_backend, versions
 from kerashp.config import Preset
 from kerashp.control import RunControl
@@ -211,12 +211,7 @@ def _check_same_model(run: RunDir, trained: dict | None, wanted: dict) -> None:
 def _load_feeds(preset: Preset, listeners, saved: dict | None = None, epochs_done: int = 0) -> Feeds:
     """The run's data, loaded before anything is written: a source that fails leaves the run as it was."""
     set_random_seed(preset["seed"])
-    return build_feeds(preset, lambda event: _tell(listeners, event), saved, initial_epoch=epochs_done)
-
-
-def _tell(listeners, event: Event) -> None:
-    for listener in listeners:
-        listener(event)
+    return build_feeds(preset, lambda event: events.emit(listeners, event), saved, initial_epoch=epochs_done)
 
 
 # ---------------------------------------------------------------------------------------- building
@@ -338,7 +333,7 @@ def _execute(
 
     def emit(event: Event) -> None:
         run.append_event(event.to_json())
-        _tell(listeners, event)
+        events.emit(listeners, event)
 
     started = time.time()
     state = dict(state or {})
