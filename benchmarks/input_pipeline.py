@@ -26,12 +26,12 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter  # noqa: E402
 
-from kerashp.augment import build_pipeline  # noqa: E402
+from kerashp.data.augment import build_pipeline  # noqa: E402
 from kerashp.config import load_preset  # noqa: E402
 from kerashp.data import load_dataset  # noqa: E402
-from kerashp.generator import ImageBatches  # noqa: E402
-from kerashp.mixing import MixSpec  # noqa: E402
-from kerashp.train import train  # noqa: E402
+from kerashp.data.batches import ImageBatches  # noqa: E402
+from kerashp.data.mixing import MixSpec  # noqa: E402
+from kerashp.training.run import train  # noqa: E402
 
 MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-mini"
 

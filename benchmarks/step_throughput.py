@@ -2,7 +2,7 @@
 
 Both train the same architecture (LeNet-5 with batch norm; CIFAR ResNet-20) with the same batch
 size, optimizer (the lenet5 preset's SGD: Nesterov momentum 0.9, L2 1e-4) and data (CIFAR-10 images held as uint8, shuffled,
-normalised per batch). The kerashp side is `kerashp.train.train` itself: `fit`, its callbacks,
+normalised per batch). The kerashp side is `kerashp.training.run.train` itself: `fit`, its callbacks,
 metrics, events and per-epoch checkpoints, in the memory layout it picks itself. The PyTorch
 loop runs in both layouts (plain NCHW and channels_last) and the faster one is the reference.
 They run alternately, `--repeats` times, and the medians of images/s are compared.
@@ -31,7 +31,7 @@ from torch import nn  # noqa: E402
 
 from kerashp.config import load_preset  # noqa: E402
 from kerashp.data import load_dataset  # noqa: E402
-from kerashp.train import train  # noqa: E402
+from kerashp.training.run import train  # noqa: E402
 
 LAYOUTS = ("contiguous", "channels_last")
 MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-mini"
@@ -115,7 +115,7 @@ def torch_epoch(model: nn.Module, images: np.ndarray, labels: np.ndarray, batch:
 
 
 def kerashp_epochs(name: str, source: str, runs: Path, batch: int, epochs: int) -> tuple[float, str]:
-    """`kerashp.train.train` for `epochs`: median images/s of the epochs after the first, and the
+    """`kerashp.training.run.train` for `epochs`: median images/s of the epochs after the first, and the
     memory layout it chose."""
     overrides = [
         f"data.source={source}",

@@ -1,7 +1,7 @@
 """Training throughput with the TUI attached vs headless `train()` (goal: ratio >= 0.95).
 
 All train the same preset on the same data, interleaved, several times:
-  headless  kerashp.train.train(preset, runs_dir) with no listeners, on this process's main thread,
+  headless  kerashp.training.run.train(preset, runs_dir) with no listeners, on this process's main thread,
             as `kerashp train` runs it;
   tui       the real app, headless (App.run_test), started with `t` on the preset: the run trains in
             the app's child process, every event goes to the dashboard, which redraws as it goes;
@@ -39,7 +39,7 @@ def throughput(run_dir: Path) -> float:
 
 
 def headless(settings) -> float:
-    from kerashp.train import train
+    from kerashp.training.run import train
 
     result = train(settings.load(PRESET), settings.runs_dir)
     return throughput(result.run.path)
@@ -79,10 +79,10 @@ def main() -> None:
         parser.error("--epochs must be at least 2: the first epoch is warm-up")
 
     from kerashp.backend import use_torch_backend
-    from tui.settings import Settings
+    from tui.services.settings import Settings
 
     use_torch_backend()
-    import kerashp.train  # noqa: F401  import Keras once, outside the timings
+    import kerashp.training.run  # noqa: F401  import Keras once, outside the timings
 
     with tempfile.TemporaryDirectory() as runs:
         overrides = (f"data.source=folder:{args.data}", f"train.epochs={args.epochs}", "train.evaluate_test=false")

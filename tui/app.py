@@ -1,6 +1,6 @@
 """`kerashp-tui`: the application, its screens as modes, the background work, and the command line.
 
-One run trains at a time, in a child process calling `kerashp.train.train` (tui.training_process);
+One run trains at a time, in a child process calling `kerashp.training.run.train` (tui.services.training_process);
 a thread worker hands its events to the UI thread, where the app applies each to `self.live` and
 publishes it on `run_events`, which the dashboard and the runs list subscribe to. A search runs as `kerashp tune`
 in a subprocess (`self.search`). Quitting stops both first (a run saves its last finished epoch,
@@ -26,16 +26,16 @@ from kerashp.config import Preset, available_presets, load_preset, parse_overrid
 from kerashp.data import check_preset_data
 from kerashp.errors import UserError
 from kerashp.events import Event, RunFailed, RunFinished
-from tui.live import LiveRun, RunEvent
-from tui.preset_files import put_user_presets_on_path
+from tui.services.live import LiveRun, RunEvent
+from tui.services.preset_files import put_user_presets_on_path
 from tui.screens.presets import PresetsScreen
 from tui.screens.runs import RunsScreen
 from tui.screens.search import SearchScreen
 from tui.screens.training import TrainingScreen
-from tui.search_process import SearchProcess
-from tui.settings import Settings
+from tui.services.search_process import SearchProcess
+from tui.services.settings import Settings
 from tui.theme import opposite, query_background, terminal_theme
-from tui.training_process import TrainingProcess
+from tui.services.training_process import TrainingProcess
 
 SCREENS = Binding.Group("screens", compact=True)
 SEVERITY = {"completed": "information", "stopped": "warning", "interrupted": "warning"}

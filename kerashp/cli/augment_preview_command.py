@@ -47,7 +47,7 @@ def preview(args) -> int:
 
     use_torch_backend()
     from kerashp.data import load_preset_data
-    from kerashp.preview import draw_preview
+    from kerashp.data.preview import draw_preview
 
     dataset = load_preset_data(preset)
     print(f"wrote {draw_preview(preset, dataset, args.n, out)}")

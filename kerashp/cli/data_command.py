@@ -26,7 +26,7 @@ def register(subcommands) -> None:
 
 
 def prepare_dataset(args) -> int:
-    from kerashp.data.tfds_source import data_dir, prepare
+    from kerashp.data.sources.tfds import data_dir, prepare
 
     name = args.name.removeprefix("tfds:")
     prepare(name)
@@ -38,7 +38,7 @@ def list_datasets(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from kerashp.data.tfds_source import data_dir, prepared_datasets
+    from kerashp.data.sources.tfds import data_dir, prepared_datasets
 
     found = prepared_datasets()
     if not found:

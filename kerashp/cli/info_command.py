@@ -19,7 +19,7 @@ def show_info(args) -> int:
     imported (to see the devices), not keras (seconds more)."""
     from kerashp.backend import device_description, use_torch_backend, versions
     from kerashp.config import preset_dirs
-    from kerashp.data.tfds_source import data_dir
+    from kerashp.data.sources.tfds import data_dir
 
     use_torch_backend()  # keras reads KERAS_BACKEND first, and this refuses any value but torch
     rows = {f"{name} version": value for name, value in versions().items()}

@@ -16,7 +16,7 @@ def list_runs_table(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from kerashp.console import run_row
+    from kerashp.cli.console import run_row
     from kerashp.runs import list_runs
 
     directory = runs_dir(args)

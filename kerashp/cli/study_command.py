@@ -50,7 +50,7 @@ def register(subcommands) -> None:
 
 
 def run(args) -> int:
-    from kerashp.study import Study, plan_from_args, plan_from_file, validate_plan
+    from kerashp.study.study import Study, plan_from_args, plan_from_file, validate_plan
 
     studies_dir = args.studies_dir or Path(os.environ.get(STUDIES_DIR_ENV, "studies"))
     if args.source and Path(args.source).is_dir():
@@ -78,7 +78,7 @@ def check_plan_data(plan) -> None:
     preset), in a second rather than after torch has loaded."""
     from kerashp.config import load_preset
     from kerashp.data import check_preset_data
-    from kerashp.study import PRESET_FACTOR
+    from kerashp.study.study import PRESET_FACTOR
 
     for factor in plan.factors:
         for index, value in enumerate(factor.values):
@@ -102,7 +102,7 @@ class StudyView:
     def __init__(self, console=None):
         from rich.console import Console
 
-        from kerashp.console import ConsoleView
+        from kerashp.cli.console import ConsoleView
 
         self.console = console or Console(highlight=False)
         self.run_view = ConsoleView(self.console, resume_hint=False)  # a variant resumes with its study, not alone
@@ -134,7 +134,7 @@ class StudyView:
 
     def on_VariantEpoch(self, event) -> None:
         """A line per epoch of variants training in other processes (--jobs), named by its label."""
-        from kerashp.console import EPOCH_LEGEND, epoch_metrics
+        from kerashp.cli.console import EPOCH_LEGEND, epoch_metrics
 
         if not self.legend_shown:
             self.console.print(EPOCH_LEGEND)
@@ -166,7 +166,7 @@ def factor_table(event):
     complete says so beside its name, headers take two lines, and only the variant column wraps."""
     from rich.table import Table
 
-    from kerashp.console import fmt
+    from kerashp.cli.console import fmt
 
     prefix = event.factor.split(".")[-1] + "="
     bare = all(row["variant"].startswith(prefix) for row in event.rows)

@@ -41,7 +41,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from kerashp.model_summary import summarize_preset
+    from kerashp.models.summary import summarize_preset
 
     summary = summarize_preset(preset, args.input_shape, args.classes)
     height, width, channels = summary.input_shape

@@ -36,8 +36,8 @@ def run(args) -> int:
         check_data_available(preset)
         runs = writable_runs_dir(args)
 
-    from kerashp.console import ConsoleView
-    from kerashp.train import resume, train
+    from kerashp.cli.console import ConsoleView
+    from kerashp.training.run import resume, train
 
     view = ConsoleView()
     if preset is not None:

@@ -66,7 +66,7 @@ def run(args) -> int:
     base, search = _open_search(args)  # validated before torch is imported
 
     from kerashp.search.runner import run_local_search, run_search
-    from kerashp.search_view import SearchView
+    from kerashp.cli.search_view import SearchView
 
     view = SearchView()
     if args.local_workers:
@@ -131,7 +131,7 @@ def show_results(directory: Path, export_best: Path | None) -> int:
     from rich.console import Console
 
     from kerashp.search.results import SearchResults
-    from kerashp.search_view import results_table
+    from kerashp.cli.search_view import results_table
 
     results = SearchResults.load(directory)
     if not results.records:

@@ -43,7 +43,7 @@ def check_data_available(preset: dict) -> None:
     check_preset_data(preset)
     kind, _, name = preset["data"]["source"].partition(":")
     if kind == "tfds":
-        importlib.import_module("kerashp.data.tfds_source").check_available(name)
+        importlib.import_module("kerashp.data.sources.tfds").check_available(name)
 
 
 def check_folder(root: str, split_lists: tuple[str, str] = ("", "")) -> Path:

@@ -74,11 +74,11 @@ def load_dataset(
         raise DataError(f"data.source = \"{source}\": expected tfds:NAME or folder:PATH")
     size = tuple(image_size) if image_size else None
     if kind == "tfds":
-        from kerashp.data.tfds_source import load_tfds
+        from kerashp.data.sources.tfds import load_tfds
 
         return load_tfds(target, size, progress, cache=cache)
     if kind == "folder":
-        from kerashp.data.folder_source import load_folder
+        from kerashp.data.sources.folder import load_folder
 
         return load_folder(target, size, progress, split_lists=split_lists, cache=cache)
     raise DataError(f"data.source = \"{source}\": unknown source kind '{kind}'; allowed: tfds, folder")

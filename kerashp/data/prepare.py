@@ -4,7 +4,7 @@
 
 Progress (tfds's download bars and messages, TensorFlow's logs) goes to stderr, so the caller
 can show it live; stdout carries one line only: where the dataset went, or why preparing failed.
-Builders of your own are found through $KERASHP_TFDS_MODULES (see `kerashp.data.tfds_source`).
+Builders of your own are found through $KERASHP_TFDS_MODULES (see `kerashp.data.sources.tfds`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
     import tensorflow_datasets as tfds
     from tensorflow_datasets.core.download import downloader
 
-    from kerashp.data.tfds_source import data_dir, register_builders, tfds_reason
+    from kerashp.data.sources.tfds import data_dir, register_builders, tfds_reason
 
     downloader.MAX_RETRIES = DOWNLOAD_RETRIES
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # a warning per retry; the failure is our one line

@@ -26,7 +26,7 @@ from typing import Any, Iterator
 
 from kerashp.config import Preset, portable, preset_toml, read_toml, validate
 from kerashp.errors import RunError, UserError
-from kerashp.names import check_folder_name
+from kerashp.config.names import check_folder_name
 from kerashp.runs import atomic_write
 from kerashp.search.records import TrialRecord, is_trial_id, read_record, trial_order, trials_csv
 

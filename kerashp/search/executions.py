@@ -16,7 +16,7 @@ from pathlib import Path
 from kerashp.config import Preset
 from kerashp.control import RunControl
 from kerashp.runs import RunDir
-from kerashp.train import resume, train
+from kerashp.training.run import resume, train
 
 TERMINAL = ("diverged", "stopped", "failed")  # a run in one of these states is not run again
 

@@ -21,7 +21,8 @@ import threading
 from numbers import Real
 from typing import Any
 
-from kerashp.config import Preset, printable
+from kerashp.config import Preset
+from kerashp.text import printable
 from kerashp.search.directory import SearchDir
 from kerashp.search.records import is_trial_id
 from kerashp.search.space import METRICS, encode_choice

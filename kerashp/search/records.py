@@ -110,7 +110,7 @@ RECORD_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 def read_record(path: Path) -> TrialRecord:
     """A trial's record.json, checked field by field (a record is untrusted: any worker, or anyone
     with access to the folder, may have written it); one RunError naming the file otherwise."""
-    from kerashp.run_files import read_object
+    from kerashp.runs.files import read_object
 
     data = read_object(path)
     for key in ("trial_id", "status", "hyperparameters"):

@@ -16,7 +16,8 @@ from typing import Any
 
 import tomli_w
 
-from kerashp.config import Preset, apply_override, printable, validate
+from kerashp.config import Preset, apply_override, validate
+from kerashp.text import printable
 from kerashp.errors import PresetError, format_value
 
 METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")  # what history.csv records per epoch

@@ -81,7 +81,7 @@ def test_search_writes_trials_and_exports_a_best_preset_that_trains(tiny_folder,
     assert shown == [r["trial_id"] for r in sorted(rows, key=lambda r: -float(r["objective"]))]
 
     from kerashp.config import load_preset
-    from kerashp.train import train
+    from kerashp.training.run import train
 
     trained = train(load_preset(str(best)), tmp_path / "runs", epochs=1)  # what `kerashp train --preset best.toml` runs
     assert trained.status == "completed" and trained.summary["test"]["accuracy"] >= 0

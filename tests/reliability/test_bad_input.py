@@ -4,7 +4,7 @@ no traceback.
 
 1. A corpus of hand-written bad inputs, each run through the real `kerashp` command in a
    subprocess (`presets validate FILE`, `presets show NAME --set ...`, `tune --preset FILE`),
-   asserting on the pieces of its one line. The documents of tests/test_config.py's
+   asserting on the pieces of its one line. The documents of tests/config/test_config.py's
    BAD_DOCUMENTS, checked there in-process, join the corpus here through the CLI.
 2. Hypothesis fuzzing, in-process through the functions the CLI calls (`load_preset`, then
    `check_search` as `presets validate` does, then the TOML `presets show` prints): random
@@ -31,11 +31,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_config import BAD_DOCUMENTS
 
-from kerashp import schema
+from kerashp.config import schema
 from kerashp.config import available_presets, load_preset
 from kerashp.errors import UserError
-from kerashp.fields import Bool, Choice, DataSource, Float, FractionOrCount, Int, Numbers, Str
-from kerashp.models.catalog import MODEL_OPTIONS, PerStage
+from kerashp.config.fields import Bool, Choice, DataSource, Float, FractionOrCount, Int, Numbers, Str
+from kerashp.config.model_table import MODEL_OPTIONS, PerStage
 from kerashp.search.space import check_search, toml_value
 
 pytestmark = pytest.mark.e2e
@@ -251,7 +251,7 @@ CORPUS: list[Case] = [
     Case("tune_set_bad_space", ("tune", "--preset", "lenet5_search", "--set", "search.space.x=1", "--runs-dir", "{dir}/runs"),
          "--set: ", ('search.space."x" = 1', "expected a table like"), {}),
 ]
-# tests/test_config.py's documents, checked there in-process, here through the CLI
+# tests/config/test_config.py's documents, checked there in-process, here through the CLI
 CORPUS += [doc(f"config_{index:02d}", text, key_part, allowed_part) for index, (text, key_part, allowed_part) in enumerate(BAD_DOCUMENTS)]
 
 

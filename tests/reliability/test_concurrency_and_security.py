@@ -55,7 +55,7 @@ def test_two_runs_started_at_once_get_their_own_directories_and_runs_lists_them_
 
 
 def test_a_run_still_being_trained_cannot_be_resumed_twice(tiny_folder, tmp_path, capsys):
-    import kerashp.train  # noqa: F401  imported ahead, so the resume below is quick
+    import kerashp.training.run  # noqa: F401  imported ahead, so the resume below is quick
 
     runs = tmp_path / "runs"
     process = subprocess.Popen(train_command(tiny_folder, runs, epochs=500), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -99,7 +99,7 @@ def test_the_code_never_evaluates_or_unpickles_what_it_reads():
 def test_a_checkpoint_holding_code_is_refused(tmp_path, capsys):
     import keras
 
-    from kerashp.train import load_checkpoint
+    from kerashp.training.run import load_checkpoint
 
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))

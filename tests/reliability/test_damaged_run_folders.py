@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from kerashp.cli import main as kerashp_main
-from kerashp.console import run_row
+from kerashp.cli.console import run_row
 from kerashp.runs import RunDir, list_runs
 
 pytestmark = pytest.mark.e2e

@@ -78,16 +78,16 @@ def fill_the_disk_at(monkeypatch, epoch: int, everything_after: bool = False):
 
     monkeypatch.setattr(keras.Model, "save", save)
     if everything_after:
-        import kerashp.runs
+        import kerashp.runs.folder
 
-        real_write = kerashp.runs.atomic_write
+        real_write = kerashp.runs.folder.atomic_write
 
         def atomic_write(path, text):
             if full:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
             real_write(path, text)
 
-        monkeypatch.setattr(kerashp.runs, "atomic_write", atomic_write)
+        monkeypatch.setattr(kerashp.runs.folder, "atomic_write", atomic_write)
 
 
 @pytest.mark.parametrize("everything_after", [False, True], ids=["checkpoint only", "summary too"])

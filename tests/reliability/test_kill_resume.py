@@ -91,8 +91,8 @@ train._evaluate = evaluate
 
 WRAPPER = """
 import os, signal, sys
-import kerashp.runs as runs
-import kerashp.train as train
+import kerashp.runs.folder as runs
+import kerashp.training.run as train
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 {patch}
@@ -172,7 +172,7 @@ def assert_resumes_whole(run: Path, capsys) -> None:
     leftovers = [p.name for folder in (run, run / "checkpoints") for p in folder.iterdir() if p.name.startswith(".")]
     assert leftovers == []
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.keras", f"epoch-{EPOCHS:04d}.keras"]
-    from kerashp.train import load_checkpoint
+    from kerashp.training.run import load_checkpoint
 
     best = load_checkpoint(run / "checkpoints" / "best.keras")
     assert best.count_params() == summary["parameters"]

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kerashp.cli import main as kerashp_main
-from kerashp.console import run_row
+from kerashp.cli.console import run_row
 from kerashp.runs import list_runs
 
 pytestmark = pytest.mark.e2e
@@ -95,7 +95,7 @@ def cli(*args: str) -> tuple[int, str]:
 
 def no_training(run, *args, **kwargs):
     """In place of training: every check and write before it has happened."""
-    from kerashp.train import RunResult
+    from kerashp.training.run import RunResult
 
     return RunResult(run, "completed", {})
 
@@ -117,7 +117,7 @@ def test_a_damaged_run_folder_never_gives_a_traceback_nor_loses_what_it_holds(tr
         assert code in (0, 2) and "Traceback" not in err and err.count("\n") <= 1, err
 
         before = kept(run)
-        with mock.patch("kerashp.train._execute", no_training):
+        with mock.patch("kerashp.training.run._execute", no_training):
             code, err = cli("train", "--resume", str(run), "--epochs", "3")
         assert code in (0, 2) and "Traceback" not in err and err.count("\n") <= 1, err
         after = kept(run)

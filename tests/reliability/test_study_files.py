@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kerashp.cli import main as kerashp_main
-from kerashp.study import Study, plan_from_args
+from kerashp.study.study import Study, plan_from_args
 
 TWO_FACTORS = ["optimizer.learning_rate=0.1,0.01", "train.batch_size=8,16"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kerashp.cli import main as kerashp_main
-from kerashp.report_tables import pick_winner
+from kerashp.report.tables import pick_winner
 from kerashp.runs import RunDir
 
 TIMEOUT = 240

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.settings import Settings
+from tui.services.settings import Settings
 
 TINY = ("train.batch_size=8", "data.validation=8", "train.epochs=2")
 

@@ -7,7 +7,7 @@ from tui_helpers import burst, drive
 
 from tui.app import KerashpApp
 from tui.screens.tweak import TweakScreen
-from tui.settings import Settings
+from tui.services.settings import Settings
 from tui.widgets.field_row import FieldRow
 
 

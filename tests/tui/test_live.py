@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kerashp.events import BatchEnded, EpochEnded, EpochStarted, Progress, RunFailed, RunFinished, RunStarted
-from tui.live import EventForwarder, LiveRun, duration, outcome
+from tui.services.live import EventForwarder, LiveRun, duration, outcome
 
 
 class Clock:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from kerashp.config import load_preset
 from kerashp.events import BatchEnded, EpochEnded, EpochStarted, RunStarted
 from kerashp.runs import RunDir
-from tui import run_follower
-from tui.run_follower import RunFollower, decode
-from kerashp.search_view import short_names
+from tui.services import run_follower
+from tui.services.run_follower import RunFollower, decode
+from kerashp.cli.search_view import short_names
 from tui.screens.search import planned_trials
 from tui.widgets.run_progress import progress_parts
 

@@ -14,7 +14,7 @@ from tui.screens.presets import PresetsScreen
 from tui.screens.runs import short_name
 from tui.screens.run_detail import RunDetailScreen
 from tui.screens.tweak import TweakScreen
-from tui.settings import Settings
+from tui.services.settings import Settings
 from tui.theme import DARK, LIGHT, terminal_theme
 from tui.widgets.chart import LineChart
 from tui.widgets.field_row import FieldRow

@@ -8,8 +8,8 @@ from textual.widgets import Input, Select
 from tui_helpers import drive
 
 from tui.app import KerashpApp
-from tui.screens.search_dialogs import NewSearchDialog
-from tui.settings import Settings
+from tui.dialogs.search import NewSearchDialog
+from tui.services.settings import Settings
 from tui.theme import DARK
 
 

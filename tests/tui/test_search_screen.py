@@ -9,7 +9,7 @@ from tui_helpers import drive, shown, wait_for
 
 from tui.app import KerashpApp
 from tui.screens.search import SearchScreen
-from tui.settings import Settings
+from tui.services.settings import Settings
 from tui.theme import DARK
 from tui.widgets.chart import LineChart
 

@@ -18,11 +18,11 @@ from kerashp.config import load_preset
 from kerashp.events import BatchEnded, EpochEnded, EpochStarted, RunStarted
 from kerashp.search.directory import SearchDir
 from kerashp.search.records import TrialRecord
-from tui import run_follower
+from tui.services import run_follower
 from tui.app import KerashpApp
-from tui.live import LiveRun
+from tui.services.live import LiveRun
 from tui.screens.tweak import TweakScreen
-from tui.settings import Settings
+from tui.services.settings import Settings
 from tui.theme import DARK, LIGHT
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]

@@ -12,7 +12,7 @@ from tui.app import KerashpApp
 from tui.screens.runs import RunsScreen
 from tui.screens.training import TrainingScreen
 from tui.screens.tweak import TweakScreen
-from tui.settings import Settings
+from tui.services.settings import Settings
 from tui.widgets.chart import LineChart
 from tui.widgets.field_row import FieldRow
 from tui.widgets.run_progress import RunStatus, status_text

@@ -6,8 +6,8 @@ import pytest
 
 from kerashp.config import load_preset
 from kerashp.errors import PresetError
-from tui.settings import Settings
-from tui.tweak_fields import as_text, check_edits, differs, relevant, tweak_fields
+from tui.services.settings import Settings
+from tui.services.tweak_fields import as_text, check_edits, differs, relevant, tweak_fields
 
 
 def test_fields_come_from_the_schema_and_the_preset():

@@ -1,1 +1,1 @@
-"""The app's pages: presets, tweak, training dashboard, runs, run detail, comparison."""
+"""The app's pages: presets, tweak, training dashboard, runs, run detail, comparison, search."""

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from kerashp.console import fmt
+from kerashp.cli.console import fmt
 from kerashp.runs import RunDir
 from tui.widgets.chart import look
 from tui.widgets.curves import Curves

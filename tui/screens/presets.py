@@ -18,7 +18,7 @@ from textual.worker import get_current_worker
 from kerashp.config import Preset, available_presets
 from kerashp.errors import PresetError
 from tui.screens.tweak import TweakScreen
-from tui.summaries import HELPER
+from tui.services.model_summary import HELPER
 from tui.widgets.preset_details import PresetDetails
 from tui.widgets.key_footer import KeyFooter
 

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from kerashp.console import fmt
+from kerashp.cli.console import fmt
 from kerashp.runs import RunDir
 from tui.widgets.curves import Curves
 from tui.widgets.epoch_table import EpochTable

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from kerashp.console import run_row
+from kerashp.cli.console import run_row
 from kerashp.events import Event, RunFinished, RunStarted
 from kerashp.runs import RunDir, list_runs
 from tui.screens.compare import CompareScreen

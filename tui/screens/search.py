@@ -18,15 +18,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from kerashp.config import Preset
-from kerashp.console import fmt
+from kerashp.cli.console import fmt
 from kerashp.errors import UserError
 from kerashp.runs import list_runs
 from kerashp.search.records import TrialRecord
 from kerashp.search.results import SearchResults
-from kerashp.search_view import describe_values, short_names
-from tui.run_follower import RunFollower
-from tui.screens.search_dialogs import NewSearchDialog, OpenSearchDialog
-from tui.search_process import SearchProcess
+from kerashp.cli.search_view import describe_values, short_names
+from tui.services.run_follower import RunFollower
+from tui.dialogs.search import NewSearchDialog, OpenSearchDialog
+from tui.services.search_process import SearchProcess
 from tui.widgets.curves import Curves
 from tui.widgets.run_progress import RunProgress
 from tui.widgets.key_footer import KeyFooter

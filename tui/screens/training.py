@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from kerashp.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted
-from tui.live import LiveRun
+from tui.services.live import LiveRun
 from tui.widgets.curves import Curves
 from tui.widgets.epoch_table import EpochTable
 from tui.widgets.run_progress import RunProgress, RunStatus

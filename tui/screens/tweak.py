@@ -14,9 +14,9 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, Select, Static
 
 from kerashp.errors import UserError
-from tui.preset_files import save_variant
-from tui.screens.save_preset import SavePresetDialog
-from tui.tweak_fields import check_edits, differs, overrides_for, relevant, tweak_fields
+from tui.services.preset_files import save_variant
+from tui.dialogs.save_preset import SavePresetDialog
+from tui.services.tweak_fields import check_edits, differs, overrides_for, relevant, tweak_fields
 from tui.widgets.field_row import CHANGED_MARK, FieldRow
 from tui.widgets.key_footer import KeyFooter
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 from textual.widget import Widget
 
-from kerashp.console import fmt
+from kerashp.cli.console import fmt
 
 # braille dot bits by (column, row) inside one 2x4 cell
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))

@@ -11,7 +11,7 @@ import math
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 
-from kerashp.fields import is_number
+from kerashp.config.fields import is_number
 from tui.widgets.chart import LineChart, Reference, Series
 
 # which `[reference]` figure a chart compares against, in order of preference

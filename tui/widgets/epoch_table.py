@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from kerashp.console import fmt
+from kerashp.cli.console import fmt
 
 BEST = "★"
 COLUMNS = (

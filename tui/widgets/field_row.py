@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static
 
-from tui.tweak_fields import TweakField, as_text
+from tui.services.tweak_fields import TweakField, as_text
 
 CHANGED_MARK = "●"
 

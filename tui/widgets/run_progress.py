@@ -10,8 +10,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from kerashp.console import fmt
-from tui.live import LiveRun, duration
+from kerashp.cli.console import fmt
+from tui.services.live import LiveRun, duration
 
 STATUS_MARK = {"running": "▶", "paused": "⏸", "stopping": "■", "starting": "…"}
 OUTCOME_CLASSES = ("completed", "stopped", "diverged", "failed", "interrupted", "paused")

@@ -1,0 +1,160 @@
+"""Reports: the figures and final-epoch tables of a study, of a search's trials, or of any runs.
+
+A report has sections (one study factor, one search, one set of runs). Each section's folder gets
+`loss.png`, `accuracy.png`, `lr.png` (only when the runs' learning-rate curves differ), `table.md`
+and `table.csv`; a search section adds `objective.png` and `parallel.png`. `report.md` at the top
+ties the sections together and names each section's winner; `report.html` is the same page with
+the figures inline, one file to open or send.
+
+This module draws and writes; what is shown comes in as sections (`sections`), tables are made in
+`tables` and the HTML page in `pages`.
+
+The winner is the run with the highest final-epoch validation accuracy among completed runs (a
+diverged run's last weights are not usable; a run still training, stopped or killed has not
+finished), as the studies compared them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Iterator
+
+from kerashp.report import figures
+from kerashp.report.pages import markdown_to_html
+from kerashp.report.sections import Section, Series
+from kerashp.report.tables import (
+    md_text,
+    pick_winner,
+    reference_table,
+    table_csv,
+    table_markdown,
+    trials_table,
+    winner_sentence,
+)
+from kerashp.runs import atomic_write
+from kerashp.text import slug
+
+FIGURES = ("loss.png", "accuracy.png", "lr.png", "objective.png", "parallel.png")  # every figure a section may draw
+
+
+def write_report(root: Path, title: str, sections: list[Section], intro=(), compare_reference: bool = False) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    if len(sections) > 1:  # each section in a subfolder: nothing at the top is current
+        _remove(root, [*FIGURES, "table.md", "table.csv"])
+    lines = [f"# {md_text(title[:1].upper() + title[1:])}", "", *_paragraphs(intro)]
+    numbers = _Numbers()
+    for index, section in enumerate(sections, start=1):
+        folder = root
+        if len(sections) > 1:
+            folder = root / (section.folder_name or f"{index}-{slug(section.title)}")
+            lines += [f"## {md_text(section.title[:1].upper() + section.title[1:])}", ""]
+        lines += _write_section(section, folder, root, numbers, compare_reference)
+    text = "\n".join(lines).rstrip() + "\n"
+    atomic_write(root / "report.md", text)
+    atomic_write(root / "report.html", markdown_to_html(title, text, root, numbers.drawn))
+    return root / "report.md"
+
+
+class _Numbers:
+    """Figure and table numbers running through a whole report, as in a lab report, and the
+    figure files drawn (any other figure file in a section's folder is stale)."""
+
+    def __init__(self) -> None:
+        self.figures: Iterator[int] = itertools.count(1)
+        self.tables: Iterator[int] = itertools.count(1)
+        self.drawn: set[Path] = set()
+
+
+def _write_section(section: Section, folder: Path, root: Path, numbers: _Numbers, compare_reference: bool) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = _paragraphs(section.notes)
+    rows = [one.stats() for one in section.series]
+    drawn = [(plot_text(one.label), one.history) for one in section.series if one.history]
+    subject = plot_text(section.subject or section.title)
+    if drawn:
+        references = _reference_lines(section.series) if compare_reference else []
+        for metric in ("loss", "accuracy"):
+            path = figures.curves_figure(folder / f"{metric}.png", drawn, metric, f"{metric.capitalize()} per epoch: {subject}",
+                                         references if metric == "accuracy" else ())  # fmt: skip
+            lines += _figure(path, root, numbers, f"Training (dashed) and validation (solid) {metric} per epoch.")
+        if learning_rates_differ([history for _, history in drawn]):
+            path = figures.lr_figure(folder / "lr.png", drawn, f"Learning rate per epoch: {subject}")
+            lines += _figure(path, root, numbers, "Learning rate at the end of each epoch.")
+    if rows:
+        winner = pick_winner(rows)
+        table = table_markdown(rows, winner, next(numbers.tables))
+        atomic_write(folder / "table.md", "\n".join(table) + "\n")
+        atomic_write(folder / "table.csv", table_csv(rows, winner))
+        lines += [*table, "", winner_sentence(rows, winner), ""]
+    if section.trials and section.trials.scored():
+        lines += _trial_figures(section, folder, root, numbers)
+    if compare_reference:
+        references = [one.preset.get("reference", {}) for one in section.series]
+        lines += reference_table(references, rows, next(numbers.tables))
+    _remove(folder, [name for name in FIGURES if folder / name not in numbers.drawn])
+    return lines
+
+
+def learning_rates_differ(histories: list[list[dict]]) -> bool:
+    """Whether any epoch that every run reached ended with different learning rates: runs that
+    only stopped at different epochs (a diverged or shorter run) followed the same schedule."""
+    rates = [{row["epoch"]: row["lr"] for row in history if "lr" in row} for history in histories]
+    shared = set.intersection(*(set(one) for one in rates)) if rates else set()
+    return any(len({one[epoch] for one in rates}) > 1 for epoch in shared)
+
+
+def plot_text(text: str) -> str:
+    """A user's name as matplotlib shows it literally: `$` would start mathtext (and a bad formula
+    fails the whole report), and a legend leaves out labels that start with `_`."""
+    text = str(text).replace("$", r"\$")
+    return f" {text}" if text.startswith("_") else text
+
+
+def _remove(folder: Path, names) -> None:
+    """Delete what an earlier report drew there and this one did not (a resumed study, fewer sections)."""
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
+
+
+def _figure(path: Path, root: Path, numbers: _Numbers, caption: str) -> list[str]:
+    number = next(numbers.figures)
+    numbers.drawn.add(path)
+    return [f"![Figure {number}]({path.relative_to(root).as_posix()})", "", f"*Figure {number}. {caption}*", ""]
+
+
+def _paragraphs(texts) -> list[str]:
+    return [line for text in texts for line in (text, "")]
+
+
+def _trial_figures(section: Section, folder: Path, root: Path, numbers: _Numbers) -> list[str]:
+    trials = section.trials
+    scored = trials.scored()
+    objectives = [float(row["objective"]) for row in scored]
+    lines = []
+    objective, title = plot_text(trials.objective), plot_text(section.title)
+    points = [(plot_text(row["trial_id"]), value) for row, value in zip(scored, objectives)]
+    path = figures.objective_figure(folder / "objective.png", points, objective, trials.maximize,
+                                    f"Objective per trial: {title}")
+    lines += _figure(path, root, numbers, f"{md_text(trials.objective)} of each trial in order, and the best so far.")
+    if trials.hyperparameters:
+        columns = {plot_text(name): [plot_text(row[name]) for row in scored] for name in trials.hyperparameters}
+        path = figures.parallel_figure(folder / "parallel.png", columns, objectives, objective, trials.maximize,
+                                       f"Hyperparameters vs {objective}: {title}",
+                                       [plot_text(f"trial {row['trial_id']}") for row in scored])  # fmt: skip
+        lines += _figure(path, root, numbers, "Each trial's hyperparameters and objective; the best trial is drawn thickest, outlined in black.")
+    return [*lines, *trials_table(trials, next(numbers.tables))]
+
+
+def _reference_lines(series: list[Series]) -> list[tuple[str, float]]:
+    """The accuracies the presets' source studies reported, once each, for the accuracy figure."""
+    lines: dict[tuple[str, float], None] = {}
+    for one in series:
+        reference = one.preset.get("reference", {})
+        epochs = f", {reference['epochs']} epochs" if "epochs" in reference else ""
+        for key in ("train_accuracy", "val_accuracy"):
+            if isinstance(reference.get(key), (int, float)):
+                name = one.summary.get("preset", "")
+                label = plot_text(f"reported {key.replace('_accuracy', '')} acc ({name}{epochs})")
+                lines[(label, float(reference[key]))] = None
+    return list(lines)

@@ -1,0 +1,54 @@
+"""The memory-layout probe: it leaves the model as it found it, and either layout trains alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kerashp.backend import use_torch_backend
+
+use_torch_backend()
+
+import keras  # noqa: E402
+
+from kerashp.config import load_preset  # noqa: E402
+from kerashp.data.batches import ImageBatches  # noqa: E402
+from kerashp.training.fast.layout import CHANNELS_LAST, CONTIGUOUS, fastest_layout  # noqa: E402
+from kerashp.models import build_model  # noqa: E402
+
+
+def lenet(seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    model = build_model("lenet5", load_preset("lenet5")["model"], (32, 32, 3), 4)
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def test_the_probe_picks_a_layout_and_leaves_every_weight_as_it_was():
+    model = lenet()
+    before = model.get_weights()  # batch norm's moving statistics included
+    assert fastest_layout(model, batch_size=16) in (CONTIGUOUS, CHANNELS_LAST)
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    assert all(v.value.grad is None for v in model.trainable_variables)
+
+
+@pytest.mark.parametrize("layout", [CONTIGUOUS, CHANNELS_LAST])
+def test_batches_come_in_the_chosen_layout_with_the_same_values(layout):
+    images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    feed = ImageBatches(images, np.arange(8) % 4, 4, 8, np.zeros(3), np.ones(3), channels_first=True)
+    feed.layout = layout
+    x, _ = feed[0]
+    assert x.shape == (8, 3, 32, 32) and x.flags["C_CONTIGUOUS"] == (layout == CONTIGUOUS)
+    np.testing.assert_allclose(x, images.transpose(0, 3, 1, 2) / 255.0, rtol=1e-6)
+
+
+def test_training_in_either_layout_gives_the_same_losses():
+    images = np.random.default_rng(1).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(64) % 4
+    losses = {}
+    for layout in (CONTIGUOUS, CHANNELS_LAST):
+        feed = ImageBatches(images, labels, 4, 16, np.full(3, 0.5), np.full(3, 0.25), channels_first=True)
+        feed.layout = layout
+        losses[layout] = lenet().fit(feed, epochs=2, verbose=0).history["loss"]
+    np.testing.assert_allclose(losses[CONTIGUOUS], losses[CHANNELS_LAST], rtol=1e-4)
