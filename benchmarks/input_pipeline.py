@@ -23,12 +23,12 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter  # noqa: E402
+from PIL import Image  # noqa: E402
 
-from kerashp.data.augment import build_pipeline  # noqa: E402
 from kerashp.config import load_preset  # noqa: E402
 from kerashp.data import load_dataset  # noqa: E402
+from kerashp.data.augment import build_pipeline  # noqa: E402
 from kerashp.data.batches import ImageBatches  # noqa: E402
 from kerashp.data.mixing import MixSpec  # noqa: E402
 from kerashp.training.run import train  # noqa: E402

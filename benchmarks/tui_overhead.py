@@ -30,7 +30,7 @@ PRESET = "lenet5"
 
 def throughput(run_dir: Path) -> float:
     """Training images per second over every epoch but the first."""
-    from kerashp.runs import RunDir
+    from kerashp.runs.folder import RunDir
 
     run = RunDir(run_dir)
     images = len(np.load(run.path / "split.npz")["train"])

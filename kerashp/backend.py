@@ -13,8 +13,7 @@ def use_torch_backend() -> None:
     chosen = os.environ.get("KERAS_BACKEND")
     if chosen and chosen != "torch":
         raise UserError(
-            f"KERAS_BACKEND={chosen}: kerashp trains with Keras on PyTorch; "
-            "unset KERAS_BACKEND or set it to torch"
+            f"KERAS_BACKEND={chosen}: kerashp trains with Keras on PyTorch; unset KERAS_BACKEND or set it to torch"
         )
     os.environ["KERAS_BACKEND"] = "torch"
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # never phone home

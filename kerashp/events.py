@@ -4,8 +4,9 @@ imports no UI library. Every event is a small frozen dataclass that serialises t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 
 @dataclass(frozen=True)

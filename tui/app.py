@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Iterable
+from collections.abc import Iterable
+from pathlib import Path
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -21,21 +22,21 @@ from textual.signal import Signal
 from textual.theme import BUILTIN_THEMES
 from textual.worker import Worker
 
-from kerashp.cli.options import add_overrides, add_runs_dir, runs_dir
 from kerashp.config import Preset, available_presets, load_preset, parse_override
 from kerashp.data import check_preset_data
 from kerashp.errors import UserError
 from kerashp.events import Event, RunFailed, RunFinished
-from tui.services.live import LiveRun, RunEvent
-from tui.services.preset_files import put_user_presets_on_path
+from kerashp.runs.listing import RUNS_DIR_ENV, default_runs_dir
 from tui.screens.presets import PresetsScreen
 from tui.screens.runs import RunsScreen
 from tui.screens.search import SearchScreen
 from tui.screens.training import TrainingScreen
+from tui.services.live import LiveRun, RunEvent
+from tui.services.preset_files import put_user_presets_on_path
 from tui.services.search_process import SearchProcess
 from tui.services.settings import Settings
-from tui.theme import opposite, query_background, terminal_theme
 from tui.services.training_process import TrainingProcess
+from tui.theme import opposite, query_background, terminal_theme
 
 SCREENS = Binding.Group("screens", compact=True)
 SEVERITY = {"completed": "information", "stopped": "warning", "interrupted": "warning"}
@@ -176,7 +177,9 @@ class KerashpApp(App):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Light/dark", "Switch between the light and dark theme (ctrl+t)", self.action_toggle_theme)
         for key, mode in (("1", "presets"), ("2", "training"), ("3", "runs"), ("4", "search")):
-            yield SystemCommand(f"Go to {mode}", f"Show the {mode} screen ({key})", lambda mode=mode: self.switch_mode(mode))
+            yield SystemCommand(
+                f"Go to {mode}", f"Show the {mode} screen ({key})", lambda mode=mode: self.switch_mode(mode)
+            )
         if self.live is not None and not self.live.ended:
             yield SystemCommand("Stop run", "Stop the running run at its last finished epoch (s)", self.stop_run)
             yield SystemCommand("Pause/resume run", "Pause or resume the running run (space)", self.toggle_pause)
@@ -189,8 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_runs_dir(parser)
-    add_overrides(parser)
+    parser.add_argument(
+        "--runs-dir", type=Path, default=None, help=f"where runs are kept (default: ${RUNS_DIR_ENV} or ./runs)"
+    )
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a preset key, e.g. --set optimizer.learning_rate=0.05 (repeatable; TOML values)",
+    )  # fmt: skip
     parser.add_argument("--preset", default="", metavar="NAME", help="the preset to highlight at start")
     parser.add_argument("--theme", help="a Textual theme name (default: follow the terminal's dark/light background)")
     return parser
@@ -223,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kerashp-tui: error: {exc}", file=sys.stderr)
         return 2
     theme = args.theme or terminal_theme(background=query_background())
-    app = KerashpApp(Settings(runs_dir(args), tuple(args.overrides), args.preset), theme=theme)
+    app = KerashpApp(Settings(args.runs_dir or default_runs_dir(), tuple(args.overrides), args.preset), theme=theme)
     try:
         app.run()
     finally:

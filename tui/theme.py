@@ -19,7 +19,7 @@ import select
 import termios
 import time
 import tty
-from typing import Mapping
+from collections.abc import Mapping
 
 DARK, LIGHT = "textual-dark", "textual-light"
 LIGHT_BACKGROUNDS = {7, 15}

@@ -29,7 +29,9 @@ def register(subcommands) -> None:
     add_overrides(parser)
     parser.add_argument("--n", type=positive_int, default=32, help="images to show (default 32)")
     parser.add_argument(
-        "--out", default=None, metavar="FILE|DIR",
+        "--out",
+        default=None,
+        metavar="FILE|DIR",
         help="image to write: .png, .jpg, .pdf or .svg (no suffix: .png; a folder: augment-<preset>.png in it; "
         "default: augment-<preset>.png)",
     )
@@ -65,5 +67,7 @@ def output_path(text: str | None, preset_name: str) -> Path:
     if not out.suffix:
         return out.with_name(f"{out.name}.png")
     if out.suffix.lower() not in IMAGE_SUFFIXES:
-        raise UserError(f"--out {out}: '{out.suffix}' is not an image type kerashp writes (use .png, .jpg, .pdf or .svg)")
+        raise UserError(
+            f"--out {out}: '{out.suffix}' is not an image type kerashp writes (use .png, .jpg, .pdf or .svg)"
+        )
     return out

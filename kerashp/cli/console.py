@@ -5,29 +5,16 @@ never reaches into the engine."""
 
 from __future__ import annotations
 
-import math
-
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from kerashp import events as ev
-
+from kerashp.text import number as fmt
+from kerashp.text import plural, seconds
 
 EPOCH_LEGEND = "loss and acc per epoch: training/validation"
-FIXED_BELOW = 1e4  # larger numbers (a diverging loss) are written as 1.211e+15, not sixteen digits
-
-
-def fmt(value, digits: int = 4) -> str:
-    """A number as every kerashp table and line writes it: `digits` decimals, or `digits` significant
-    digits in exponent form when it is tiny or huge."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        fixed = 1e-3 <= abs(value) < FIXED_BELOW or not value or not math.isfinite(value)
-        return f"{value:.{digits}f}" if fixed else f"{value:.{digits}g}"
-    return str(value)
 
 
 def epoch_metrics(metrics: dict) -> str:
@@ -35,31 +22,6 @@ def epoch_metrics(metrics: dict) -> str:
     epoch line fits 80 columns."""
     loss, acc = (f"{fmt(metrics.get(key))}/{fmt(metrics.get(f'val_{key}'))}" for key in ("loss", "accuracy"))
     return f"loss {loss}  acc {acc}"
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 epoch`, `30 epochs`."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def seconds(value: float) -> str:
-    """`9.8s`, `123s`: tenths only where they matter."""
-    return f"{value:.1f}s" if value < 100 else f"{value:.0f}s"
-
-
-def run_row(run) -> tuple[str, ...]:
-    """A run's name, status, epochs, best/final validation and test accuracy and wall time, as
-    `kerashp runs` and the TUI's runs screen list them (from its `kerashp.runs.RunDir`)."""
-    summary, history = run.read_summary(), run.read_history()
-    best = (summary.get("best") or {}).get("val_accuracy")
-    final = (summary.get("final") or {}).get("val_accuracy")
-    if final is None:  # killed mid-run: its summary was never finished, its history was
-        accuracies = [row["val_accuracy"] for row in history if "val_accuracy" in row]
-        best, final = (max(accuracies), accuracies[-1]) if accuracies else (None, None)
-    test = (summary.get("test") or {}).get("accuracy")
-    epochs = f"{summary.get('epochs_done', len(history))}/{summary.get('epochs', '?')}"
-    wall = f"{summary['wall_time']:.0f}s" if "wall_time" in summary else "-"
-    return run.name, run.status(), epochs, fmt(best), fmt(final), fmt(test), wall
 
 
 class ConsoleView:
@@ -143,8 +105,12 @@ class ConsoleView:
     def on_RunFinished(self, event: ev.RunFinished) -> None:
         self.close_bar()
         s = event.summary
-        colour = {"completed": "green", "diverged": "red", "interrupted": "yellow", "stopped": "yellow"}.get(event.status, "red")
-        self.console.print(f"[{colour}]{event.status}[/]  {escape(str(event.run_dir))}", soft_wrap=True)  # not a table title: that wraps
+        colour = {"completed": "green", "diverged": "red", "interrupted": "yellow", "stopped": "yellow"}.get(
+            event.status, "red"
+        )
+        self.console.print(
+            f"[{colour}]{event.status}[/]  {escape(str(event.run_dir))}", soft_wrap=True
+        )  # not a table title: that wraps
         table = Table()
         for column in ("", "loss", "accuracy"):
             table.add_column(column, justify="right" if column else "left")
@@ -157,15 +123,19 @@ class ConsoleView:
         self.console.print(table)
         if event.status == "diverged":
             last = s.get("last_finite") or {}
-            lines = [f"[red]loss became NaN/inf in epoch {s.get('diverged_at_epoch')}[/]; "
-                     "finished epochs are in history.csv"]
+            lines = [
+                f"[red]loss became NaN/inf in epoch {s.get('diverged_at_epoch')}[/]; finished epochs are in history.csv"
+            ]
             if last:
-                lines.append(f"  last finite: epoch {last['epoch']} batch {last['batch']}, "
-                             f"loss {fmt(last['loss'])}, accuracy {fmt(last['accuracy'])}")
+                lines.append(
+                    f"  last finite: epoch {last['epoch']} batch {last['batch']}, "
+                    f"loss {fmt(last['loss'])}, accuracy {fmt(last['accuracy'])}"
+                )
             self.console.print("\n".join(lines), soft_wrap=True)
         elif event.status in ("interrupted", "stopped") and self.resume_hint:
-            self.console.print(f"[yellow]stopped[/]: resume with  kerashp train --resume {escape(str(event.run_dir))}",
-                               soft_wrap=True)
+            self.console.print(
+                f"[yellow]stopped[/]: resume with  kerashp train --resume {escape(str(event.run_dir))}", soft_wrap=True
+            )
         self.console.print(f"wall time {s.get('wall_time', 0):.1f}s")
 
     def on_RunFailed(self, event: ev.RunFailed) -> None:

@@ -9,7 +9,9 @@ from kerashp.cli.options import add_runs_dir, runs_dir, subcommand
 
 
 def register(subcommands) -> None:
-    parser = subcommand(subcommands, "info", "versions, backend, devices and where data and runs live", "  kerashp info\n")
+    parser = subcommand(
+        subcommands, "info", "versions, backend, devices and where data and runs live", "  kerashp info\n"
+    )
     add_runs_dir(parser)
     parser.set_defaults(handler=show_info)
 

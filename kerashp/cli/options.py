@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 
 from kerashp.errors import UserError
-
-RUNS_DIR_ENV = "KERASHP_RUNS_DIR"
+from kerashp.runs.listing import RUNS_DIR_ENV, default_runs_dir
 
 
 class Parser(argparse.ArgumentParser):
@@ -30,10 +29,6 @@ class Parser(argparse.ArgumentParser):
             if isinstance(action, argparse._SubParsersAction) and getattr(parsed, action.dest, None) in action.choices:
                 return action.choices[getattr(parsed, action.dest)].chosen(parsed)
         return self
-
-
-def default_runs_dir() -> Path:
-    return Path(os.environ.get(RUNS_DIR_ENV, "runs"))
 
 
 def add_runs_dir(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,9 @@ EXAMPLES = """  kerashp presets list
 def register(subcommands) -> None:
     parser = subcommand(subcommands, "presets", "list, show or validate presets", EXAMPLES)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("list", help="every preset with its study and reference figure").set_defaults(handler=list_presets)
+    actions.add_parser("list", help="every preset with its study and reference figure").set_defaults(
+        handler=list_presets
+    )
     show = actions.add_parser("show", help="print a resolved preset (extends and overrides applied) as TOML")
     show.add_argument("preset", metavar="NAME|FILE")
     add_overrides(show)
@@ -44,8 +46,15 @@ def list_presets(args) -> int:
     for index, (study, study_rows) in enumerate(rows.items()):
         if index:
             console.print()
-        table = Table(title=study, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_header=not index,
-                      show_edge=False, padding=(0, 0, 0, 1))  # a space, then two between columns: 80 wide
+        table = Table(
+            title=study,
+            title_justify="left",
+            title_style="bold",
+            box=box.SIMPLE_HEAD,
+            show_header=not index,
+            show_edge=False,
+            padding=(0, 0, 0, 1),
+        )  # a space, then two between columns: 80 wide
         for column, width in zip(("preset", "model", "data"), widths):
             table.add_column(column, width=width, no_wrap=True)
         table.add_column("reported")

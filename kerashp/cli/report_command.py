@@ -27,9 +27,18 @@ EXAMPLES = """  # redraw a study's report in its folder
 
 
 def register(subcommands) -> None:
-    parser = subcommand(subcommands, "report", "draw loss/accuracy figures and final-epoch tables for runs, studies or searches", EXAMPLES)
+    parser = subcommand(
+        subcommands,
+        "report",
+        "draw loss/accuracy figures and final-epoch tables for runs, studies or searches",
+        EXAMPLES,
+    )
     parser.add_argument("paths", nargs="+", type=Path, metavar="RUN|RUNS_DIR|STUDY|SEARCH")
-    parser.add_argument("--out", type=Path, help="report folder (default: the study's own folder, a search's report/, else reports/NAME)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="report folder (default: the study's own folder, a search's report/, else reports/NAME)",
+    )
     parser.add_argument(
         "--compare-reference", action="store_true",
         help="show the figures each preset's source study reported ([reference]) next to the measured ones",
@@ -54,8 +63,9 @@ def report(paths: list[Path], out: Path | None = None, compare_reference: bool =
 
 def source_kind(path: Path) -> str:
     """study (study.json), search (trials.csv), run (preset.toml) or runs (a folder of runs)."""
-    from kerashp.runs import list_runs
+    from kerashp.runs.folder import list_runs
     from kerashp.study.folder import STUDY_FILE
+
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")
     for kind, marker in (("study", STUDY_FILE), ("search", "trials.csv"), ("run", "preset.toml")):
@@ -70,7 +80,7 @@ def collect(paths: list[Path]) -> tuple[str, list[str], list[Section], Path]:
     """Title, introduction, sections and default output folder for any mix of runs, runs folders,
     studies and searches."""
     from kerashp.report import runs_section
-    from kerashp.runs import list_runs
+    from kerashp.runs.folder import list_runs
     from kerashp.search.report_section import search_section
     from kerashp.study.study import study_content
 

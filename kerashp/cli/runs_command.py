@@ -6,7 +6,9 @@ from kerashp.cli.options import add_runs_dir, runs_dir, subcommand
 
 
 def register(subcommands) -> None:
-    parser = subcommand(subcommands, "runs", "list runs with their status and key metrics", "  kerashp runs --runs-dir runs\n")
+    parser = subcommand(
+        subcommands, "runs", "list runs with their status and key metrics", "  kerashp runs --runs-dir runs\n"
+    )
     add_runs_dir(parser)
     parser.set_defaults(handler=list_runs_table)
 
@@ -17,7 +19,7 @@ def list_runs_table(args) -> int:
     from rich.table import Table
 
     from kerashp.cli.console import run_row
-    from kerashp.runs import list_runs
+    from kerashp.runs.folder import list_runs
 
     directory = runs_dir(args)
     runs = list_runs(directory)

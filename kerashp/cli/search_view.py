@@ -15,43 +15,11 @@ from rich.text import Text
 from kerashp import events as ev
 from kerashp.cli.console import EPOCH_LEGEND, ConsoleView, fmt, plural
 from kerashp.search import events as sev
+from kerashp.search.labels import short_names, shown, value_pairs
 from kerashp.search.records import TrialRecord
 
 LIVE = ("Progress", "EpochStarted", "BatchEnded", "EpochEnded", "Evaluated", "RunFailed")  # handed to ConsoleView
-MIN_NAME = 5  # `horizontal_flip.p`, not `p`; `optimizer.name`, not `name` (model and schedule have one too)
 COLOURS = {"completed": "green", "pruned": "yellow", "failed": "red", "running": "cyan"}
-
-
-def shown(value) -> str:
-    """A hyperparameter as trials.csv and presets write it (`true`, not Python's `True`)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return fmt(value)
-
-
-def value_pairs(values: dict, keys: list[str] = ()) -> list[str]:
-    """`key=value` pairs, those in `keys` (the space's declared order) first."""
-    ordered = [key for key in keys if key in values] + [key for key in values if key not in keys]
-    return [f"{key}={shown(values[key])}" for key in ordered]
-
-
-def describe_values(values: dict, keys: list[str] = ()) -> str:
-    return "  ".join(value_pairs(values, keys))
-
-
-def short_names(keys: list[str]) -> dict[str, str]:
-    """Each key's shortest dotted suffix that no other key ends with (`optimizer.learning_rate` ->
-    `learning_rate`), so the table stays narrow."""
-    names = {}
-    for key in keys:
-        parts = key.split(".")
-        for size in range(1, len(parts) + 1):
-            name = ".".join(parts[-size:])
-            ambiguous = any(other != key and (other == name or other.endswith("." + name)) for other in keys)
-            if not ambiguous and len(name) >= MIN_NAME:
-                break
-        names[key] = name
-    return names
 
 
 def results_table(
@@ -72,7 +40,7 @@ def results_table(
         first = not parts
         part_title = title if first else ""
         parts.append(_results_table(records, objective, fitted, names, part_title, split_headers=True, first=first))
-        rest = rest[len(fitted):]
+        rest = rest[len(fitted) :]
         if not rest:
             return Group(*parts)
 
@@ -108,7 +76,12 @@ def split_header(name: str) -> str:
 
 
 def _results_table(
-    records: list[TrialRecord], objective: str, keys: list[str], names: dict[str, str], title: str, split_headers: bool,
+    records: list[TrialRecord],
+    objective: str,
+    keys: list[str],
+    names: dict[str, str],
+    title: str,
+    split_headers: bool,
     first: bool = True,
 ) -> Table:
     """The trials with `keys` as columns headed by `names`: after the bookkeeping columns (`first`),
@@ -120,7 +93,9 @@ def _results_table(
         columns.append("worker")
     header = split_header if split_headers else str
     for column in columns:
-        table.add_column(header(column), justify="left" if column in ("trial", "status", "worker") else "right", no_wrap=True)
+        table.add_column(
+            header(column), justify="left" if column in ("trial", "status", "worker") else "right", no_wrap=True
+        )
     for key in keys:
         table.add_column(header(names[key]), justify="right", no_wrap=True)
     for record in records:

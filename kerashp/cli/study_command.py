@@ -42,9 +42,14 @@ def register(subcommands) -> None:
     add_overrides(parser)
     parser.add_argument("--epochs", type=positive_int, help="override train.epochs for every variant")
     parser.add_argument("--name", help="study folder name (default: preset and varied keys, or the study file's name)")
-    parser.add_argument("--jobs", type=positive_int, default=1, help="variants trained at once, in separate processes (one GPU each)")
     parser.add_argument(
-        "--studies-dir", type=Path, default=None, help=f"where studies are kept (default: ${STUDIES_DIR_ENV} or ./studies)"
+        "--jobs", type=positive_int, default=1, help="variants trained at once, in separate processes (one GPU each)"
+    )
+    parser.add_argument(
+        "--studies-dir",
+        type=Path,
+        default=None,
+        help=f"where studies are kept (default: ${STUDIES_DIR_ENV} or ./studies)",
     )
     parser.set_defaults(handler=run)
 
@@ -55,7 +60,9 @@ def run(args) -> int:
     studies_dir = args.studies_dir or Path(os.environ.get(STUDIES_DIR_ENV, "studies"))
     if args.source and Path(args.source).is_dir():
         if args.preset or args.vary or args.overrides or args.epochs or args.name:
-            raise UserError(f"{args.source}: a study folder resumes with its own plan; --preset, --vary, --set, --epochs and --name do not apply")
+            raise UserError(
+                f"{args.source}: a study folder resumes with its own plan; --preset, --vary, --set, --epochs and --name do not apply"
+            )
         study = Study.open(args.source)
     else:
         if args.source:
@@ -143,7 +150,13 @@ class StudyView:
         self.console.print(line, soft_wrap=True)
 
     def on_VariantFinished(self, event) -> None:
-        colour = "green" if event.status == "completed" else "yellow" if event.status in ("stopped", "interrupted", "diverged") else "red"
+        colour = (
+            "green"
+            if event.status == "completed"
+            else "yellow"
+            if event.status in ("stopped", "interrupted", "diverged")
+            else "red"
+        )
         detail = f"\n  {escape(event.detail)}" if event.detail else ""  # a log's path and last line: never cut
         head = f"variant {event.number}/{event.total}  {escape(event.label)}: [{colour}]{event.status}[/]"
         self.console.print(f"{head}{detail}", soft_wrap=True)
@@ -176,7 +189,7 @@ def factor_table(event):
     for header in ("train\nloss", "train\nacc", "val\nloss", "val\nacc", "best val\nacc (epoch)", "test\nacc"):
         table.add_column(header, justify="right", no_wrap=True)
     for index, row in enumerate(event.rows):
-        name = escape(row["variant"][len(prefix):] if bare else row["variant"])
+        name = escape(row["variant"][len(prefix) :] if bare else row["variant"])
         if row["status"] != "completed":
             name += f" [yellow]{row['status']}[/]"
         if index == event.winner:

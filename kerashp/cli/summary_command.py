@@ -15,11 +15,17 @@ EXAMPLES = """  # 62,006 parameters, 651,720 MACs:
 
 
 def register(subcommands) -> None:
-    parser = subcommand(subcommands, "summary", "print a preset's model per layer: output shape, parameters, MACs", EXAMPLES)
+    parser = subcommand(
+        subcommands, "summary", "print a preset's model per layer: output shape, parameters, MACs", EXAMPLES
+    )
     parser.add_argument("--preset", required=True, metavar="NAME|FILE")
     add_overrides(parser)
-    parser.add_argument("--input-shape", type=_shape, metavar="H,W,C", help="input shape (default: what the preset's data gives)")
-    parser.add_argument("--classes", type=positive_int, metavar="N", help="number of classes (default: the preset's data)")
+    parser.add_argument(
+        "--input-shape", type=_shape, metavar="H,W,C", help="input shape (default: what the preset's data gives)"
+    )
+    parser.add_argument(
+        "--classes", type=positive_int, metavar="N", help="number of classes (default: the preset's data)"
+    )
     parser.set_defaults(handler=run)
 
 

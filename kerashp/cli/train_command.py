@@ -17,7 +17,9 @@ EXAMPLES = """  kerashp train --preset lenet5_aug
 def register(subcommands) -> None:
     parser = subcommand(subcommands, "train", "train a preset (or resume a run)", EXAMPLES)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--preset", metavar="NAME|FILE", help="preset name (see `kerashp presets list`) or a .toml file")
+    source.add_argument(
+        "--preset", metavar="NAME|FILE", help="preset name (see `kerashp presets list`) or a .toml file"
+    )
     source.add_argument("--resume", metavar="RUN", help="run directory to continue from its last finished epoch")
     add_overrides(parser)
     parser.add_argument("--epochs", type=positive_int, help="override train.epochs")

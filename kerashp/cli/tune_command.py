@@ -29,30 +29,55 @@ Running the same command again continues a search that was stopped or killed.
 
 
 def register(subcommands) -> None:
-    parser = subcommand(subcommands, "tune", "search hyperparameters with KerasTuner (random, hyperband, bayesian, grid)", EXAMPLES)
+    parser = subcommand(
+        subcommands, "tune", "search hyperparameters with KerasTuner (random, hyperband, bayesian, grid)", EXAMPLES
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", metavar="NAME|FILE", help="preset with a [search] section")
     source.add_argument("--results", metavar="DIR", type=Path, help="print a search's trials, best first, and exit")
-    parser.add_argument("--dir", type=Path, help="search directory (default: RUNS_DIR/<preset>-<algorithm>); "
-                        "without --preset, continue or join the search there")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        help="search directory (default: RUNS_DIR/<preset>-<algorithm>); "
+        "without --preset, continue or join the search there",
+    )
     parser.add_argument("--algorithm", choices=ALGORITHMS, help="override search.algorithm")
-    parser.add_argument("--max-trials", type=positive_int, metavar="N", help="override search.max_trials (raise it to extend a search)")
+    parser.add_argument(
+        "--max-trials", type=positive_int, metavar="N", help="override search.max_trials (raise it to extend a search)"
+    )
     epochs = parser.add_mutually_exclusive_group()
-    epochs.add_argument("--epochs", type=positive_int, metavar="N", help="epochs per trial (train.epochs); with "
-                        "hyperband the most a trial gets (search.max_epochs)")
+    epochs.add_argument(
+        "--epochs",
+        type=positive_int,
+        metavar="N",
+        help="epochs per trial (train.epochs); with hyperband the most a trial gets (search.max_epochs)",
+    )
     epochs.add_argument("--max-epochs", type=positive_int, metavar="N", help="override search.max_epochs (Hyperband)")
     add_overrides(parser)
-    parser.add_argument("--prune", type=positive_int, nargs="?", const=PRUNE_AFTER, metavar="MIN_TRIALS",
-                        help=f"override search.prune: median stopping, which stops a trial whose objective at epoch k is "
-                        f"worse than the median of earlier trials at epoch k, once MIN_TRIALS (default {PRUNE_AFTER}) "
-                        "reached it (not with hyperband)")
-    parser.add_argument("--overwrite", action="store_true", help="delete an earlier search in the directory and start over")
+    parser.add_argument(
+        "--prune",
+        type=positive_int,
+        nargs="?",
+        const=PRUNE_AFTER,
+        metavar="MIN_TRIALS",
+        help=f"override search.prune: median stopping, which stops a trial whose objective at epoch k is "
+        f"worse than the median of earlier trials at epoch k, once MIN_TRIALS (default {PRUNE_AFTER}) "
+        "reached it (not with hyperband)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="delete an earlier search in the directory and start over"
+    )
     parser.add_argument("--export-best", type=Path, metavar="FILE.toml", help="write the best trial as a preset")
     role = parser.add_mutually_exclusive_group()
-    role.add_argument("--chief", metavar="HOST:PORT",
-                      help="serve KerasTuner's oracle to workers (HOST: may be left out: 127.0.0.1)")
-    role.add_argument("--worker", metavar="HOST:PORT", help="run trials handed out by the chief at HOST:PORT (needs --id)")
-    role.add_argument("--local-workers", type=positive_int, metavar="K", help="a chief here plus K worker processes, one per GPU")
+    role.add_argument(
+        "--chief", metavar="HOST:PORT", help="serve KerasTuner's oracle to workers (HOST: may be left out: 127.0.0.1)"
+    )
+    role.add_argument(
+        "--worker", metavar="HOST:PORT", help="run trials handed out by the chief at HOST:PORT (needs --id)"
+    )
+    role.add_argument(
+        "--local-workers", type=positive_int, metavar="K", help="a chief here plus K worker processes, one per GPU"
+    )
     parser.add_argument("--id", type=positive_int, metavar="N", help="this worker's number")
     add_runs_dir(parser)
     parser.set_defaults(handler=run)
@@ -65,8 +90,8 @@ def run(args) -> int:
     role = _role(args)
     base, search = _open_search(args)  # validated before torch is imported
 
-    from kerashp.search.runner import run_local_search, run_search
     from kerashp.cli.search_view import SearchView
+    from kerashp.search.runner import run_local_search, run_search
 
     view = SearchView()
     if args.local_workers:
@@ -95,22 +120,31 @@ def _open_search(args):
     from kerashp.search.space import check_search, epochs_key
 
     if args.preset:
-        options = {"search.algorithm": args.algorithm, "search.max_trials": args.max_trials,
-                   "search.max_epochs": args.max_epochs, "search.prune": args.prune}
+        options = {
+            "search.algorithm": args.algorithm,
+            "search.max_trials": args.max_trials,
+            "search.max_epochs": args.max_epochs,
+            "search.prune": args.prune,
+        }
         overrides = [*args.overrides, *(f"{key}={value}" for key, value in options.items() if value is not None)]
         base = load_preset(args.preset, overrides)
         if args.epochs:  # its key depends on the algorithm, which the preset or --set may choose
             base = load_preset(args.preset, [*overrides, f"{epochs_key(base['search']['algorithm'])}={args.epochs}"])
         if args.prune and base["search"]["algorithm"] == "hyperband":
-            raise UserError("--prune: hyperband stops trials early through its brackets; use it with random, bayesian or grid")
+            raise UserError(
+                "--prune: hyperband stops trials early through its brackets; use it with random, bayesian or grid"
+            )
         check_search(base, source=str(find_preset(args.preset)))
         directory = args.dir or runs_dir(args) / f"{base.name}-{base['search']['algorithm']}"
         search = SearchDir.prepare(directory, base, overwrite=args.overwrite)
     else:
-        if any((args.overrides, args.algorithm, args.max_trials, args.epochs, args.max_epochs, args.prune,
-                args.overwrite)):
-            raise UserError("--dir without --preset continues the search as it was set up; "
-                            "to change it, pass --preset with the same name and your changes")
+        if any(
+            (args.overrides, args.algorithm, args.max_trials, args.epochs, args.max_epochs, args.prune, args.overwrite)
+        ):
+            raise UserError(
+                "--dir without --preset continues the search as it was set up; "
+                "to change it, pass --preset with the same name and your changes"
+            )
         search = SearchDir.open(args.dir)
         base = search.read_preset()
         check_search(base, source=str(search.path / "search.toml"))
@@ -130,8 +164,8 @@ def _role(args):
 def show_results(directory: Path, export_best: Path | None) -> int:
     from rich.console import Console
 
-    from kerashp.search.results import SearchResults
     from kerashp.cli.search_view import results_table
+    from kerashp.search.results import SearchResults
 
     results = SearchResults.load(directory)
     if not results.records:

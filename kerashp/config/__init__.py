@@ -5,7 +5,15 @@ table (`model_table`) say what a preset may hold; none of it imports torch or ke
 checked in milliseconds, before anything heavy loads.
 """
 
-from kerashp.config.files import PRESET_PATH_ENV, available_presets, find_preset, portable, preset_dirs, preset_toml, read_toml
+from kerashp.config.files import (
+    PRESET_PATH_ENV,
+    available_presets,
+    find_preset,
+    portable,
+    preset_dirs,
+    preset_toml,
+    read_toml,
+)
 from kerashp.config.loading import apply_override, deep_merge, load_preset, parse_override
 from kerashp.config.preset import Preset
 from kerashp.config.validation import validate

@@ -122,9 +122,7 @@ class Str(Field):
 
 # tensorflow-datasets' own name syntax (tensorflow_datasets.core.naming._NAME_REG): `[namespace:]name`,
 # then optionally `/config`, `:version` (1.2.3, * for any part) and `/key=value,...` builder arguments
-TFDS_NAME = re.compile(
-    r"([\w\-]+:)?[a-zA-Z]\w*(/[\w+\-.]+)?(:(\d+|\*)(\.(\d+|\*)){2})?(/(\w+=[^,]+,?)+)?"
-)
+TFDS_NAME = re.compile(r"([\w\-]+:)?[a-zA-Z]\w*(/[\w+\-.]+)?(:(\d+|\*)(\.(\d+|\*)){2})?(/(\w+=[^,]+,?)+)?")
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,7 @@ import tomli_w
 from kerashp.errors import PresetError
 from kerashp.text import printable
 
-
 PRESET_PATH_ENV = "KERASHP_PRESET_PATH"
-
 
 
 def preset_dirs() -> list[Path]:
@@ -29,7 +27,6 @@ def preset_dirs() -> list[Path]:
     return dirs
 
 
-
 def available_presets() -> dict[str, Path]:
     """Preset name -> file, earlier directories shadowing later ones."""
     found: dict[str, Path] = {}
@@ -37,7 +34,6 @@ def available_presets() -> dict[str, Path]:
         for path in sorted(directory.glob("*.toml")):
             found[path.stem] = path
     return dict(sorted(found.items()))
-
 
 
 def find_preset(name_or_path: str, extending: Path | None = None) -> Path:
@@ -55,7 +51,9 @@ def find_preset(name_or_path: str, extending: Path | None = None) -> Path:
         raise PresetError(printable(name_or_path), "", "no such preset file", has_value=False)
     itself = extending.resolve() if extending is not None else None
     folders = ([folder] if folder is not None else []) + preset_dirs()
-    found = [candidate for candidate in (directory / f"{name_or_path}.toml" for directory in folders) if candidate.is_file()]
+    found = [
+        candidate for candidate in (directory / f"{name_or_path}.toml" for directory in folders) if candidate.is_file()
+    ]
     others = [candidate for candidate in found if candidate.resolve() != itself]
     if others or found:  # only itself: `extends` names the file it is in, a cycle the loader reports
         return (others or found)[0]
@@ -65,10 +63,8 @@ def find_preset(name_or_path: str, extending: Path | None = None) -> Path:
     raise PresetError("preset", printable(name_or_path), f"unknown preset; {hint}", has_value=False)
 
 
-
 def looks_like_path(name_or_path: str) -> bool:
     return name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path
-
 
 
 def portable(document: dict) -> dict:
@@ -86,12 +82,10 @@ def portable(document: dict) -> dict:
     return document
 
 
-
 def preset_toml(document: dict, header: str = "") -> str:
     """The text of a preset file kerashp writes to be run again (`kerashp train --preset FILE`):
     `header` (comment lines), then the document as TOML with its paths made portable."""
     return header + tomli_w.dumps(portable(document))
-
 
 
 def read_toml(path: Path) -> dict:
@@ -109,7 +103,6 @@ def read_toml(path: Path) -> dict:
         raise PresetError(str(path), "", f"TOML syntax error: {first_clause(exc)}", has_value=False) from None
     except OSError as exc:
         raise PresetError(str(path), "", f"cannot read: {exc.strerror}", has_value=False) from None
-
 
 
 def first_clause(exc: Exception) -> str:

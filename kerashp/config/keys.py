@@ -19,11 +19,9 @@ def split_key(key: str) -> list[str]:
         return key.split(".")
 
 
-
 def quoted_part(part: str) -> str:
     """A key part as validation spells it: with a dot inside, in quotes."""
     return f'"{part}"' if "." in part else part
-
 
 
 def key_names(document: dict, parts: list[str]) -> tuple[str, ...]:
@@ -43,7 +41,6 @@ def key_names(document: dict, parts: list[str]) -> tuple[str, ...]:
     return ".".join(map(str, by_name)), ".".join(by_index)
 
 
-
 def list_index(items: list, part: str) -> int:
     """Address list entries by position (`transforms.0`) or by their name (`transforms.vertical_flip`)."""
     if part.isdecimal():  # not isdigit: "²" is a digit that int() cannot read
@@ -55,7 +52,6 @@ def list_index(items: list, part: str) -> int:
         if isinstance(item, dict) and item.get("name") == part:
             return index
     raise KeyError(part)
-
 
 
 def walk(node: Any, parts: list[str], create: bool = False) -> Any:

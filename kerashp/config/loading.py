@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from kerashp.config.files import find_preset, first_clause, read_toml
 from kerashp.config.keys import key_names, list_index, quoted_part, split_key, walk
@@ -28,7 +29,9 @@ def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     document = read_toml(path)
     for private in (OVERRIDES, ORIGINS):
         if private in document:
-            raise PresetError(str(path), private, "unknown section or key (a name kerashp keeps for itself)", has_value=False)
+            raise PresetError(
+                str(path), private, "unknown section or key (a name kerashp keeps for itself)", has_value=False
+            )
     parent_name = document.pop("extends", None)
     if parent_name is None:
         return document
@@ -48,7 +51,6 @@ def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     return {**deep_merge(parent, document), ORIGINS: {**parent_origins, **origins}}
 
 
-
 def _leaf_keys(document: dict, prefix: str = "") -> list[str]:
     """Dotted names of every value that is not a table, spelled as validation reports them."""
     keys = []
@@ -58,14 +60,12 @@ def _leaf_keys(document: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-
 def _reset_model_if_renamed(document: dict, new_name: Any) -> None:
     """Switching to another model starts from that model's defaults: the options of the old one
     (say lenet5's batch_norm when a child picks resnet) mean nothing to the new builder."""
     model = document.get("model")
     if isinstance(model, dict) and new_name is not None and model.get("name") != new_name:
         document["model"] = {}
-
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -79,7 +79,6 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-
 def load_preset(name_or_path: str, overrides: Iterable[str] = ()) -> Preset:
     """Find, merge, override and validate a preset; raise `PresetError` on the first problem."""
     path = find_preset(name_or_path)
@@ -91,27 +90,31 @@ def load_preset(name_or_path: str, overrides: Iterable[str] = ()) -> Preset:
     return preset
 
 
-
 def parse_override(expression: str) -> tuple[str, Any]:
     """`key=value` with a TOML value (`0.05`, `true`, `[1, 2]`, `"x"`); bare words are strings."""
     key, sep, text = expression.partition("=")
     key, text = key.strip(), text.strip()
     if not sep or not key or not text:
-        raise PresetError("--set", printable(expression), "expected KEY=VALUE, e.g. optimizer.learning_rate=0.05", has_value=False)
+        raise PresetError(
+            "--set", printable(expression), "expected KEY=VALUE, e.g. optimizer.learning_rate=0.05", has_value=False
+        )
     try:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         value = text  # a bare word or path, e.g. data.source=folder:../images
     except ValueError as exc:  # an integer too long for Python to read
-        raise PresetError("--set", printable(key), f"cannot read the value: {first_clause(exc)}", has_value=False) from None
+        raise PresetError(
+            "--set", printable(key), f"cannot read the value: {first_clause(exc)}", has_value=False
+        ) from None
     return key, value
-
 
 
 def apply_override(document: dict, expression: str) -> None:
     key, value = parse_override(expression)
     if key == "extends":
-        raise PresetError("--set", key, "cannot be overridden; write a preset that extends the one you want", printable(value))
+        raise PresetError(
+            "--set", key, "cannot be overridden; write a preset that extends the one you want", printable(value)
+        )
     if key == "model.name":
         _reset_model_if_renamed(document, value)
     parts = split_key(key)

@@ -140,3 +140,12 @@ MODEL_OPTIONS: dict[str, dict[str, Field]] = {
     "resnet50": _transfer(),
     "mobilenet_v2": _transfer(),
 }
+
+
+# Models built for ImageNet-sized input; the data pipeline resizes images to this side.
+_NATIVE_INPUT_SIZE = {"alexnet": 224, "vgg16": 224, "resnet50": 224, "mobilenet_v2": 224}
+
+
+def native_input_size(name: str) -> int | None:
+    """The square input side `name` is designed for, or None when it takes images at their own size."""
+    return _NATIVE_INPUT_SIZE.get(name)

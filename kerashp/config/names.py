@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kerashp.text import printable
 from kerashp.errors import PresetError
+from kerashp.text import printable
 
 LONGEST_NAME = 200  # a run folder adds -YYYYmmdd-HHMMSS[-N]; file names stop at 255 bytes
 
@@ -17,6 +17,11 @@ def check_folder_name(name: Any, source: str, key: str = "name") -> str:
     plain = isinstance(name, str) and 0 < len(name) <= LONGEST_NAME and name.isprintable()
     if not plain or name in (".", "..") or any(sep in name for sep in ("/", "\\")):
         shown = printable(name) if isinstance(name, str) else name
-        raise PresetError(source, key, f"expected a plain name (no / or \\, not . or .., printable, at most "
-                          f"{LONGEST_NAME} characters): it becomes part of folder names", shown)
+        raise PresetError(
+            source,
+            key,
+            f"expected a plain name (no / or \\, not . or .., printable, at most "
+            f"{LONGEST_NAME} characters): it becomes part of folder names",
+            shown,
+        )
     return name

@@ -7,11 +7,9 @@ from typing import Any
 
 from kerashp.config.keys import walk
 
-
 OVERRIDES = "__overrides__"  # where apply_override records which keys came from --set
 
 ORIGINS = "__origins__"  # where _load_chain records which file of an `extends` chain gave each key
-
 
 
 class Preset(dict):

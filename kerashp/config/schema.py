@@ -44,8 +44,10 @@ DATA: dict[str, Field] = {
     "mean": Numbers([0.5, 0.5, 0.5], "per-channel mean (0..1 scale)", item=Float(0, lo=0.0, hi=1.0), lengths=(1, 3)),
     "std": Numbers([0.5, 0.5, 0.5], "per-channel std (0..1 scale)", item=Float(1, **POSITIVE), lengths=(1, 3)),
     "image_size": Numbers(
-        [], "resize to [height, width]; empty keeps the native size (or the model's, e.g. 224 for alexnet)",
-        item=Int(32, lo=1), lengths=(0, 2),
+        [],
+        "resize to [height, width]; empty keeps the native size (or the model's, e.g. 224 for alexnet)",
+        item=Int(32, lo=1),
+        lengths=(0, 2),
     ),
     "train_list": Str("", "folder sources: file listing training images, one path per line relative to the folder"),
     "test_list": Str("", "folder sources: file listing test images (like Caltech101's train.txt/test.txt)"),
@@ -63,7 +65,9 @@ TRANSFORMS: dict[str, dict[str, Field]] = {
     "vertical_flip": {},
     "pad_crop": {"padding": Int(4, "zero padding on each side before the random crop", lo=0)},
     "random_resized_crop": {
-        "scale": Numbers([0.08, 1.0], "area fraction range", item=Float(0, lo=0.0, hi=1.0), lengths=(2,), ascending=True),
+        "scale": Numbers(
+            [0.08, 1.0], "area fraction range", item=Float(0, lo=0.0, hi=1.0), lengths=(2,), ascending=True
+        ),
         "ratio": Numbers([0.75, 1.3333], "aspect ratio range", item=Float(1, **POSITIVE), lengths=(2,), ascending=True),
     },
     "affine": {
@@ -79,8 +83,12 @@ TRANSFORMS: dict[str, dict[str, Field]] = {
         "hue": Float(0.0, "hue shift spread", lo=0.0, hi=0.5),
     },
     "random_erasing": {
-        "scale": Numbers([0.02, 0.33], "erased area fraction range", item=Float(0, lo=0.0, hi=1.0), lengths=(2,), ascending=True),
-        "ratio": Numbers([0.3, 3.3], "erased aspect ratio range", item=Float(1, **POSITIVE), lengths=(2,), ascending=True),
+        "scale": Numbers(
+            [0.02, 0.33], "erased area fraction range", item=Float(0, lo=0.0, hi=1.0), lengths=(2,), ascending=True
+        ),
+        "ratio": Numbers(
+            [0.3, 3.3], "erased aspect ratio range", item=Float(1, **POSITIVE), lengths=(2,), ascending=True
+        ),
     },
     "gaussian_blur": {
         "sigma": Numbers([0.0, 0.5], "sigma range in pixels", item=Float(0, lo=0.0), lengths=(2,), ascending=True),
@@ -135,7 +143,9 @@ TRAIN: dict[str, Field] = {
     "epochs": Int(10, "training epochs", lo=1),
     "batch_size": Int(128, "batch size", lo=1),
     "label_smoothing": Float(0.0, "label smoothing for the cross-entropy loss", lo=0.0, hi=1.0, hi_open=True),
-    "workers": Int(2, "generator workers preparing batches ahead of training (threads unless use_multiprocessing)", lo=1),
+    "workers": Int(
+        2, "generator workers preparing batches ahead of training (threads unless use_multiprocessing)", lo=1
+    ),
     "use_multiprocessing": Bool(False, "use processes rather than threads for the generator"),
     "monitor": Choice("val_accuracy", "metric that picks the best checkpoint", choices=("val_accuracy", "val_loss")),
     "evaluate_test": Bool(True, "evaluate the best checkpoint on the test split at the end"),
@@ -155,8 +165,12 @@ SEARCH: dict[str, Field] = {
     "max_epochs": Int(10, "Hyperband: most epochs a trial gets", lo=1),
     "factor": Int(3, "Hyperband: reduction factor", lo=2),
     "executions_per_trial": Int(1, "models trained per trial", lo=1),
-    "prune": Int(0, "median stopping (random/bayesian/grid): stop a trial whose objective at epoch k is worse than the "
-                 "median of earlier trials at epoch k, once this many of them reached it; 0 = off", lo=0),
+    "prune": Int(
+        0,
+        "median stopping (random/bayesian/grid): stop a trial whose objective at epoch k is worse than the "
+        "median of earlier trials at epoch k, once this many of them reached it; 0 = off",
+        lo=0,
+    ),
 }
 
 SPACE_TYPES = ("float", "int", "choice", "bool")

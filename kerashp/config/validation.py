@@ -6,7 +6,8 @@ from __future__ import annotations
 import copy
 import difflib
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from kerashp.config import schema
 from kerashp.config.fields import Field, is_number
@@ -57,7 +58,9 @@ class _Checker:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"did you mean {close[0]}? " if close else ""
                 raise self.fail(_join(where, key), f"unknown key; {hint}allowed: {', '.join(allowed)}", has_value=False)
-        return {key: self.value(_join(where, key), document.get(key, field.default), field) for key, field in fields.items()}
+        return {
+            key: self.value(_join(where, key), document.get(key, field.default), field) for key, field in fields.items()
+        }
 
     def value(self, key: str, value: Any, field: Field) -> Any:
         try:
@@ -66,12 +69,10 @@ class _Checker:
             raise self.fail(key, str(exc), value) from None
 
 
-
 def _join(where: str, key: str) -> str:
     """`where.key`; an empty key (TOML allows `"" = 1`) shows as `""` rather than as nothing."""
     key = key or '""'
     return f"{where}.{key}" if where else key
-
 
 
 def validate(document: dict, source: str = "preset") -> Preset:
@@ -102,14 +103,12 @@ def validate(document: dict, source: str = "preset") -> Preset:
     return Preset(resolved)
 
 
-
 def _check_model(checker: _Checker, body: Any) -> dict:
     if not isinstance(body, dict):
         raise checker.fail("model", "expected a table", body)
     name = checker.value("model.name", body.get("name", schema.MODEL_NAME.default), schema.MODEL_NAME)
     options = checker.table("model", {k: v for k, v in body.items() if k != "name"}, MODEL_OPTIONS[name])
     return {"name": name, **options}
-
 
 
 def _check_transforms(checker: _Checker, where: str, items: Any) -> list[dict]:
@@ -129,7 +128,6 @@ def _check_transforms(checker: _Checker, where: str, items: Any) -> list[dict]:
     return checked
 
 
-
 def _check_augment(checker: _Checker, body: Any) -> dict:
     if not isinstance(body, dict):
         raise checker.fail("augment", "expected a table", body)
@@ -138,7 +136,6 @@ def _check_augment(checker: _Checker, body: Any) -> dict:
     for key in schema.TRANSFORM_LISTS:
         resolved[key] = _check_transforms(checker, f"augment.{key}", body.get(key, []))
     return resolved
-
 
 
 def _check_search(checker: _Checker, body: Any) -> dict:
@@ -153,13 +150,16 @@ def _check_search(checker: _Checker, body: Any) -> dict:
     return resolved
 
 
-
 def _check_space_entry(checker: _Checker, key: str, entry: Any) -> dict:
     where = f'search.space."{key}"'
     if isinstance(entry, list):  # shorthand: a list of choices
         entry = {"type": "choice", "values": entry}
     if not isinstance(entry, dict):
-        raise checker.fail(where, "expected a table like { type = \"float\", min = 1e-4, max = 0.1, log = true } or a list of choices", entry)
+        raise checker.fail(
+            where,
+            'expected a table like { type = "float", min = 1e-4, max = 0.1, log = true } or a list of choices',
+            entry,
+        )
     plain = {k: v for k, v in entry.items() if k not in ("values", "when")}
     checked = checker.table(where, plain, schema.SPACE_ENTRY, extra=("values", "when"))
     kind = checked["type"]
@@ -172,7 +172,9 @@ def _check_space_entry(checker: _Checker, key: str, entry: Any) -> dict:
         if "min" not in entry or "max" not in entry:
             raise checker.fail(where, f"a {kind} range needs min and max", has_value=False)
         if checked["min"] >= checked["max"]:
-            raise checker.fail(where, f"empty range: min ({checked['min']:g}) must be below max ({checked['max']:g})", has_value=False)
+            raise checker.fail(
+                where, f"empty range: min ({checked['min']:g}) must be below max ({checked['max']:g})", has_value=False
+            )
         if checked["log"] and checked["min"] <= 0:
             raise checker.fail(f"{where}.min", "a log range must stay above zero", checked["min"])
     when = entry.get("when", {})
@@ -180,7 +182,6 @@ def _check_space_entry(checker: _Checker, key: str, entry: Any) -> dict:
         raise checker.fail(f"{where}.when", 'expected a table like { "optimizer.name" = "sgd" }', when)
     checked["when"] = when
     return checked
-
 
 
 def _check_reference(checker: _Checker, body: Any, preset: dict) -> dict:
@@ -198,19 +199,18 @@ def _check_reference(checker: _Checker, body: Any, preset: dict) -> dict:
         if not isinstance(when, dict) or not when:
             raise checker.fail(where, f"expected a table with a non-empty `when`, like {VARIANT_EXAMPLE}", variant)
         variant_figures = _reported_figures(checker, where, {k: v for k, v in variant.items() if k != "when"})
-        if all([_holds(checker, preset, f"{where}.when", key, value) for key, value in when.items()]):  # every key checked
+        if all(
+            [_holds(checker, preset, f"{where}.when", key, value) for key, value in when.items()]
+        ):  # every key checked
             figures = variant_figures
     return figures
-
 
 
 VARIANT_EXAMPLE = '{ when = { "optimizer.learning_rate" = 0.5 }, val_accuracy = 0.374 }'
 
 
-
 def _reported_figures(checker: _Checker, where: str, body: dict) -> dict:
     return {key: checker.value(_join(where, key), value, schema.REFERENCE_VALUE) for key, value in body.items()}
-
 
 
 def _holds(checker: _Checker, preset: dict, where: str, key: str, value: Any) -> bool:
@@ -224,7 +224,6 @@ def _holds(checker: _Checker, preset: dict, where: str, key: str, value: Any) ->
     return actual == value
 
 
-
 def _check_consistency(checker: _Checker, preset: dict) -> None:
     """Rules that involve more than one key."""
     data = preset["data"]
@@ -234,7 +233,7 @@ def _check_consistency(checker: _Checker, preset: dict) -> None:
         raise checker.fail(
             "data.normalize",
             f'model.weights = "imagenet" needs "imagenet" (kerashp converts ImageNet-normalised input to what '
-            f"the pretrained {preset['model']['name']} expects), or set model.weights = \"none\"",
+            f'the pretrained {preset["model"]["name"]} expects), or set model.weights = "none"',
             data["normalize"],
         )
     for key in preset["search"]["space"]:

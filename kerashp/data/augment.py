@@ -34,7 +34,9 @@ def build_transform(spec: dict, height: int, width: int) -> A.BasicTransform:
             p=always,
         )
     if name == "random_resized_crop":
-        return A.RandomResizedCrop(size=(height, width), scale=tuple(spec["scale"]), ratio=tuple(spec["ratio"]), p=always)
+        return A.RandomResizedCrop(
+            size=(height, width), scale=tuple(spec["scale"]), ratio=tuple(spec["ratio"]), p=always
+        )
     if name == "affine":
         return A.Affine(
             rotate=(-spec["rotate"], spec["rotate"]),

@@ -20,8 +20,10 @@ import keras
 import numpy as np
 
 from kerashp.data.augment import seed_pipeline
-from kerashp.training.fast.layout import CONTIGUOUS
 from kerashp.data.mixing import MixSpec, mix_batch
+
+CONTIGUOUS = "contiguous"  # memory layouts a batch may come in (`kerashp.training.fast.layout` picks one)
+CHANNELS_LAST = "channels_last"
 
 
 def batch_seed(*key: int) -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
+from kerashp.config.model_table import native_input_size
 from kerashp.data.lazy import LazyImages
 from kerashp.errors import DataError
 
@@ -21,7 +22,7 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, indices: np.ndarray) -> "ImageSet":
+    def subset(self, indices: np.ndarray) -> ImageSet:
         images = self.images.subset(indices) if isinstance(self.images, LazyImages) else self.images[indices]
         return ImageSet(images, self.labels[indices])
 
@@ -41,7 +42,7 @@ class Dataset:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train.images.shape[1:])
 
-    def without_classes(self, names: list[str]) -> "Dataset":
+    def without_classes(self, names: list[str]) -> Dataset:
         """Drop whole classes (like Caltech101's background) and renumber the rest from 0."""
         unknown = sorted(set(names) - set(self.class_names))
         if unknown:
@@ -71,7 +72,7 @@ def load_dataset(
     """Load `tfds:NAME` or `folder:PATH` (see the preset's `[data]` keys), resized if asked."""
     kind, _, target = source.partition(":")
     if not target:
-        raise DataError(f"data.source = \"{source}\": expected tfds:NAME or folder:PATH")
+        raise DataError(f'data.source = "{source}": expected tfds:NAME or folder:PATH')
     size = tuple(image_size) if image_size else None
     if kind == "tfds":
         from kerashp.data.sources.tfds import load_tfds
@@ -86,8 +87,6 @@ def load_dataset(
 
 def load_preset_data(preset: dict, progress: Progress | None = None) -> Dataset:
     """The dataset a preset's `[data]` section describes, at the size its model needs."""
-    from kerashp.models import native_input_size
-
     data = preset["data"]
     native = native_input_size(preset["model"]["name"])
     dataset = load_dataset(

@@ -7,7 +7,7 @@ Behaves like the uint8 array it stands for wherever kerashp indexes images: `len
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -47,5 +47,5 @@ class LazyImages:
         images = [self.decode(self.items[i]) for i in key]
         return np.stack(images) if images else np.zeros((0, *self.image_shape), np.uint8)
 
-    def subset(self, indices: np.ndarray) -> "LazyImages":
+    def subset(self, indices: np.ndarray) -> LazyImages:
         return LazyImages([self.items[i] for i in indices], self.decode, self.image_shape)

@@ -13,7 +13,7 @@ class MixSpec:
     cutmix_alpha: float = 0.0
 
     @classmethod
-    def from_augment(cls, augment: dict) -> "MixSpec | None":
+    def from_augment(cls, augment: dict) -> MixSpec | None:
         spec = cls(augment["mixup_alpha"], augment["cutmix_alpha"])
         return spec if spec.mixup_alpha > 0 or spec.cutmix_alpha > 0 else None
 

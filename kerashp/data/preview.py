@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from kerashp.data.augment import build_pipeline, seed_pipeline
 from kerashp.config import Preset
 from kerashp.data import Dataset, ImageSet
-from kerashp.data.split import preset_split
-from kerashp.errors import UserError
+from kerashp.data.augment import build_pipeline, seed_pipeline
 from kerashp.data.batches import batch_seed
 from kerashp.data.mixing import MixSpec, mix_images
+from kerashp.data.split import preset_split
+from kerashp.errors import UserError
 
 
 def augmented_pairs(preset: Preset, images: np.ndarray) -> np.ndarray:
@@ -49,7 +49,9 @@ def draw_preview(preset: Preset, dataset: Dataset, count: int, out: Path) -> Pat
     columns = 8
     pair_rows = math.ceil(len(picked) / (columns // 2))
     figure = plt.figure(figsize=(columns * 1.3, (pair_rows + len(mixes)) * 1.45 + 3.2), layout="constrained")
-    grid = figure.add_gridspec(pair_rows + len(mixes) + 1, columns, height_ratios=[1] * (pair_rows + len(mixes)) + [2.2])
+    grid = figure.add_gridspec(
+        pair_rows + len(mixes) + 1, columns, height_ratios=[1] * (pair_rows + len(mixes)) + [2.2]
+    )
     for slot, index in enumerate(range(len(picked))):
         row, column = divmod(slot, columns // 2)
         for offset, (image, kind) in enumerate(((originals[index], "original"), (augmented[index], "augmented"))):
@@ -57,7 +59,9 @@ def draw_preview(preset: Preset, dataset: Dataset, count: int, out: Path) -> Pat
             _show(axis, image, f"{dataset.class_names[training.labels[picked[index]]]}\n{kind}")
     for row, spec in enumerate(mixes):
         _draw_mix_row(figure, grid, pair_rows + row, augmented, spec, batch_seed(preset["seed"], 0, row, 2))
-    _draw_histogram(figure.add_subplot(grid[-1, : columns // 2 if mixes else columns]), training, dataset.class_names, len(held_out))
+    _draw_histogram(
+        figure.add_subplot(grid[-1, : columns // 2 if mixes else columns]), training, dataset.class_names, len(held_out)
+    )
     if mixes:
         _draw_beta(figure.add_subplot(grid[-1, columns // 2 :]), mix)
     figure.suptitle(f"{preset.name}: what the training generator feeds the model (seed {preset['seed']})")
@@ -109,7 +113,9 @@ def _draw_mix_row(figure, grid, row: int, images: np.ndarray, spec: MixSpec, see
 def _draw_histogram(axis, training: ImageSet, class_names: list[str], held_out: int) -> None:
     counts = np.bincount(training.labels, minlength=len(class_names))
     axis.bar(range(len(class_names)), counts, color="#4477aa")
-    axis.set_title(f"training images per class ({len(training)} in all; {held_out} held out for validation)", fontsize=9)
+    axis.set_title(
+        f"training images per class ({len(training)} in all; {held_out} held out for validation)", fontsize=9
+    )
     axis.set_xlabel("class")
     axis.set_ylabel("images")
     if len(class_names) <= 20:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 
+from kerashp.config.model_table import native_input_size  # noqa: F401  (re-exported: models' own fact)
+
 # model name -> (module in this package, its function `(options, input_shape, num_classes) -> keras.Model`)
 _BUILDERS = {
     "lenet5": ("lenet", "build"),
@@ -16,9 +18,6 @@ _BUILDERS = {
     "resnet50": ("transfer", "resnet50"),
     "mobilenet_v2": ("transfer", "mobilenet_v2"),
 }
-
-# Models built for ImageNet-sized input; the data pipeline resizes images to this side.
-_NATIVE_INPUT_SIZE = {"alexnet": 224, "vgg16": 224, "resnet50": 224, "mobilenet_v2": 224}
 
 
 # kerashp builds every model channels-first: on the torch backend a channels-last model transposes
@@ -43,8 +42,3 @@ def build_model(name: str, options: dict, image_shape: tuple[int, int, int], num
         return getattr(module, function)(options, input_shape, num_classes)
     finally:
         keras.config.set_image_data_format(previous)
-
-
-def native_input_size(name: str) -> int | None:
-    """The square input side `name` is designed for, or None when it takes images at their own size."""
-    return _NATIVE_INPUT_SIZE.get(name)

@@ -113,7 +113,9 @@ def summarize(model: keras.Model) -> ModelSummary:
     channels_first = _channels_first(model)
     input_shape = _hwc(_shape(model.inputs), channels_first)
     num_classes = _shape(model.outputs)[-1]
-    return ModelSummary(model.name, input_shape, num_classes, layer_rows(model, 0, channels_first), model.count_params(), trainable)
+    return ModelSummary(
+        model.name, input_shape, num_classes, layer_rows(model, 0, channels_first), model.count_params(), trainable
+    )
 
 
 def _channels_first(model: keras.Model) -> bool:
@@ -121,7 +123,8 @@ def _channels_first(model: keras.Model) -> bool:
     import keras
 
     return any(
-        getattr(layer, "data_format", None) == "channels_first" or (isinstance(layer, keras.Model) and _channels_first(layer))
+        getattr(layer, "data_format", None) == "channels_first"
+        or (isinstance(layer, keras.Model) and _channels_first(layer))
         for layer in model.layers
     )
 
@@ -131,7 +134,9 @@ def _hwc(shape: tuple, channels_first: bool) -> tuple:
     return (*shape[1:], shape[0]) if channels_first and len(shape) == 3 else shape
 
 
-def summarize_preset(preset: Preset, input_shape: tuple[int, int, int] | None = None, num_classes: int | None = None) -> ModelSummary:
+def summarize_preset(
+    preset: Preset, input_shape: tuple[int, int, int] | None = None, num_classes: int | None = None
+) -> ModelSummary:
     """The model `preset` trains, for its data's image size and classes unless given.
 
     Pretrained bases are built without downloading their weights: the layers are the same."""
@@ -169,7 +174,9 @@ def _glance_folder(base: Path, listed: bool) -> tuple[tuple[int, int] | None, in
 
     root = base if listed else base / "train"
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    first = next((f for folder in classes for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES), None)
+    first = next(
+        (f for folder in classes for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES), None
+    )
     if first is None:
         return None, len(classes)
     with Image.open(first) as image:

@@ -50,7 +50,9 @@ def _build(name, application, options, input_shape, num_classes, pretrained_dens
         # Keras loads ImageNet weights layer by layer in order, so they go into a plain base first and
         # are copied by name into the base behind the conversion layer (a layer it does not expect).
         pretrained = _load(name, application, include_top=include_top, input_shape=input_shape)
-        base = application(weights=None, include_top=include_top, input_tensor=_pretrained_input(inputs, PREPROCESSING[name]))
+        base = application(
+            weights=None, include_top=include_top, input_tensor=_pretrained_input(inputs, PREPROCESSING[name])
+        )
         for layer in pretrained.layers:
             if layer.weights:
                 base.get_layer(layer.name).set_weights(layer.get_weights())

@@ -8,8 +8,8 @@ validation solid). Inputs are plain data (labels, history rows, numbers), never 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 # Okabe & Ito (2008), ordered so the first colours differ most in lightness as well as hue
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
@@ -32,7 +32,9 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 9, "axes.grid": True, "grid.alpha": 0.3})
+    plt.rcParams.update(
+        {"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 9, "axes.grid": True, "grid.alpha": 0.3}
+    )
     return plt
 
 
@@ -144,7 +146,9 @@ def lr_figure(path: Path, runs: Sequence[tuple[str, History]], title: str) -> Pa
     return _save(plt, fig, path)
 
 
-def objective_figure(path: Path, trials: Sequence[tuple[str, float]], objective: str, maximize: bool, title: str) -> Path:
+def objective_figure(
+    path: Path, trials: Sequence[tuple[str, float]], objective: str, maximize: bool, title: str
+) -> Path:
     """Each trial's objective in trial order, with the best so far as a step line."""
     plt = _pyplot()
     fig, axis = plt.subplots(figsize=(7.5, 4.0))
@@ -156,7 +160,12 @@ def objective_figure(path: Path, trials: Sequence[tuple[str, float]], objective:
     axis.step(positions, best, where="post", color=PALETTE[3], linestyle="--", label="best so far")
     if "loss" in objective:
         _maybe_log(axis, values)
-    axis.set_xticks(positions, [label for label, _ in trials], rotation=45 if len(trials) > 8 else 0, ha="right" if len(trials) > 8 else "center")
+    axis.set_xticks(
+        positions,
+        [label for label, _ in trials],
+        rotation=45 if len(trials) > 8 else 0,
+        ha="right" if len(trials) > 8 else "center",
+    )
     axis.set_xlabel("trial")
     axis.set_ylabel(objective)
     axis.set_title(title)
@@ -165,7 +174,12 @@ def objective_figure(path: Path, trials: Sequence[tuple[str, float]], objective:
 
 
 def parallel_figure(
-    path: Path, columns: dict[str, list], objective: list[float], objective_name: str, maximize: bool, title: str,
+    path: Path,
+    columns: dict[str, list],
+    objective: list[float],
+    objective_name: str,
+    maximize: bool,
+    title: str,
     trial_labels: Sequence[str] = (),
 ) -> Path:
     """Parallel coordinates: one vertical axis per hyperparameter, then the objective; one line per
@@ -185,27 +199,59 @@ def parallel_figure(
     for name, values in axes_data.items():
         scaled[name], ticks[name] = _scale_axis(values, best)
     names = list(axes_data)
-    norm = Normalize(min(objective), max(objective)) if len(set(objective)) > 1 else Normalize(objective[0] - 1, objective[0] + 1)
+    norm = (
+        Normalize(min(objective), max(objective))
+        if len(set(objective)) > 1
+        else Normalize(objective[0] - 1, objective[0] + 1)
+    )
     darker = cm.viridis([PARALLEL_COLOURS_UP_TO * step / 255 for step in range(256)])
     colours = ListedColormap(darker if maximize else darker[::-1])
     fig, axis = plt.subplots(figsize=(max(6.0, 1.8 * len(names)), 4.5))
     order = sorted(range(len(objective)), key=lambda i: i == best)  # the best trial on top
     for trial in order:
         ys = [scaled[name][trial] for name in names]
-        outline = [patheffects.Stroke(linewidth=5.5, foreground="black"), patheffects.Normal()] if trial == best else None
-        axis.plot(range(len(names)), ys, color=colours(norm(objective[trial])), linewidth=3.0 if trial == best else 1.2,
-                  marker="o", markersize=4, alpha=1.0 if trial == best else 0.85, path_effects=outline, zorder=3 if trial == best else 2)
+        outline = (
+            [patheffects.Stroke(linewidth=5.5, foreground="black"), patheffects.Normal()] if trial == best else None
+        )
+        axis.plot(
+            range(len(names)),
+            ys,
+            color=colours(norm(objective[trial])),
+            linewidth=3.0 if trial == best else 1.2,
+            marker="o",
+            markersize=4,
+            alpha=1.0 if trial == best else 0.85,
+            path_effects=outline,
+            zorder=3 if trial == best else 2,
+        )
     for position, name in enumerate(names):
         axis.axvline(position, color="0.2", linewidth=0.8, zorder=1)
         for y, text in ticks[name]:
             axis.plot([position - TICK_HALF_WIDTH, position], [y, y], color="0.2", linewidth=1.0, zorder=1)
-            axis.annotate(text, (position, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8, zorder=4,
-                          bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+            axis.annotate(
+                text,
+                (position, y),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+                zorder=4,
+                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+            )
     best_y = scaled[objective_name][best]
     above = best_y >= 0.5  # into the empty margin above the top or below the bottom of the axes
-    axis.annotate(f"best: {trial_labels[best]}" if trial_labels else "best", (len(names) - 1, best_y), xytext=(-8, 9 if above else -9),
-                  textcoords="offset points", ha="right", va="bottom" if above else "top", fontsize=8, fontweight="bold", zorder=4,
-                  bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "black", "linewidth": 0.6})
+    axis.annotate(
+        f"best: {trial_labels[best]}" if trial_labels else "best",
+        (len(names) - 1, best_y),
+        xytext=(-8, 9 if above else -9),
+        textcoords="offset points",
+        ha="right",
+        va="bottom" if above else "top",
+        fontsize=8,
+        fontweight="bold",
+        zorder=4,
+        bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "black", "linewidth": 0.6},
+    )
     axis.set_xticks(range(len(names)), names, rotation=20, ha="right")
     axis.set_yticks([])
     axis.set_xlim(-0.2, len(names) - 0.4)

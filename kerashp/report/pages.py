@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import unquote, urlsplit
 
 LINK_SCHEMES = ("", "http", "https", "mailto")  # what a link in a study's description may point to

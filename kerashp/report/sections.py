@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kerashp.report.tables import parse_number
-from kerashp.runs import RunDir
+from kerashp.runs.folder import RunDir
 
 LABEL_KEYS_AT_MOST = 3  # runs differing in more preset keys than this are labelled by folder name
 IGNORED_PRESET_KEYS = ("description", "study", "reference")
@@ -27,7 +27,7 @@ class Series:
     preset: dict  # the resolved preset document from preset.toml
 
     @classmethod
-    def load(cls, path: Path | str, label: str = "") -> "Series":
+    def load(cls, path: Path | str, label: str = "") -> Series:
         run = RunDir.open(path)
         return cls(label or run.name, run, run.read_history(), run.read_summary(), run.read_preset_document())
 

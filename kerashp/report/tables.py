@@ -105,7 +105,9 @@ def table_csv(rows: list[dict], winner: int | None) -> str:
     writer = csv.DictWriter(out, fieldnames=TABLE_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for index, row in enumerate(rows):
-        writer.writerow({key: "" if value is None else value for key, value in row.items()} | {"winner": int(index == winner)})
+        writer.writerow(
+            {key: "" if value is None else value for key, value in row.items()} | {"winner": int(index == winner)}
+        )
     return out.getvalue()
 
 
@@ -138,14 +140,25 @@ def reference_table(references: list[dict], rows: list[dict], number: int) -> li
                 notes[f"- {md_text(row['variant'])}: {md_text(key)}: {md_text(reported)}"] = None
                 continue
             measured = row.get(REFERENCE_MEASURES.get(key, ""))
-            difference = measured - reported if isinstance(measured, (int, float)) and isinstance(reported, (int, float)) else None
+            difference = (
+                measured - reported
+                if isinstance(measured, (int, float)) and isinstance(reported, (int, float))
+                else None
+            )
             cells = [md_text(row["variant"]), md_text(key), md_text(number_text(reported)), number_text(measured),
                      number_text(difference)]  # fmt: skip
             body.append("| " + " | ".join(cells) + " |")
     notes = [*notes, ""] if notes else []
     if not body:
         return [*lines[:-1], "", "The presets of these runs state no reference figures.", "", *notes]
-    return [*lines, "| run | figure | reported | measured | measured - reported |", "| --- | --- | ---: | ---: | ---: |", *body, "", *notes]
+    return [
+        *lines,
+        "| run | figure | reported | measured | measured - reported |",
+        "| --- | --- | ---: | ---: | ---: |",
+        *body,
+        "",
+        *notes,
+    ]
 
 
 def number_text(value: Any) -> str:

@@ -17,8 +17,8 @@ finished), as the studies compared them.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from kerashp.report import figures
 from kerashp.report.pages import markdown_to_html
@@ -32,7 +32,7 @@ from kerashp.report.tables import (
     trials_table,
     winner_sentence,
 )
-from kerashp.runs import atomic_write
+from kerashp.runs.folder import atomic_write
 from kerashp.text import slug
 
 FIGURES = ("loss.png", "accuracy.png", "lr.png", "objective.png", "parallel.png")  # every figure a section may draw
@@ -134,15 +134,21 @@ def _trial_figures(section: Section, folder: Path, root: Path, numbers: _Numbers
     lines = []
     objective, title = plot_text(trials.objective), plot_text(section.title)
     points = [(plot_text(row["trial_id"]), value) for row, value in zip(scored, objectives)]
-    path = figures.objective_figure(folder / "objective.png", points, objective, trials.maximize,
-                                    f"Objective per trial: {title}")
+    path = figures.objective_figure(
+        folder / "objective.png", points, objective, trials.maximize, f"Objective per trial: {title}"
+    )
     lines += _figure(path, root, numbers, f"{md_text(trials.objective)} of each trial in order, and the best so far.")
     if trials.hyperparameters:
         columns = {plot_text(name): [plot_text(row[name]) for row in scored] for name in trials.hyperparameters}
         path = figures.parallel_figure(folder / "parallel.png", columns, objectives, objective, trials.maximize,
                                        f"Hyperparameters vs {objective}: {title}",
                                        [plot_text(f"trial {row['trial_id']}") for row in scored])  # fmt: skip
-        lines += _figure(path, root, numbers, "Each trial's hyperparameters and objective; the best trial is drawn thickest, outlined in black.")
+        lines += _figure(
+            path,
+            root,
+            numbers,
+            "Each trial's hyperparameters and objective; the best trial is drawn thickest, outlined in black.",
+        )
     return [*lines, *trials_table(trials, next(numbers.tables))]
 
 

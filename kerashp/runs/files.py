@@ -11,8 +11,9 @@ import io
 import json
 import math
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kerashp.config import read_toml, validate
 from kerashp.errors import RunError

@@ -24,15 +24,16 @@ import io
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from kerashp.runs import files as run_files
 from kerashp.config import preset_toml, read_toml
-from kerashp.errors import PresetError, RunError
 from kerashp.config.names import check_folder_name
+from kerashp.errors import PresetError, RunError
+from kerashp.runs import files as run_files
 
 LOCK_WAIT_S = 0.2  # far longer than a held() probe keeps the lock, far shorter than a person notices
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_time")
@@ -66,7 +67,9 @@ def writing(where: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        raise RunError(f"{exc.filename or where}: cannot write there ({exc.strerror}); pass --runs-dir DIR or free space") from None
+        raise RunError(
+            f"{exc.filename or where}: cannot write there ({exc.strerror}); pass --runs-dir DIR or free space"
+        ) from None
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -79,7 +82,7 @@ class RunDir:
 
     # ------------------------------------------------------------------ creating and finding
     @classmethod
-    def create(cls, runs_dir: Path, preset_name: str) -> "RunDir":
+    def create(cls, runs_dir: Path, preset_name: str) -> RunDir:
         """A new, unique run directory. `mkdir` is atomic, so concurrent runs never share one; the
         preset's name must be a plain folder name, so no run lands outside `runs_dir`."""
         check_folder_name(preset_name, "preset")
@@ -98,7 +101,7 @@ class RunDir:
         raise RunError(f"{runs_dir}: could not create a unique run directory")
 
     @classmethod
-    def open(cls, path: Path | str) -> "RunDir":
+    def open(cls, path: Path | str) -> RunDir:
         path = Path(path)
         if not (path / "preset.toml").is_file():
             raise RunError(f"{path}: not a kerashp run directory (no preset.toml)")

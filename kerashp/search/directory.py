@@ -18,16 +18,16 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
-
+from typing import Any
 
 from kerashp.config import Preset, portable, preset_toml, read_toml, validate
-from kerashp.errors import RunError, UserError
 from kerashp.config.names import check_folder_name
-from kerashp.runs import atomic_write
+from kerashp.errors import RunError, UserError
+from kerashp.runs.folder import atomic_write
 from kerashp.search.records import TrialRecord, is_trial_id, read_record, trial_order, trials_csv
 
 PROJECT = "tuner"
@@ -40,7 +40,7 @@ class SearchDir:
     path: Path
 
     @classmethod
-    def prepare(cls, path: Path, preset: Preset, overwrite: bool = False) -> "SearchDir":
+    def prepare(cls, path: Path, preset: Preset, overwrite: bool = False) -> SearchDir:
         """Create the directory for `preset`, or reopen it when it holds the same search."""
         search = cls(Path(path))
         check_folder_name(preset.name, "preset")
@@ -59,7 +59,7 @@ class SearchDir:
         return search
 
     @classmethod
-    def open(cls, path: Path | str) -> "SearchDir":
+    def open(cls, path: Path | str) -> SearchDir:
         search = cls(Path(path))
         if not search.preset_file.is_file():
             raise RunError(f"{search.path}: not a kerashp search directory (no search.toml)")
@@ -150,12 +150,15 @@ class SearchDir:
 
 def _check_same(stored: Preset, preset: Preset, path: Path) -> None:
     if stored.name != preset.name:
-        raise UserError(f"{path}: holds a search of preset '{stored.name}', not '{preset.name}'; "
-                        "pass --overwrite to start over or --dir for a new search")
+        raise UserError(
+            f"{path}: holds a search of preset '{stored.name}', not '{preset.name}'; "
+            "pass --overwrite to start over or --dir for a new search"
+        )
     key = next((key for key in _differences(dict(stored), dict(preset)) if key not in CHANGEABLE), None)
     if key is not None:
-        raise UserError(f"{path}: holds a search with a different {key}; "
-                        "pass --overwrite to start over or --dir for a new search")
+        raise UserError(
+            f"{path}: holds a search with a different {key}; pass --overwrite to start over or --dir for a new search"
+        )
 
 
 def _differences(old: Any, new: Any, prefix: str = "") -> Iterator[str]:

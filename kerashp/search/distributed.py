@@ -29,11 +29,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from kerashp.backend import visible_gpus
 from kerashp.errors import RunFailedError, UserError
@@ -74,7 +74,11 @@ class Role:
         """KerasTuner's variables for this role (none for a local search)."""
         if self.kind == "local":
             return {}
-        return {"KERASTUNER_TUNER_ID": self.tuner_id, "KERASTUNER_ORACLE_IP": self.host, "KERASTUNER_ORACLE_PORT": str(self.port)}
+        return {
+            "KERASTUNER_TUNER_ID": self.tuner_id,
+            "KERASTUNER_ORACLE_IP": self.host,
+            "KERASTUNER_ORACLE_PORT": str(self.port),
+        }
 
     @contextmanager
     def applied(self) -> Iterator[None]:
@@ -126,7 +130,11 @@ def _print_nothing(*args, **kwargs) -> None:
 
 
 def serve(
-    oracle, host: str, port: int, on_poll: Callable[[], None], workers_alive: Callable[[], bool] | None = None,
+    oracle,
+    host: str,
+    port: int,
+    on_poll: Callable[[], None],
+    workers_alive: Callable[[], bool] | None = None,
     worker_ids: set[str] | None = None,
 ) -> None:
     """Serve `oracle` to workers (only `worker_ids`, when given) until every trial is done and
@@ -156,7 +164,9 @@ def serve(
         while not done():
             on_poll()
             if workers_alive is not None and not workers_alive() and not done():
-                raise RunFailedError("every worker exited before the search finished; see the logs/ folder of the search")
+                raise RunFailedError(
+                    "every worker exited before the search finished; see the logs/ folder of the search"
+                )
             time.sleep(POLL_S)
         on_poll()
         linger(workers_alive)
@@ -171,7 +181,7 @@ def linger(workers_alive: Callable[[], bool] | None) -> None:
         time.sleep(POLL_S)
 
 
-def reconnect_quickly(client) -> "ChiefLink":
+def reconnect_quickly(client) -> ChiefLink:
     """Give a worker's KerasTuner `OracleClient` a channel that retries the chief every RECONNECT_MS,
     with each call bounded as ChiefLink bounds it; return the link."""
     import grpc
@@ -243,8 +253,10 @@ class ChiefLink:
 
     def gave_up(self) -> str:
         waited = CHIEF_GONE_S if self.answered_at else CHIEF_WAIT_S
-        return (f"the chief at {self.address} has not answered for {waited} s; this worker stops "
-                "(start it again to rejoin the search)")
+        return (
+            f"the chief at {self.address} has not answered for {waited} s; this worker stops "
+            "(start it again to rejoin the search)"
+        )
 
 
 def die_with_chief() -> None:
@@ -288,8 +300,16 @@ def start_local_workers(search_dir: Path, count: int, host: str, port: int) -> l
         if device is not None:
             env["CUDA_VISIBLE_DEVICES"] = device
         command = [
-            sys.executable, "-m", "kerashp.cli", "tune", "--dir", str(search_dir),
-            "--worker", f"{host}:{port}", "--id", str(worker_id),
+            sys.executable,
+            "-m",
+            "kerashp.cli",
+            "tune",
+            "--dir",
+            str(search_dir),
+            "--worker",
+            f"{host}:{port}",
+            "--id",
+            str(worker_id),
         ]
         with open(logs / f"worker{worker_id}.log", "w", encoding="utf-8") as log:
             workers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env))

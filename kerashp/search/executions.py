@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kerashp.config import Preset
 from kerashp.control import RunControl
-from kerashp.runs import RunDir
+from kerashp.runs.folder import RunDir
 from kerashp.training.run import resume, train
 
 TERMINAL = ("diverged", "stopped", "failed")  # a run in one of these states is not run again

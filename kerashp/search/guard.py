@@ -22,10 +22,10 @@ from numbers import Real
 from typing import Any
 
 from kerashp.config import Preset
-from kerashp.text import printable
 from kerashp.search.directory import SearchDir
 from kerashp.search.records import is_trial_id
 from kerashp.search.space import METRICS, encode_choice
+from kerashp.text import printable
 
 WORKER_ID = re.compile(r"worker[1-9][0-9]{0,5}")
 HYPERBAND_VALUES = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round")
@@ -157,8 +157,9 @@ def guarded_servicer(oracle, worker_ids: set[str] | None = None):
             objective = self.oracle.objective.name
             if objective not in metrics:
                 return f"metrics without the objective {objective}"
-            bad = next((name for name, value in metrics.items() if name not in METRICS or not math.isfinite(value)),
-                       None)
+            bad = next(
+                (name for name, value in metrics.items() if name not in METRICS or not math.isfinite(value)), None
+            )
             return None if bad is None else f"metric {printable(bad)[:40]!r} = {metrics[bad]}: not a finite {METRICS}"
 
         def _end_problem(self, request) -> str | None:

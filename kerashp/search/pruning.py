@@ -20,7 +20,12 @@ class MedianStopping:
     """A training listener for one trial; `reason` says why it stopped the run (None if it did not)."""
 
     def __init__(
-        self, objective: str, direction: str, earlier: list[list[float]], control: RunControl, min_trials: int = MIN_TRIALS
+        self,
+        objective: str,
+        direction: str,
+        earlier: list[list[float]],
+        control: RunControl,
+        min_trials: int = MIN_TRIALS,
     ):
         self.objective, self.direction, self.control, self.min_trials = objective, direction, control, min_trials
         self.earlier = [curve for curve in earlier if curve]

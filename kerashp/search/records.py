@@ -12,9 +12,10 @@ import io
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kerashp.errors import RunError
 
@@ -53,7 +54,7 @@ class TrialRecord:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "TrialRecord":
+    def from_json(cls, data: dict) -> TrialRecord:
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
 
@@ -99,7 +100,8 @@ RECORD_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "reason": (lambda v: isinstance(v, str), "expected a string"),
     "curve": (lambda v: isinstance(v, list) and all(_number(x) for x in v), "expected a list of numbers"),
     "runs": (
-        lambda v: isinstance(v, list) and all(_relative_run(x) for x in v), "expected run folders trials/<id>/<run>",
+        lambda v: isinstance(v, list) and all(_relative_run(x) for x in v),
+        "expected run folders trials/<id>/<run>",
     ),
     "bracket": (_optional(_whole), "expected a whole number or null"),
     "round": (_optional(_whole), "expected a whole number or null"),
@@ -132,7 +134,9 @@ def trial_order(record: TrialRecord) -> tuple[int, str]:
 
 def ranked(records: list[TrialRecord], direction: str) -> list[TrialRecord]:
     """Trials with an objective, best first, then the others in trial order."""
-    scored = sorted((r for r in records if r.objective is not None), key=lambda r: r.objective, reverse=direction == "max")
+    scored = sorted(
+        (r for r in records if r.objective is not None), key=lambda r: r.objective, reverse=direction == "max"
+    )
     return scored + sorted((r for r in records if r.objective is None), key=trial_order)
 
 
@@ -144,7 +148,18 @@ def best(records: list[TrialRecord], direction: str) -> TrialRecord | None:
 
 def columns(records: list[TrialRecord], space_keys: list[str]) -> list[str]:
     hyperband = list(HYPERBAND_COLUMNS) if any(r.bracket is not None for r in records) else []
-    return ["trial_id", "status", *space_keys, "epochs", "objective", "best_epoch", "time_s", "worker", *hyperband, "reason"]
+    return [
+        "trial_id",
+        "status",
+        *space_keys,
+        "epochs",
+        "objective",
+        "best_epoch",
+        "time_s",
+        "worker",
+        *hyperband,
+        "reason",
+    ]
 
 
 def trials_csv(records: list[TrialRecord], space_keys: list[str]) -> str:

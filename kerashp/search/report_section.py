@@ -10,13 +10,24 @@ from kerashp.config import read_toml
 from kerashp.errors import UserError
 from kerashp.report import Section, Series, Trials
 from kerashp.report.tables import md_text, number_text
-from kerashp.runs import list_runs
+from kerashp.runs.folder import list_runs
 from kerashp.text import slug
 
 SEARCH_CURVES = 8  # a search report draws the curves of its best trials only
 TRIAL_COLUMNS = ("trial_id", "status", "objective")  # required in trials.csv, plus one column per hyperparameter
 # the other columns a search may write about its trials (not hyperparameters)
-TRIAL_BOOKKEEPING = (*TRIAL_COLUMNS, "run_dir", "epochs", "best_epoch", "time_s", "worker", "bracket", "round", "parent", "reason")
+TRIAL_BOOKKEEPING = (
+    *TRIAL_COLUMNS,
+    "run_dir",
+    "epochs",
+    "best_epoch",
+    "time_s",
+    "worker",
+    "bracket",
+    "round",
+    "parent",
+    "reason",
+)
 
 
 def search_section(path: Path) -> Section:
@@ -28,7 +39,9 @@ def search_section(path: Path) -> Section:
         header = reader.fieldnames or []
     missing = [column for column in TRIAL_COLUMNS if column not in header]
     if missing:
-        raise UserError(f"{trials_file}: missing column(s) {', '.join(missing)}; expected {', '.join(TRIAL_COLUMNS)} and one per hyperparameter")
+        raise UserError(
+            f"{trials_file}: missing column(s) {', '.join(missing)}; expected {', '.join(TRIAL_COLUMNS)} and one per hyperparameter"
+        )
     series_by_trial = {}
     for row in rows:
         run_path = _trial_run(path, row)
@@ -36,7 +49,9 @@ def search_section(path: Path) -> Section:
             series_by_trial[row["trial_id"]] = Series.load(run_path, f"trial {row['trial_id']}")
     search = _search_settings(path, list(series_by_trial.values()))
     hyperparameters = [c for c in header if c not in TRIAL_BOOKKEEPING and any(row[c] for row in rows)]
-    trials = Trials(rows, hyperparameters, search.get("objective", "objective"), search.get("direction", "max") == "max")
+    trials = Trials(
+        rows, hyperparameters, search.get("objective", "objective"), search.get("direction", "max") == "max"
+    )
     ranked = sorted(trials.scored(), key=lambda row: float(row["objective"]), reverse=trials.maximize)
     shown = [series_by_trial[row["trial_id"]] for row in ranked if row["trial_id"] in series_by_trial][:SEARCH_CURVES]
     objective = md_text(trials.objective)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from kerashp.config import Preset, preset_toml
 from kerashp.errors import UserError
-from kerashp.runs import atomic_write
+from kerashp.runs.folder import atomic_write
 from kerashp.search.directory import SearchDir
 from kerashp.search.records import TrialRecord, best, ranked
 from kerashp.search.space import trial_preset
@@ -21,7 +20,7 @@ class SearchResults:
     records: list[TrialRecord]  # best first
 
     @classmethod
-    def load(cls, path: Path | str) -> "SearchResults":
+    def load(cls, path: Path | str) -> SearchResults:
         search = SearchDir.open(path)
         preset = search.read_preset()
         return cls(search, preset, ranked(search.records(), preset["search"]["direction"]))
@@ -47,7 +46,9 @@ class SearchResults:
         if top.bracket is not None:
             values["train.epochs"] = top.epochs
         preset = trial_preset(self.preset, values, source=str(self.search.preset_file))
-        preset["description"] = f"{self.preset['description']} (best trial {top.trial_id} of {self.search.path})".strip()
+        preset["description"] = (
+            f"{self.preset['description']} (best trial {top.trial_id} of {self.search.path})".strip()
+        )
         return preset
 
     def export_best(self, file: Path) -> TrialRecord:

@@ -12,7 +12,13 @@ from kerashp.errors import RunFailedError
 from kerashp.events import Event
 from kerashp.search.directory import SearchDir
 from kerashp.search.distributed import (
-    LOOPBACK, Role, die_with_chief, free_port, serve, start_local_workers, wait_for_workers,
+    LOOPBACK,
+    Role,
+    die_with_chief,
+    free_port,
+    serve,
+    start_local_workers,
+    wait_for_workers,
 )
 from kerashp.search.events import SearchFinished, SearchStarted, TrialEnded, TrialStarted
 from kerashp.search.records import TrialRecord, best, ranked
@@ -37,8 +43,15 @@ def run_search(
         tuner = PresetTuner(build_oracle(base), search, base, listeners)
         tuner.report(
             SearchStarted(
-                str(search.path), base.name, settings["algorithm"], settings["objective"], settings["direction"],
-                tuner.planned_trials, sum(r.finished for r in search.records()), role.name, list(settings["space"]),
+                str(search.path),
+                base.name,
+                settings["algorithm"],
+                settings["objective"],
+                settings["direction"],
+                tuner.planned_trials,
+                sum(r.finished for r in search.records()),
+                role.name,
+                list(settings["space"]),
             )
         )
         try:
@@ -83,7 +96,10 @@ def run_local_search(base: Preset, search: SearchDir, workers: int, listeners=()
     processes = start_local_workers(search.path, workers, LOOPBACK, port)
     try:
         records = run_search(
-            base, search, listeners, Role("chief", LOOPBACK, port),
+            base,
+            search,
+            listeners,
+            Role("chief", LOOPBACK, port),
             workers_alive=lambda: any(p.poll() is None for p in processes),
             worker_ids={f"worker{n}" for n in range(1, workers + 1)},
         )
@@ -99,7 +115,12 @@ class RecordWatcher:
     """The chief's view of its workers: trial records that appear or finish become events."""
 
     def __init__(self, search: SearchDir, planned_trials: int | None, direction: str, listeners):
-        self.search, self.planned_trials, self.direction, self.listeners = search, planned_trials, direction, list(listeners)
+        self.search, self.planned_trials, self.direction, self.listeners = (
+            search,
+            planned_trials,
+            direction,
+            list(listeners),
+        )
         self.seen = {r.trial_id: r.status for r in search.records()}
 
     def poll(self) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 import tomli_w
 
 from kerashp.config import Preset, apply_override, validate
-from kerashp.text import printable
 from kerashp.errors import PresetError, format_value
+from kerashp.text import printable
 
 METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")  # what history.csv records per epoch
 CHOICE_TYPES = (bool, int, float, str, list)  # lists (e.g. MLP widths) go to KerasTuner as their TOML text
@@ -76,18 +76,36 @@ def check_search(preset: Preset, source: str | None = None) -> None:
     search, source = preset["search"], source or preset.name or "preset"
     space = search["space"]
     if not space:
-        raise PresetError(source, "search.space", 'nothing to search: add entries such as "optimizer.learning_rate" = '
-                          '{ type = "float", min = 1e-4, max = 0.1, log = true }', has_value=False)
+        raise PresetError(
+            source,
+            "search.space",
+            'nothing to search: add entries such as "optimizer.learning_rate" = '
+            '{ type = "float", min = 1e-4, max = 0.1, log = true }',
+            has_value=False,
+        )
     if search["objective"] not in METRICS:
-        raise PresetError(source, "search.objective", f"unknown metric; allowed: {', '.join(METRICS)}", search["objective"])
+        raise PresetError(
+            source, "search.objective", f"unknown metric; allowed: {', '.join(METRICS)}", search["objective"]
+        )
     if search["objective"].startswith("val_") and not preset["data"]["validation"]:
-        raise PresetError(source, "search.objective", "needs a validation split (data.validation > 0)", search["objective"])
+        raise PresetError(
+            source, "search.objective", "needs a validation split (data.validation > 0)", search["objective"]
+        )
     if search["algorithm"] == "hyperband" and search["prune"]:
-        raise PresetError(source, "search.prune", "hyperband stops trials early through its brackets; "
-                          "set 0, or use median stopping with random, bayesian or grid", search["prune"])
+        raise PresetError(
+            source,
+            "search.prune",
+            "hyperband stops trials early through its brackets; "
+            "set 0, or use median stopping with random, bayesian or grid",
+            search["prune"],
+        )
     if search["algorithm"] == "hyperband" and "train.epochs" in space:
-        raise PresetError(source, entry_name("train.epochs"), "hyperband sets each trial's epochs itself "
-                          "(search.max_epochs, search.factor); remove this entry", has_value=False)
+        raise PresetError(
+            source,
+            entry_name("train.epochs"),
+            "hyperband sets each trial's epochs itself (search.max_epochs, search.factor); remove this entry",
+            has_value=False,
+        )
     for key, entry in space.items():
         _check_entry_type(source, key, entry)
         for value in edge_values(entry):
@@ -104,7 +122,12 @@ def _check_entry_type(source: str, key: str, entry: dict) -> None:
     if kind == "choice":
         values = entry["values"]
         if not all(type(value) in CHOICE_TYPES for value in values):
-            raise PresetError(source, f"{entry_name(key)}.values", "choices must be numbers, strings, booleans or lists", printable(values))
+            raise PresetError(
+                source,
+                f"{entry_name(key)}.values",
+                "choices must be numbers, strings, booleans or lists",
+                printable(values),
+            )
         if len({type(value) for value in values}) > 1:
             raise PresetError(source, f"{entry_name(key)}.values", "choices must all have one type", printable(values))
 
@@ -124,11 +147,20 @@ def _check_condition(preset: Preset, source: str, key: str, parent: str, wanted:
     if parent not in space:
         return
     if space[parent]["type"] not in ("choice", "bool"):
-        raise PresetError(source, where, f"{printable(parent)} is a {space[parent]['type']} range; a condition can only name "
-                          "a choice or bool entry", has_value=False)
+        raise PresetError(
+            source,
+            where,
+            f"{printable(parent)} is a {space[parent]['type']} range; a condition can only name a choice or bool entry",
+            has_value=False,
+        )
     if not any(value in edge_values(space[parent]) for value in wanted):
-        raise PresetError(source, where, f"{printable(parent)} never takes {format_value(printable(wanted))} in this space, "
-                          "so this entry would never be searched", has_value=False)
+        raise PresetError(
+            source,
+            where,
+            f"{printable(parent)} never takes {format_value(printable(wanted))} in this space, "
+            "so this entry would never be searched",
+            has_value=False,
+        )
 
 
 def edge_values(entry: dict) -> list:

@@ -25,7 +25,7 @@ from kerashp.config import Preset
 from kerashp.control import RunControl
 from kerashp.errors import PresetError, UserError
 from kerashp.events import Event
-from kerashp.runs import atomic_write
+from kerashp.runs.folder import atomic_write
 from kerashp.search.directory import PROJECT, SearchDir
 from kerashp.search.distributed import reconnect_quickly
 from kerashp.search.events import TrialEnded, TrialStarted
@@ -167,7 +167,9 @@ class PresetTuner(keras_tuner.Tuner):
         try:
             preset = trial_preset(self.base, record.hyperparameters, source=f"trial {trial.trial_id}")
             preset["train"]["evaluate_test"] = False  # trials are picked on validation; test the exported best
-            executions = self._run_executions(record, preset, int(values.get("tuner/epochs") or preset["train"]["epochs"]))
+            executions = self._run_executions(
+                record, preset, int(values.get("tuner/epochs") or preset["train"]["epochs"])
+            )
         except PresetError as exc:
             error = f"invalid combination: {exc}"
         except UserError as exc:
@@ -188,7 +190,9 @@ class PresetTuner(keras_tuner.Tuner):
 
     def _run_executions(self, record: TrialRecord, preset: Preset, epochs: int) -> list[Execution]:
         parent_dir = self.search_dir.trial_dir(record.parent) if record.parent else None
-        earlier = [r.curve for r in self.search_dir.records() if r.status == "completed" and r.trial_id != record.trial_id]
+        earlier = [
+            r.curve for r in self.search_dir.records() if r.status == "completed" and r.trial_id != record.trial_id
+        ]
         executions = []
         for index in range(self.executions_per_trial):
             control, listeners = RunControl(), list(self.listeners)
@@ -199,8 +203,14 @@ class PresetTuner(keras_tuner.Tuner):
             execution_preset = copy.deepcopy(preset)
             execution_preset["seed"] += index  # executions differ in initialisation, as in KerasTuner
             execution = run_execution(
-                self.search_dir.trial_dir(record.trial_id), index, execution_preset, epochs, self.objective,
-                listeners, control, parent_dir,
+                self.search_dir.trial_dir(record.trial_id),
+                index,
+                execution_preset,
+                epochs,
+                self.objective,
+                listeners,
+                control,
+                parent_dir,
             )
             if pruner is not None and pruner.reason:
                 execution.reason = pruner.reason
@@ -210,7 +220,9 @@ class PresetTuner(keras_tuner.Tuner):
         return executions
 
 
-def finish_record(record: TrialRecord, executions: list[Execution], direction: str, search: SearchDir, error: str) -> TrialRecord:
+def finish_record(
+    record: TrialRecord, executions: list[Execution], direction: str, search: SearchDir, error: str
+) -> TrialRecord:
     """The trial's outcome from its executions: status, mean best objective, curve, time."""
     statuses = [e.status for e in executions]
     curves = [e.curve for e in executions if e.curve]

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
 from typing import Any
 
 from kerashp.errors import UserError
 from kerashp.report import Series, pick_winner
-from kerashp.text import slug
 from kerashp.runs.files import read_object
-from kerashp.runs import RunDir, list_runs, write_json
+from kerashp.runs.folder import RunDir, list_runs, write_json
 from kerashp.study.plan import PRESET_FACTOR, Fields, StudyPlan, check_fields, expect, is_text, is_texts
+from kerashp.text import slug
 
 STUDY_FILE = "study.json"
 FINISHED = ("completed", "diverged")  # a diverged variant is a result too (a learning rate too high)
@@ -51,14 +50,14 @@ class StudyFolder:
         self.factors = factors  # per factor studied so far: {"variants": [Variant, ...], "winner": index or None}
 
     @classmethod
-    def open(cls, path: Path | str) -> "StudyFolder":
+    def open(cls, path: Path | str) -> StudyFolder:
         path = Path(path)
         if not (path / STUDY_FILE).is_file():
             raise UserError(f"{path}: not a study folder (no {STUDY_FILE})")
         return cls(path, *read_study(path / STUDY_FILE))
 
     @classmethod
-    def create_or_resume(cls, studies_dir: Path, plan: StudyPlan) -> "StudyFolder":
+    def create_or_resume(cls, studies_dir: Path, plan: StudyPlan) -> StudyFolder:
         """The study folder for `plan`: new, or the existing one when its plan is the same."""
         path = Path(studies_dir) / plan.name
         if (path / STUDY_FILE).is_file():
@@ -177,5 +176,5 @@ def _variant(data: Any, where: str, factor: int, position: int, label: str, sour
     expect(data["folder"] == folder, source, f"{where}.folder", data["folder"], f"expected {folder}")
     run = data["run_dir"].removeprefix(f"{folder}/")
     inside = data["run_dir"] == "" or (run != data["run_dir"] and "/" not in run and run not in ("", ".", ".."))
-    expect(inside, source, f"{where}.run_dir", data["run_dir"], f"expected a run folder in {folder}, or \"\"")
+    expect(inside, source, f"{where}.run_dir", data["run_dir"], f'expected a run folder in {folder}, or ""')
     return Variant(**data)

@@ -4,15 +4,15 @@ a study file, and the check that loads every variant's preset before anything tr
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kerashp.config import load_preset, parse_override, preset_dirs, read_toml
-from kerashp.text import printable
-from kerashp.errors import PresetError, UserError
-from kerashp.text import slug
 from kerashp.config.names import check_folder_name
+from kerashp.errors import PresetError, UserError
+from kerashp.text import printable, slug
 
 PRESET_FACTOR = "preset"  # a factor over whole presets, e.g. lenet5 (no augmentation) vs lenet5_aug
 STUDY_KEYS = ("description", "preset", "set", "epochs", "factor")
@@ -53,7 +53,7 @@ class Factor:
     labels: list[str]
 
     @classmethod
-    def from_texts(cls, key: str, values: list[str], labels: list[str] | None, source: str) -> "Factor":
+    def from_texts(cls, key: str, values: list[str], labels: list[str] | None, source: str) -> Factor:
         """A factor whose values and labels are each distinct, as many labels as values; errors name
         `source` on one line (keys, values and labels may hold line breaks)."""
         where = f"{source}: {printable(key)}"
@@ -72,7 +72,7 @@ class Factor:
         return cls(key, values, labels)
 
     @classmethod
-    def parse(cls, expression: str) -> "Factor":
+    def parse(cls, expression: str) -> Factor:
         """`--vary KEY=V1,V2,...`; values are TOML like --set's, and may be lists (`[1, 2],[3]`)."""
         key, sep, text = expression.partition("=")
         values = _split_values(text)
@@ -96,7 +96,7 @@ class StudyPlan:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: Any, source: str) -> "StudyPlan":
+    def from_json(cls, data: Any, source: str) -> StudyPlan:
         """The plan study.json recorded, checked as a new plan is: study.json is read back from disk,
         so anything in it may have been edited."""
         check_fields(data, PLAN_FIELDS, source, "plan")
@@ -138,7 +138,7 @@ def plan_from_file(name_or_path: str, overrides=(), epochs: int | None = None, n
         raise UserError(f'{source}: set: expected a list of "KEY=VALUE" strings')
     tables = document.get("factor")
     if not isinstance(tables, list) or not tables or not all(isinstance(table, dict) for table in tables):
-        raise UserError(f'{source}: factor: expected one or more [[factor]] tables with key and values')
+        raise UserError(f"{source}: factor: expected one or more [[factor]] tables with key and values")
     factors = [_factor_from_table(table, source) for table in tables]
     description, file_epochs = document.get("description", ""), document.get("epochs")
     expect(is_text(description), source, "description", description, "expected a string")
@@ -162,7 +162,7 @@ def _factor_from_table(table: dict, source: str) -> Factor:
             raise UserError(f"{source}: factor.{key}: unknown key; allowed: {', '.join(FACTOR_KEYS)}")
     key, values, labels = table.get("key"), table.get("values"), table.get("labels")
     if not isinstance(key, str) or not isinstance(values, list):
-        raise UserError(f"{source}: factor: each [[factor]] needs key = \"a.preset.key\" and values = [...]")
+        raise UserError(f'{source}: factor: each [[factor]] needs key = "a.preset.key" and values = [...]')
     if labels is not None and not (isinstance(labels, list) and all(isinstance(label, str) for label in labels)):
         raise UserError(f"{source}: factor {key}: labels: expected a list of strings")
     return Factor.from_texts(key, [toml_inline(value, source) for value in values], labels, source)
@@ -176,7 +176,9 @@ def find_study(name_or_path: str) -> Path:
     found = {p.stem: p for directory in reversed(preset_dirs()) for p in sorted((directory / "studies").glob("*.toml"))}
     if name_or_path in found:
         return found[name_or_path]
-    raise UserError(f"{name_or_path}: no such study file or study folder; bundled studies: {', '.join(sorted(found)) or 'none'}")
+    raise UserError(
+        f"{name_or_path}: no such study file or study folder; bundled studies: {', '.join(sorted(found)) or 'none'}"
+    )
 
 
 def validate_plan(plan: StudyPlan) -> None:

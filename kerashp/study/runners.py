@@ -15,7 +15,7 @@ from kerashp.config import load_preset
 from kerashp.control import RunControl
 from kerashp.errors import RunFailedError
 from kerashp.events import emit
-from kerashp.runs import EventLogTail, RunDir
+from kerashp.runs.folder import EventLogTail, RunDir
 from kerashp.study.events import VariantEpoch, VariantFinished, VariantFollowed, VariantStarted
 from kerashp.study.folder import FINISHED, StudyFolder, Variant
 
@@ -97,7 +97,7 @@ class ParallelRunner:
     def _gpu(self, slot: int) -> str | None:
         return self.gpus[slot % len(self.gpus)] if self.gpus else None
 
-    def _finished(self, child: "_Child", listeners, total: int) -> None:
+    def _finished(self, child: _Child, listeners, total: int) -> None:
         variant = child.variant
         self.study.record(variant)
         if not variant.run_dir:
@@ -117,7 +117,13 @@ class _Child:
         if started is not None:
             arguments = ["--resume", str(started)]
         else:
-            arguments = ["--preset", variant.preset, *(f"--set={o}" for o in variant.overrides), "--runs-dir", str(self.folder)]
+            arguments = [
+                "--preset",
+                variant.preset,
+                *(f"--set={o}" for o in variant.overrides),
+                "--runs-dir",
+                str(self.folder),
+            ]
         env = dict(os.environ, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {}))
         self.log_path = self.folder / "train.log"
         with open(self.log_path, "a", encoding="utf-8") as log:
@@ -140,7 +146,11 @@ class _Child:
             self.process.send_signal(signal.SIGINT)
 
     def last_log_line(self) -> str:
-        lines = [line.strip() for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+        lines = [
+            line.strip()
+            for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+            if line.strip()
+        ]
         return lines[-1] if lines else "no output"
 
 
@@ -183,4 +193,3 @@ def relay_epochs(events: EventLogTail, number: int, label: str, listeners) -> No
         epoch, epochs, metrics = record.get("epoch"), record.get("epochs"), record.get("metrics")
         if record.get("event") == "EpochEnded" and type(epoch) is type(epochs) is int and isinstance(metrics, dict):
             emit(listeners, VariantEpoch(number, label, epoch, epochs, metrics))
-

@@ -29,7 +29,6 @@ from kerashp.control import RunControl
 from kerashp.errors import RunFailedError
 from kerashp.events import emit
 from kerashp.report import Section, md_code, md_text, write_report
-from kerashp.text import slug
 from kerashp.study.events import (
     FactorFinished,
     StudyFinished,
@@ -51,6 +50,7 @@ from kerashp.study.plan import (
     validate_plan,
 )
 from kerashp.study.runners import ParallelRunner, SequentialRunner, follow
+from kerashp.text import slug
 
 __all__ = [
     "FINISHED", "PRESET_FACTOR", "STUDY_FILE", "Factor", "FactorFinished", "Study", "StudyFinished", "StudyPlan",
@@ -106,7 +106,9 @@ class Study(StudyFolder):
                 status = "failed"
             if winner is None and index + 1 < len(self.plan.factors):
                 self._finish("failed", listeners)
-                raise RunFailedError(f"{self.path}: factor {factor.key} has no winner to carry forward (every variant diverged or failed)")
+                raise RunFailedError(
+                    f"{self.path}: factor {factor.key} has no winner to carry forward (every variant diverged or failed)"
+                )
         return self._finish(status, listeners)
 
     def _finish(self, status: str, listeners) -> StudyResult:
@@ -129,7 +131,9 @@ def study_content(path: Path) -> tuple[str, list[str], list[Section]]:
         intro.append(f"Varied: {md_code(plan.factors[0].key)} over {md_text(', '.join(plan.factors[0].values))}.")
     else:
         factors = "; ".join(f"{md_code(f.key)} ({md_text(', '.join(f.values))})" for f in plan.factors)
-        intro.append(f"Factors, studied in this order, each variant carrying the winners of the factors before: {factors}.")
+        intro.append(
+            f"Factors, studied in this order, each variant carrying the winners of the factors before: {factors}."
+        )
     sections = []
     for index, (factor, state) in enumerate(zip(plan.factors, study.factors)):
         notes = []
@@ -138,7 +142,15 @@ def study_content(path: Path) -> tuple[str, list[str], list[Section]]:
             carried = before["variants"][before["winner"]]
             notes.append(f"Every variant carries the winner of factor {index}: **{md_text(carried.label)}**.")
         title = f"varying {factor.key}" if len(plan.factors) == 1 else f"factor {index + 1}, varying {factor.key}"
-        sections.append(Section(title, study.series(index), f"factor-{index + 1}-{slug(factor.key)}", notes, subject=f"study {plan.name}, {title}"))
+        sections.append(
+            Section(
+                title,
+                study.series(index),
+                f"factor-{index + 1}-{slug(factor.key)}",
+                notes,
+                subject=f"study {plan.name}, {title}",
+            )
+        )
     if len(study.factors) == len(plan.factors) and study.factors and study.factors[-1]["winner"] is not None:
         last = study.factors[-1]
         best = last["variants"][last["winner"]]

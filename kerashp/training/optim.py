@@ -148,7 +148,10 @@ def build_optimizer(optimizer: dict, schedule: dict, steps_per_epoch: int, epoch
     kinds = {
         # Keras maps its own SGD class to a fused (torch._foreach) implementation; subclasses miss
         # that mapping, so the unbounded subclass is used only where it is needed.
-        "sgd": (SGD if o["momentum"] > 1 else keras.optimizers.SGD, {"momentum": o["momentum"], "nesterov": o["nesterov"]}),
+        "sgd": (
+            SGD if o["momentum"] > 1 else keras.optimizers.SGD,
+            {"momentum": o["momentum"], "nesterov": o["nesterov"]},
+        ),
         "adam": (keras.optimizers.Adam, adam_like),
         "adamw": (keras.optimizers.AdamW, adam_like),
         "adagrad": (keras.optimizers.Adagrad, {"epsilon": o["epsilon"]}),

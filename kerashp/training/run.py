@@ -16,14 +16,14 @@ import os
 import shutil
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from kerashp import events
-from kerashp.runs import files as run_files
 from kerashp.backend import device_description, set_random_seed, use_torch_backend, versions
 from kerashp.config import Preset
+from kerashp.config.names import check_folder_name
 from kerashp.control import RunControl
 from kerashp.errors import RunError, RunFailedError, UserError, format_value
 from kerashp.events import (
@@ -37,23 +37,23 @@ from kerashp.events import (
     RunFinished,
     RunStarted,
 )
-from kerashp.config.names import check_folder_name
-from kerashp.runs import RunDir, replace_atomically, write_json, writing
+from kerashp.runs import files as run_files
+from kerashp.runs.folder import RunDir, replace_atomically, write_json, writing
 
 use_torch_backend()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kerashp.data.augment import build_pipeline  # noqa: E402
 from kerashp.data import load_preset_data  # noqa: E402
-from kerashp.data.normalize import normalization  # noqa: E402
-from kerashp.data.split import preset_split  # noqa: E402
+from kerashp.data.augment import build_pipeline  # noqa: E402
 from kerashp.data.batches import ImageBatches, batch_seed  # noqa: E402
 from kerashp.data.mixing import MixSpec  # noqa: E402
-from kerashp.training.fast.step import accelerate  # noqa: E402
-from kerashp.training.fast.layout import fastest_layout  # noqa: E402
+from kerashp.data.normalize import normalization  # noqa: E402
+from kerashp.data.split import preset_split  # noqa: E402
 from kerashp.models import DATA_FORMAT, build_model  # noqa: E402
+from kerashp.training.fast.layout import fastest_layout  # noqa: E402
+from kerashp.training.fast.step import accelerate  # noqa: E402
 from kerashp.training.optim import apply_l2, build_optimizer, current_learning_rate  # noqa: E402
 
 Emit = Callable[[Event], None]
@@ -134,7 +134,9 @@ def resume(
             if epochs_done and state.get("best_epoch") == epochs_done:  # killed between the commit and the best copy
                 _atomic_copy(run.epoch_checkpoint(epochs_done), run.best_checkpoint)
         control = control or RunControl()
-        return _execute(run, preset, listeners, control, feeds, epochs_done, state=state, previous=recorded, model=model)
+        return _execute(
+            run, preset, listeners, control, feeds, epochs_done, state=state, previous=recorded, model=model
+        )
 
 
 def _resumable(run: RunDir, epochs: int | None) -> tuple[Preset, dict, dict]:

@@ -11,9 +11,9 @@ from rich.console import Console
 
 from kerashp import events as ev
 from kerashp.cli.console import ConsoleView, fmt
+from kerashp.cli.search_view import SearchView, results_table
 from kerashp.search.events import SearchStarted, TrialEnded, TrialStarted
 from kerashp.search.records import TrialRecord
-from kerashp.cli.search_view import SearchView, results_table
 
 WIDTH = 80
 KEYS = ["optimizer.learning_rate", "optimizer.name", "optimizer.momentum", "augment.transforms.horizontal_flip.p",
@@ -178,8 +178,15 @@ def test_tune_epochs_sets_each_trials_epochs_or_hyperbands_most(tmp_path, algori
 
 def test_a_studys_labels_factors_and_paths_are_shown_as_written_not_read_as_markup():
     from kerashp.cli.study_command import StudyView
-    from kerashp.study.events import (FactorFinished, StudyFinished, VariantEpoch, VariantFinished, VariantFollowed,
-                                      VariantSkipped, VariantStarted)  # fmt: skip
+    from kerashp.study.events import (
+        FactorFinished,
+        StudyFinished,
+        VariantEpoch,
+        VariantFinished,
+        VariantFollowed,
+        VariantSkipped,  # fmt: skip
+        VariantStarted,
+    )
 
     label, run = "x[/]", "studies/[bold]s/runs/1.1-x/r"
     row = {"variant": label, "status": "failed", "train_loss": 2.0, "train_accuracy": 0.3, "val_loss": 2.1,

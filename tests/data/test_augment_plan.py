@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from kerashp.data.augment import build_pipeline, seed_pipeline
 from kerashp.config import load_preset
+from kerashp.data.augment import build_pipeline, seed_pipeline
 
 COUNT = 4000
 TOLERANCE = 0.025  # four binomial standard deviations at p = 0.2 over 4000 images

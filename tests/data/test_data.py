@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import CLASSES, write_image_folder
 from PIL import Image
 
-from conftest import CLASSES, write_image_folder
 from kerashp.data import load_dataset
 from kerashp.data.normalize import channel_stats, normalization
 from kerashp.data.split import split_indices

@@ -9,8 +9,8 @@ import pytest
 from kerashp.cli.augment_preview_command import output_path
 from kerashp.config import load_preset
 from kerashp.data import load_dataset
-from kerashp.errors import UserError
 from kerashp.data.mixing import MixSpec, mix_batch, mix_images
+from kerashp.errors import UserError
 
 
 def preview_text(preset, dataset, tmp_path) -> str:

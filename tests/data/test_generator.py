@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerashp.data.augment import build_pipeline
 from kerashp.config import load_preset
+from kerashp.data.augment import build_pipeline
 from kerashp.data.batches import ImageBatches
 from kerashp.data.mixing import MixSpec, mix_batch
 

@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import pytest
 
+from kerashp.config.model_table import MODEL_OPTIONS
 from kerashp.errors import UserError
 from kerashp.models import DATA_FORMAT, build_model, native_input_size
-from kerashp.config.model_table import MODEL_OPTIONS
 
 CIFAR = (32, 32, 3)
 IMAGENET = (224, 224, 3)

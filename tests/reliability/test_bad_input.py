@@ -31,11 +31,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_config import BAD_DOCUMENTS
 
-from kerashp.config import schema
-from kerashp.config import available_presets, load_preset
-from kerashp.errors import UserError
+from kerashp.config import available_presets, load_preset, schema
 from kerashp.config.fields import Bool, Choice, DataSource, Float, FractionOrCount, Int, Numbers, Str
 from kerashp.config.model_table import MODEL_OPTIONS, PerStage
+from kerashp.errors import UserError
 from kerashp.search.space import check_search, toml_value
 
 pytestmark = pytest.mark.e2e

@@ -20,7 +20,7 @@ import pytest
 
 from kerashp.cli import main as kerashp_main
 from kerashp.cli.console import run_row
-from kerashp.runs import RunDir, list_runs
+from kerashp.runs.folder import RunDir, list_runs
 
 pytestmark = pytest.mark.e2e
 

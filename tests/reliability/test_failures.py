@@ -13,13 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 import keras
+import numpy as np
 import pytest
 
 from kerashp.cli import main as kerashp_main
-from kerashp.runs import RunDir
+from kerashp.runs.folder import RunDir
 
 pytestmark = pytest.mark.e2e
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from kerashp.cli import main as kerashp_main
-from kerashp.config import load_preset
 from kerashp.cli.report_command import report
-from kerashp.runs import RunDir
+from kerashp.config import load_preset
 from kerashp.errors import UserError
-from kerashp.study.study import Study, StudyPlan, Variant, plan_from_args, plan_from_file
+from kerashp.runs.folder import RunDir
 from kerashp.study.folder import variant_folder
 from kerashp.study.plan import Factor
+from kerashp.study.study import Study, StudyPlan, Variant, plan_from_args, plan_from_file
 
 HOSTILE = "r<img src=x onerror=alert(1)>"
 HOSTILE_NAMES = [

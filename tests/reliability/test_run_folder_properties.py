@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from kerashp.cli import main as kerashp_main
 from kerashp.cli.console import run_row
-from kerashp.runs import list_runs
+from kerashp.runs.folder import list_runs
 
 pytestmark = pytest.mark.e2e
 

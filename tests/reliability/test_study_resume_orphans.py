@@ -18,7 +18,7 @@ import pytest
 
 from kerashp.cli import main as kerashp_main
 from kerashp.report.tables import pick_winner
-from kerashp.runs import RunDir
+from kerashp.runs.folder import RunDir
 
 TIMEOUT = 240
 

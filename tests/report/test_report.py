@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from kerashp.cli.report_command import report
 from kerashp.config import load_preset
 from kerashp.errors import UserError
-from kerashp.cli.report_command import report
-from kerashp.runs import RunDir
+from kerashp.runs.folder import RunDir
 
 
 def make_run(runs_dir: Path, preset_name: str, overrides: list[str], val_accuracy: list[float], status="completed",

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from kerashp.errors import PresetError
-from kerashp.runs import EventLogTail, RunDir
-from kerashp.runs.folder import _alive
+from kerashp.runs.folder import EventLogTail, RunDir, _alive
 
 
 def test_event_log_tail_reads_whole_new_records_only(tmp_path):
@@ -39,7 +38,7 @@ def a_run(tmp_path: Path) -> RunDir:
 
 TRAINER = """
 import os, signal, sys
-from kerashp.runs import RunDir
+from kerashp.runs.folder import RunDir
 run = RunDir(__import__("pathlib").Path(sys.argv[1]))
 with run.lock():
     run.write_summary({"status": "running", "pid": os.getpid()})

@@ -12,7 +12,14 @@ from kerashp import backend
 from kerashp.backend import use_torch_backend
 from kerashp.errors import UserError
 from kerashp.search.distributed import (
-    LOOPBACK, Role, free_port, parse_address, quiet_condition_protos, reconnect_quickly, serve, worker_devices,
+    LOOPBACK,
+    Role,
+    free_port,
+    parse_address,
+    quiet_condition_protos,
+    reconnect_quickly,
+    serve,
+    worker_devices,
 )
 
 use_torch_backend()
@@ -99,8 +106,8 @@ def test_conditional_values_cross_grpc_without_printing(capsys):
 
 
 def test_study_jobs_and_local_workers_share_one_reading_of_the_visible_gpus(monkeypatch):
-    from kerashp.study import runners as study_runners
     from kerashp.search import distributed
+    from kerashp.study import runners as study_runners
 
     assert study_runners.visible_gpus is distributed.visible_gpus is backend.visible_gpus
     monkeypatch.setattr(backend, "gpu_count", lambda: 0)

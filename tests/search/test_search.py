@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kerashp.cli.search_view import short_names
 from kerashp.config import load_preset
 from kerashp.control import RunControl
 from kerashp.errors import PresetError, UserError
@@ -27,7 +28,6 @@ from kerashp.search.space import (
     override_expression,
     trial_preset,
 )
-from kerashp.cli.search_view import short_names
 
 SPACE = """
 "optimizer.learning_rate" = { type = "float", min = 1e-4, max = 0.1, log = true }
@@ -314,8 +314,8 @@ def test_the_results_table_shows_booleans_as_toml_and_breaks_headers_only_betwee
 def test_a_trial_line_lists_values_in_the_spaces_order_with_toml_booleans():
     from rich.console import Console
 
-    from kerashp.search.events import SearchStarted, TrialStarted
     from kerashp.cli.search_view import SearchView
+    from kerashp.search.events import SearchStarted, TrialStarted
 
     console = Console(width=200, record=True)
     view = SearchView(console)
@@ -426,7 +426,7 @@ def test_a_diverging_trial_fails_a_worse_one_is_pruned_and_the_search_completes(
 
 
 def test_each_execution_is_its_own_run_with_its_own_seed(tmp_path, tiny_folder):
-    from kerashp.runs import RunDir
+    from kerashp.runs.folder import RunDir
     from kerashp.search.runner import run_search
 
     preset, search = tiny_search(
@@ -445,7 +445,7 @@ def test_a_hyperband_parents_run_is_copied_only_while_no_process_writes_it(tmp_p
     import os
 
     from kerashp.errors import RunError
-    from kerashp.runs import RunDir
+    from kerashp.runs.folder import RunDir
     from kerashp.search.executions import _copy_run
 
     parent = RunDir.create(tmp_path / "trials" / "0", "s")
@@ -468,7 +468,7 @@ def test_a_hyperband_parents_run_is_copied_only_while_no_process_writes_it(tmp_p
 def test_a_trials_time_keeps_what_a_killed_session_trained(tmp_path):
     """Item 7 of issue 14 for a search: state.json's wall time (committed each epoch) counts when it is
     the newer, and a Hyperband parent's time is taken off either way."""
-    from kerashp.runs import RunDir
+    from kerashp.runs.folder import RunDir
     from kerashp.search.executions import _outcome
 
     def run(name: str, summary: dict, state: dict) -> RunDir:

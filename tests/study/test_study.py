@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from kerashp.cli.report_command import report
 from kerashp.config import available_presets, load_preset, parse_override
 from kerashp.control import RunControl
 from kerashp.errors import PresetError, UserError
 from kerashp.events import EpochEnded, RunStarted
-from kerashp.cli.report_command import report
 from kerashp.study.study import (
     Factor,
     FactorFinished,

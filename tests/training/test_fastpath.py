@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from kerashp.config import load_preset
-from kerashp.training.fast.step import accelerate
 from kerashp.models import build_model
 from kerashp.models.layers import BatchNormalization
+from kerashp.training.fast.step import accelerate
 from kerashp.training.run import compile_model
 
 

@@ -13,8 +13,8 @@ import keras  # noqa: E402
 
 from kerashp.config import load_preset  # noqa: E402
 from kerashp.data.batches import ImageBatches  # noqa: E402
-from kerashp.training.fast.layout import CHANNELS_LAST, CONTIGUOUS, fastest_layout  # noqa: E402
 from kerashp.models import build_model  # noqa: E402
+from kerashp.training.fast.layout import CHANNELS_LAST, CONTIGUOUS, fastest_layout  # noqa: E402
 
 
 def lenet(seed: int = 0) -> keras.Model:

@@ -8,7 +8,13 @@ import pytest
 
 from kerashp.config import load_preset
 from kerashp.errors import UserError
-from tui.services.preset_files import DEFAULT_USER_DIR, check_name, put_user_presets_on_path, save_variant, user_preset_dir
+from tui.services.preset_files import (
+    DEFAULT_USER_DIR,
+    check_name,
+    put_user_presets_on_path,
+    save_variant,
+    user_preset_dir,
+)
 
 
 def test_saved_variant_extends_its_base_with_only_the_changes(preset_dir):

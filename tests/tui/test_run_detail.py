@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kerashp.runs import RunDir
+from kerashp.runs.folder import RunDir
 from tui.screens.run_detail import run_reference
 
 

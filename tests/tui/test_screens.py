@@ -11,8 +11,8 @@ from kerashp.errors import PresetError
 from tui.app import KerashpApp, main
 from tui.screens.compare import CompareScreen
 from tui.screens.presets import PresetsScreen
-from tui.screens.runs import short_name
 from tui.screens.run_detail import RunDetailScreen
+from tui.screens.runs import short_name
 from tui.screens.tweak import TweakScreen
 from tui.services.settings import Settings
 from tui.theme import DARK, LIGHT, terminal_theme

@@ -18,10 +18,10 @@ from kerashp.config import load_preset
 from kerashp.events import BatchEnded, EpochEnded, EpochStarted, RunStarted
 from kerashp.search.directory import SearchDir
 from kerashp.search.records import TrialRecord
-from tui.services import run_follower
 from tui.app import KerashpApp
-from tui.services.live import LiveRun
 from tui.screens.tweak import TweakScreen
+from tui.services import run_follower
+from tui.services.live import LiveRun
 from tui.services.settings import Settings
 from tui.theme import DARK, LIGHT
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from textual import events
 
-from kerashp.runs import RunDir
+from kerashp.runs.folder import RunDir
 
 
 async def wait_for(pilot, condition, timeout: float = 120.0, what: str = "condition") -> None:

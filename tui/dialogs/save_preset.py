@@ -22,7 +22,9 @@ class SavePresetDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="save-dialog", classes="dialog"):
             yield Label("Save as a new preset", classes="dialog-title")
-            yield Static(f'extends "{self.base}" with the changed keys; written to {user_preset_dir()}/NAME.toml', markup=False)
+            yield Static(
+                f'extends "{self.base}" with the changed keys; written to {user_preset_dir()}/NAME.toml', markup=False
+            )
             yield Input(placeholder="name, e.g. lenet5_lr05", id="save-name")
             yield Static("", id="save-problem", markup=False)
             yield Label("enter saves · escape cancels", classes="dialog-hint")

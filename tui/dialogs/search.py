@@ -14,8 +14,8 @@ from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from kerashp.config import Preset, available_presets
-from kerashp.errors import PresetError
 from kerashp.config.schema import SEARCH
+from kerashp.errors import PresetError
 from kerashp.search.space import check_search, epochs_key, epochs_per_trial
 from tui.services.search_process import search_directory, searches
 from tui.services.settings import Settings
@@ -55,7 +55,9 @@ class NewSearchDialog(ModalScreen):
             algorithms = [(choice, choice) for choice in SEARCH["algorithm"].choices]
             yield row("preset", Select(names, value=first.name, allow_blank=False, id="search-preset", compact=True))
             algorithm = first["search"]["algorithm"]
-            yield row("algorithm", Select(algorithms, value=algorithm, allow_blank=False, id="search-algorithm", compact=True))
+            yield row(
+                "algorithm", Select(algorithms, value=algorithm, allow_blank=False, id="search-algorithm", compact=True)
+            )
             yield row("trials", Input(str(first["search"]["max_trials"]), id="search-trials", compact=True))
             yield row("epochs per trial", Input(str(epochs_per_trial(first)), id="search-epochs", compact=True))
             yield Static("", id="search-problem", markup=False)

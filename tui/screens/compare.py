@@ -7,8 +7,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from kerashp.cli.console import fmt
-from kerashp.runs import RunDir
+from kerashp.runs.folder import RunDir
+from kerashp.text import number
 from tui.widgets.chart import look
 from tui.widgets.curves import Curves
 from tui.widgets.epoch_table import cell
@@ -25,9 +25,9 @@ def final_statistics(run: RunDir) -> dict[str, str]:
     test = summary.get("test") or {}
     column = {"status": run.status(), "epochs": str(summary.get("epochs_done", final.get("epoch", 0)))}
     column |= {key: cell(key, final.get(key)) for key in FINAL_METRICS}
-    column |= {f"best {key}": fmt(value) for key, value in best.items()}
+    column |= {f"best {key}": number(value) for key, value in best.items()}
     column["best epoch"] = str(summary.get("best_epoch", "-"))
-    column |= {f"test {key}": fmt(value) for key, value in test.items()}
+    column |= {f"test {key}": number(value) for key, value in test.items()}
     column["wall"] = f"{summary['wall_time']:.0f}s" if "wall_time" in summary else "-"
     return column
 
@@ -42,7 +42,9 @@ class CompareScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(f"comparing {len(self.runs)} runs: final-epoch statistics, validation curves overlaid", id="compare-title")
+        yield Static(
+            f"comparing {len(self.runs)} runs: final-epoch statistics, validation curves overlaid", id="compare-title"
+        )
         yield Curves()
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()

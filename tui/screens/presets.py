@@ -19,8 +19,8 @@ from kerashp.config import Preset, available_presets
 from kerashp.errors import PresetError
 from tui.screens.tweak import TweakScreen
 from tui.services.model_summary import HELPER
-from tui.widgets.preset_details import PresetDetails
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.preset_details import PresetDetails
 
 SUMMARY_DELAY = 0.3  # seconds the highlight rests before the model is built
 

@@ -7,8 +7,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from kerashp.cli.console import fmt
-from kerashp.runs import RunDir
+from kerashp.runs.folder import RunDir
+from kerashp.text import number
 from tui.widgets.curves import Curves
 from tui.widgets.epoch_table import EpochTable
 from tui.widgets.key_footer import KeyFooter
@@ -29,7 +29,7 @@ def run_headline(run: RunDir) -> str:
         run.status(),
         f"{summary.get('epochs_done', 0)}/{summary.get('epochs', '?')} epochs",
         f"best epoch {summary.get('best_epoch', '-')}",
-        f"test acc {fmt(test)}",
+        f"test acc {number(test)}",
     ]
     if "wall_time" in summary:
         parts.append(f"{summary['wall_time']:.0f}s")

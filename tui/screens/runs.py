@@ -10,9 +10,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from kerashp.cli.console import run_row
 from kerashp.events import Event, RunFinished, RunStarted
-from kerashp.runs import RunDir, list_runs
+from kerashp.runs.folder import RunDir, list_runs
+from kerashp.runs.listing import run_row
 from tui.screens.compare import CompareScreen
 from tui.screens.run_detail import RunDetailScreen
 from tui.widgets.key_footer import KeyFooter

@@ -18,18 +18,18 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from kerashp.config import Preset
-from kerashp.cli.console import fmt
 from kerashp.errors import UserError
-from kerashp.runs import list_runs
+from kerashp.runs.folder import list_runs
+from kerashp.search.labels import describe_values, short_names
 from kerashp.search.records import TrialRecord
 from kerashp.search.results import SearchResults
-from kerashp.cli.search_view import describe_values, short_names
-from tui.services.run_follower import RunFollower
+from kerashp.text import number
 from tui.dialogs.search import NewSearchDialog, OpenSearchDialog
+from tui.services.run_follower import RunFollower
 from tui.services.search_process import SearchProcess
 from tui.widgets.curves import Curves
-from tui.widgets.run_progress import RunProgress
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.run_progress import RunProgress
 
 NO_SEARCH = (
     "No search open. n starts a search from a preset with a [search.space] section; "
@@ -132,12 +132,19 @@ class SearchScreen(Screen):
     def _info(self) -> None:
         info, process = Text(), self.process
         if self.results is None:
-            info.append(f"{self.directory.name}: starting…" if process and process.running else f"{self.directory}: not readable")
+            info.append(
+                f"{self.directory.name}: starting…"
+                if process and process.running
+                else f"{self.directory}: not readable"
+            )
         else:
             preset, records = self.results.preset, self.results.records
             search = preset["search"]
             done = sum(record.finished for record in records)
-            info.append(f"{preset.name} · {search['algorithm']} · {search['direction']}imise {search['objective']}", style="bold")
+            info.append(
+                f"{preset.name} · {search['algorithm']} · {search['direction']}imise {search['objective']}",
+                style="bold",
+            )
             info.append(f" · {done}{planned_trials(preset, len(records))} trials finished")
             if process is not None:
                 info.append(f" · {process.status}")
@@ -148,7 +155,7 @@ class SearchScreen(Screen):
         best = "no completed trial yet"
         if top is not None:
             best = (
-                f"best so far: trial {top.trial_id} · {self.results.objective} {fmt(top.objective)} "
+                f"best so far: trial {top.trial_id} · {self.results.objective} {number(top.objective)} "
                 f"at epoch {top.best_epoch} · {describe_values(top.hyperparameters)}"
             )
         self.query_one("#search-best", Static).update(best)
@@ -172,11 +179,11 @@ class SearchScreen(Screen):
                 BEST if top is not None and record.trial_id == top.trial_id else "",
                 record.trial_id,
                 record.status,
-                fmt(record.objective),
-                fmt(record.best_epoch),
+                number(record.objective),
+                number(record.best_epoch),
                 str(record.epochs),
                 f"{record.time_s:.0f}s",
-                *(fmt(record.hyperparameters.get(key)) for key in names),
+                *(number(record.hyperparameters.get(key)) for key in names),
                 key=record.trial_id,
             )
         running = next((record.trial_id for record in records if record.status == "running"), None)

@@ -17,8 +17,8 @@ from kerashp.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from tui.services.live import LiveRun
 from tui.widgets.curves import Curves
 from tui.widgets.epoch_table import EpochTable
-from tui.widgets.run_progress import RunProgress, RunStatus
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.run_progress import RunProgress, RunStatus
 
 NO_RUN = "No run yet. Pick a preset (1), then press t to train it, or enter to tweak it first."
 

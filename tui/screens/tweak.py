@@ -14,8 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, Select, Static
 
 from kerashp.errors import UserError
-from tui.services.preset_files import save_variant
 from tui.dialogs.save_preset import SavePresetDialog
+from tui.services.preset_files import save_variant
 from tui.services.tweak_fields import check_edits, differs, overrides_for, relevant, tweak_fields
 from tui.widgets.field_row import CHANGED_MARK, FieldRow
 from tui.widgets.key_footer import KeyFooter
@@ -85,7 +85,11 @@ class TweakScreen(Screen):
     def _summarize(self, changes: int) -> None:
         line = Text()
         line.append(f"Tweak {self.preset_name}", style="bold")
-        line.append(f" · {changes} change{'s' if changes != 1 else ''} marked {CHANGED_MARK}" if changes else " · no changes yet")
+        line.append(
+            f" · {changes} change{'s' if changes != 1 else ''} marked {CHANGED_MARK}"
+            if changes
+            else " · no changes yet"
+        )
         if self.problems:
             line.append(f" · ✗ {len(self.problems)} invalid", style="bold")
         elif self.together:

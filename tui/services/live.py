@@ -9,13 +9,12 @@ UI thread, where they arrive as `RunEvent` messages; screens render it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from textual.message import Message
 
 from kerashp.config import Preset
-from kerashp.cli.console import fmt
 from kerashp.control import RunControl
 from kerashp.events import (
     BatchEnded,
@@ -28,6 +27,7 @@ from kerashp.events import (
     RunFinished,
     RunStarted,
 )
+from kerashp.text import number
 
 ENDED = ("completed", "stopped", "diverged", "interrupted", "failed")
 
@@ -94,7 +94,7 @@ class LiveRun:
     paused_since: float | None = None
 
     @classmethod
-    def for_preset(cls, preset: Preset, control=None) -> "LiveRun":
+    def for_preset(cls, preset: Preset, control=None) -> LiveRun:
         return cls(preset.name, preset["train"]["epochs"], dict(preset["reference"]), control or RunControl())
 
     @property
@@ -194,7 +194,7 @@ def outcome(status: str, summary: dict, run_dir: str) -> str:
     epochs = summary.get("epochs_done", 0)
     if status == "completed":
         test = (summary.get("test") or {}).get("accuracy")
-        tested = f"; test accuracy {fmt(test)} (best epoch {summary.get('best_epoch')})" if test is not None else ""
+        tested = f"; test accuracy {number(test)} (best epoch {summary.get('best_epoch')})" if test is not None else ""
         return f"completed {epochs} epochs{tested}"
     if status == "diverged":
         return (

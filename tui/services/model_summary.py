@@ -8,7 +8,7 @@ until the helper answers, so call it from a thread worker: that thread only wait
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from kerashp.config import Preset
 from tui.services.processes import CONTEXT, silence_output, start

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kerashp.config import PRESET_PATH_ENV, available_presets, load_preset, preset_toml
 from kerashp.errors import UserError
-from kerashp.runs import atomic_write
+from kerashp.runs.folder import atomic_write
 from tui.services.tweak_fields import overrides_for
 
 DEFAULT_USER_DIR = Path("presets-user")

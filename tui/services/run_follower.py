@@ -11,12 +11,25 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from kerashp.events import BatchEnded, EpochEnded, EpochStarted, Evaluated, Event, Progress, RunFailed, RunFinished, RunStarted
-from kerashp.runs import EventLogTail
+from kerashp.events import (
+    BatchEnded,
+    EpochEnded,
+    EpochStarted,
+    Evaluated,
+    Event,
+    Progress,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
+from kerashp.runs.folder import EventLogTail
 from tui.services.live import LiveRun
 
 CLOCK = time.time  # event times are wall-clock times (tests fix it)
-EVENT_TYPES = {kind.__name__: kind for kind in (RunStarted, Progress, EpochStarted, BatchEnded, EpochEnded, Evaluated, RunFinished, RunFailed)}
+EVENT_TYPES = {
+    kind.__name__: kind
+    for kind in (RunStarted, Progress, EpochStarted, BatchEnded, EpochEnded, Evaluated, RunFinished, RunFailed)
+}
 
 
 def decode(record: dict) -> tuple[Event, float] | None:

@@ -42,7 +42,7 @@ class SearchProcess:
     _process: asyncio.subprocess.Process | None = field(default=None, repr=False)
 
     @classmethod
-    def for_preset(cls, settings: Settings, preset: Preset, overrides: list[str]) -> "SearchProcess":
+    def for_preset(cls, settings: Settings, preset: Preset, overrides: list[str]) -> SearchProcess:
         directory = search_directory(settings, preset)
         sets = [arg for override in (*settings.overrides, *overrides) for arg in ("--set", override)]
         command = [sys.executable, "-m", "kerashp.cli", "tune", "--preset", preset.name, "--dir", str(directory), *sets]

@@ -13,8 +13,8 @@ same pause / resume / stop / paused / stopped as a RunControl, so `LiveRun` driv
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from kerashp.config import Preset
 from kerashp.events import Event, RunFailed

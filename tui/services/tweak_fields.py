@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kerashp.config import schema
-from kerashp.config import Preset, parse_override
-from kerashp.data import check_preset_data
-from kerashp.errors import PresetError, UserError, format_value
+from kerashp.config import Preset, parse_override, schema
 from kerashp.config.fields import Field
 from kerashp.config.model_table import MODEL_OPTIONS
+from kerashp.data import check_preset_data
+from kerashp.errors import PresetError, UserError, format_value
 from tui.services.settings import Settings
 
 TRAIN_KEYS = ("epochs", "batch_size", "label_smoothing")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 from textual.widget import Widget
 
-from kerashp.cli.console import fmt
+from kerashp.text import number
 
 # braille dot bits by (column, row) inside one 2x4 cell
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
@@ -85,7 +85,7 @@ def legend(names: list[str]) -> str:
 
 def titled(title: str, reference: Reference | None) -> str:
     """The chart title, naming the reference line when there is one: `accuracy ┄ val 0.677`."""
-    return f"{title} {REFERENCE_RULE} {reference.label} {fmt(reference.value, 3)}" if reference else title
+    return f"{title} {REFERENCE_RULE} {reference.label} {number(reference.value, 3)}" if reference else title
 
 
 def marked(points: list, index: int, width: int) -> list:
@@ -258,4 +258,3 @@ class _Canvas:
             middle = ""
         left = (room - len(middle)) // 2
         return " " * (GUTTER - 1) + "└" + first + " " * left + middle + " " * (room - left - len(middle)) + last
-

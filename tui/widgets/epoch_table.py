@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from kerashp.cli.console import fmt
+from kerashp.text import number
 
 BEST = "★"
 COLUMNS = (
@@ -62,4 +62,4 @@ def cell(key: str, value) -> str:
         return f"{value:.1f}s"
     if key == "lr":
         return f"{value:.3g}"
-    return fmt(value)
+    return number(value)

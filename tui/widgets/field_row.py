@@ -71,7 +71,9 @@ class FieldRow(Vertical):
                 options = [(_prompt(choice), choice) for choice in self.spec.choices]
                 yield Select(options, value=self.value, allow_blank=False, compact=True, classes="field-editor")
             else:
-                yield FieldInput(self.spec.text(self.value), compact=True, classes="field-editor", select_on_focus=False)
+                yield FieldInput(
+                    self.spec.text(self.value), compact=True, classes="field-editor", select_on_focus=False
+                )
             yield Label(self.spec.field.doc, classes="field-doc")
         yield Static("", classes="field-message", markup=False)
 

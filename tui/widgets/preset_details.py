@@ -102,7 +102,9 @@ class PresetDetails(VerticalScroll):
         self._shown = (preset, overrides)
         self._headline()
         self.show_model(f"{preset['model']['name']}: summarising the model…")
-        self.query_one("#preset-settings", Static).update(Group(Text("\nresolved settings", style="dim"), settings_text(preset)))
+        self.query_one("#preset-settings", Static).update(
+            Group(Text("\nresolved settings", style="dim"), settings_text(preset))
+        )
         self.scroll_home(animate=False)
 
     def _headline(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from kerashp.cli.console import fmt
+from kerashp.text import number
 from tui.services.live import LiveRun, duration
 
 STATUS_MARK = {"running": "▶", "paused": "⏸", "stopping": "■", "starting": "…"}
@@ -36,7 +36,7 @@ def status_text(live: LiveRun) -> Text:
     if live.status == "paused":
         line.append(" — space resumes, s stops")
     elif live.loss is not None:
-        line.append(f" · batch loss {fmt(live.loss)} · acc {fmt(live.accuracy)}")
+        line.append(f" · batch loss {number(live.loss)} · acc {number(live.accuracy)}")
     return line
 
 

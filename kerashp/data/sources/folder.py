@@ -77,7 +77,9 @@ def _walk(split_dir: Path, class_names: list[str], require_every_class: bool) ->
     for label, name in enumerate(class_names):
         found = _images_in(split_dir / name)
         if not found and require_every_class:
-            raise DataError(f"{split_dir / name}: empty class folder (no images with suffix {', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise DataError(
+                f"{split_dir / name}: empty class folder (no images with suffix {', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
         files += [(path, label) for path in found]
     return files
 

@@ -16,8 +16,8 @@ import time
 import keras
 import numpy as np
 
-CONTIGUOUS = "contiguous"
-CHANNELS_LAST = "channels_last"
+from kerashp.data.batches import CHANNELS_LAST, CONTIGUOUS
+
 ROUNDS = 3  # the first round warms up kernels and allocator caches; the faster of the rest counts
 PROBE_BATCH = 64  # enough to rank the layouts; keeps the probe short for large models on a CPU
 
@@ -28,7 +28,10 @@ def fastest_layout(model: keras.Model, batch_size: int) -> str:
     if keras.backend.backend() != "torch" or len(shape) != 4:
         return CONTIGUOUS
     images = np.random.default_rng(0).normal(size=(min(batch_size, PROBE_BATCH), *shape[1:])).astype(np.float32)
-    batches = {CONTIGUOUS: images, CHANNELS_LAST: np.ascontiguousarray(images.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)}
+    batches = {
+        CONTIGUOUS: images,
+        CHANNELS_LAST: np.ascontiguousarray(images.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
+    }
     saved = model.get_weights()
     best = {layout: float("inf") for layout in batches}
     try:

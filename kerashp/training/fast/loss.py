@@ -21,7 +21,11 @@ def accelerate_loss(model: keras.Model) -> bool:
     if keras.backend.backend() != "torch" or not isinstance(loss, keras.losses.CategoricalCrossentropy):
         return False
     config = loss.get_config()
-    if not config.get("from_logits") or config.get("reduction") != "sum_over_batch_size" or config.get("axis", -1) != -1:
+    if (
+        not config.get("from_logits")
+        or config.get("reduction") != "sum_over_batch_size"
+        or config.get("axis", -1) != -1
+    ):
         return False
     layers = list(model._flatten_layers(include_self=False))
     if any(getattr(layer, "activity_regularizer", None) is not None for layer in layers):

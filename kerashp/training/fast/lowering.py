@@ -10,7 +10,7 @@ checkpoints are untouched. Anything else (other layers, other options) keeps `la
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 
@@ -49,7 +49,12 @@ def _conv2d(layer) -> Call | None:
     # "same" is symmetric (and so a plain torch padding) only at stride 1 with odd kernels
     same_ok = tuple(layer.strides) == (1, 1) and kernel_h % 2 == 1 and kernel_w % 2 == 1
     activation = _activation(layer.activation)
-    if not plain or activation is None or (layer.padding == "same" and not same_ok) or layer.padding not in ("same", "valid"):
+    if (
+        not plain
+        or activation is None
+        or (layer.padding == "same" and not same_ok)
+        or layer.padding not in ("same", "valid")
+    ):
         return None
     padding = (kernel_h // 2, kernel_w // 2) if layer.padding == "same" else 0
     strides = tuple(layer.strides)

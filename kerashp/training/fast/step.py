@@ -95,7 +95,9 @@ def _direct_call(model: keras.Model, steps: list[_Step], inputs, training=None, 
             args, kwargs = (values[step.single_input],), step.constants
         else:
             args, kwargs = step.arguments.fill_in(values)
-        if training is not None and step.takes_training:  # the node may have recorded training=False (Dropout's default)
+        if (
+            training is not None and step.takes_training
+        ):  # the node may have recorded training=False (Dropout's default)
             kwargs = {**kwargs, "training": training}
         outputs = step.call(*args, **kwargs)
         if len(step.outputs) == 1:
@@ -115,4 +117,3 @@ def _agrees(model: keras.Model, direct) -> bool:
     except Exception:  # any layer that needs __call__ keeps the stock path
         return False
     return expected.shape == got.shape and np.allclose(expected, got, rtol=1e-5, atol=1e-6)
-
