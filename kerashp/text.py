@@ -83,3 +83,12 @@ def seconds(value: float) -> str:
 def slug(text: str) -> str:
     """A name safe as a folder name (a report section, a study variant)."""
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", text).strip("_") or "section"
+
+
+def parse_number(text: str) -> float | None:
+    """A finite number from text kerashp wrote (a CSV cell), else None."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
