@@ -1,5 +1,7 @@
 """Errors a user can fix. The CLI prints them as one line and exits with code 2 (no traceback)."""
 
+from kerashp.text import shown_value
+
 
 class UserError(Exception):
     """Bad input: a preset, an override, a path or a dataset the user named."""
@@ -12,7 +14,7 @@ class PresetError(UserError):
 
     def __init__(self, source: str, key: str, problem: str, value: object = None, *, has_value: bool = True):
         self.source, self.key, self.value, self.problem = source, key, value, problem
-        where = f"{key} = {format_value(value)}" if has_value and key else key
+        where = f"{key} = {shown_value(value)}" if has_value and key else key
         super().__init__(": ".join(part for part in (source, where, problem) if part))
 
 
@@ -22,19 +24,6 @@ class DataError(UserError):
 
 class RunError(UserError):
     """A run directory that does not exist or cannot be resumed."""
-
-
-def format_value(value: object) -> str:
-    """Show a value the way it would be written in TOML, so users can copy it back."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, dict):
-        return "{...}"
-    if isinstance(value, list):
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
-    return repr(value)
 
 
 class RunFailedError(Exception):

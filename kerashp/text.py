@@ -35,12 +35,17 @@ def toml_key(key: Any) -> str:
 
 
 def shown_value(value: Any) -> str:
-    """A value in an error or a form: its TOML text, so it can be copied back; Python's repr for
+    """A value in an error or a form, always one printable line: its TOML text, so it can be copied
+    back, with a table shown as `{...}` (a whole table would not fit one line); Python's repr for
     anything TOML cannot hold."""
+    if isinstance(value, dict):
+        return "{...}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(shown_value(item) for item in value) + "]"
     try:
-        return toml_value(value)
+        return printable(toml_value(value))  # TOML escapes control characters; printable the rest (U+2028)
     except TypeError:
-        return repr(value)
+        return printable(repr(value))
 
 
 def printable(value: Any) -> Any:

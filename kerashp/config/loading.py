@@ -37,11 +37,11 @@ def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         return document
     origins = {key: str(path) for key in _leaf_keys(document)}
     if not isinstance(parent_name, str):
-        raise PresetError(str(path), "extends", "expected a preset name or path", printable(parent_name))
+        raise PresetError(str(path), "extends", "expected a preset name or path", parent_name)
     try:
         parent_path = find_preset(parent_name, extending=path)
     except PresetError as exc:
-        raise PresetError(str(path), "extends", f"{exc.problem}", printable(parent_name)) from None
+        raise PresetError(str(path), "extends", f"{exc.problem}", parent_name) from None
     parent = _load_chain(parent_path, (*seen, resolved))
     if "reference" in document:  # reported figures belong to one setup: a child's replace its parent's
         parent.pop("reference", None)
@@ -127,7 +127,7 @@ def apply_override(document: dict, expression: str) -> None:
         else:
             parent[last] = value
     except (KeyError, IndexError, TypeError):
-        raise PresetError("--set", printable(key), "no such key in this preset", printable(value)) from None
+        raise PresetError("--set", printable(key), "no such key in this preset", value) from None
     after = key_names(document, split_key(before[1]))  # by position: a replaced entry's name is gone
     # remember which keys came from --set, by every name validation may report them under
     for name in {*before, *after}:

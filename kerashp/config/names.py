@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from kerashp.errors import PresetError
-from kerashp.text import printable
 
 LONGEST_NAME = 200  # a run folder adds -YYYYmmdd-HHMMSS[-N]; file names stop at 255 bytes
 
@@ -16,7 +15,7 @@ def check_folder_name(name: Any, source: str, key: str = "name") -> str:
     one path component, no separator, not `.` or `..`, printable; else a PresetError."""
     plain = isinstance(name, str) and 0 < len(name) <= LONGEST_NAME and name.isprintable()
     if not plain or name in (".", "..") or any(sep in name for sep in ("/", "\\")):
-        shown = printable(name) if isinstance(name, str) else name
+        shown = name
         raise PresetError(
             source,
             key,

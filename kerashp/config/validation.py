@@ -28,7 +28,7 @@ class _Checker:
 
     def fail(self, key: str, problem: str, value: Any = None, has_value: bool = True) -> PresetError:
         source = "--set" if self.from_override(key) else self.origin(key)
-        return PresetError(source, printable(key), problem, printable(value), has_value=has_value)
+        return PresetError(source, printable(key), problem, value, has_value=has_value)
 
     def origin(self, key: str) -> str:
         """The file of the `extends` chain that gave `key` (a list entry's key: the file that gave the

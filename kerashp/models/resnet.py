@@ -15,9 +15,10 @@ from functools import partial
 import keras
 from keras import layers
 
-from kerashp.errors import UserError, format_value
+from kerashp.errors import UserError
 from kerashp.models.blocks import classifier, conv
 from kerashp.models.layers import channel_axis
+from kerashp.text import shown_value
 
 
 def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
@@ -62,7 +63,7 @@ def _blocks_per_stage(blocks: int | list[int], stages: list[int]) -> list[int]:
     counts = [blocks] * len(stages) if isinstance(blocks, int) else blocks
     if len(counts) != len(stages):
         raise UserError(
-            f"model.blocks = {format_value(blocks)}: expected one count per stage of "
-            f"model.stages = {format_value(stages)}, or a single count for every stage"
+            f"model.blocks = {shown_value(blocks)}: expected one count per stage of "
+            f"model.stages = {shown_value(stages)}, or a single count for every stage"
         )
     return counts

@@ -17,8 +17,8 @@ from typing import Any
 import tomli_w
 
 from kerashp.config import Preset, apply_override, validate
-from kerashp.errors import PresetError, format_value
-from kerashp.text import printable
+from kerashp.errors import PresetError
+from kerashp.text import printable, shown_value
 
 METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")  # what history.csv records per epoch
 CHOICE_TYPES = (bool, int, float, str, list)  # lists (e.g. MLP widths) go to KerasTuner as their TOML text
@@ -136,7 +136,7 @@ def _check_value(preset: Preset, source: str, where: str, key: str, value: Any) 
     try:
         trial_preset(preset, {key: value})
     except PresetError as exc:
-        shown = f"{printable(key)} = {format_value(printable(value))}"
+        shown = f"{printable(key)} = {shown_value(value)}"
         raise PresetError(source, where, f"{shown}: {exc.problem}", has_value=False) from None
 
 
@@ -157,7 +157,7 @@ def _check_condition(preset: Preset, source: str, key: str, parent: str, wanted:
         raise PresetError(
             source,
             where,
-            f"{printable(parent)} never takes {format_value(printable(wanted))} in this space, "
+            f"{printable(parent)} never takes {shown_value(wanted)} in this space, "
             "so this entry would never be searched",
             has_value=False,
         )

@@ -25,7 +25,7 @@ from kerashp.backend import device_description, set_random_seed, use_torch_backe
 from kerashp.config import Preset
 from kerashp.config.names import check_folder_name
 from kerashp.control import RunControl
-from kerashp.errors import RunError, RunFailedError, UserError, format_value
+from kerashp.errors import RunError, RunFailedError, UserError
 from kerashp.events import (
     BatchEnded,
     EpochEnded,
@@ -39,6 +39,7 @@ from kerashp.events import (
 )
 from kerashp.runs import files as run_files
 from kerashp.runs.folder import RunDir, replace_atomically, write_json, writing
+from kerashp.text import shown_value
 
 use_torch_backend()
 
@@ -206,8 +207,8 @@ def _check_same_model(run: RunDir, trained: dict | None, wanted: dict) -> None:
         return
     key = min(key for key in {*trained, *wanted} if trained.get(key) != wanted.get(key))
     raise RunError(
-        f"{run.preset_file}: model.{key} = {format_value(wanted.get(key))}, but the run's checkpoints are of "
-        f"model.{key} = {format_value(trained.get(key))}; start a new run to train another model"
+        f"{run.preset_file}: model.{key} = {shown_value(wanted.get(key))}, but the run's checkpoints are of "
+        f"model.{key} = {shown_value(trained.get(key))}; start a new run to train another model"
     )
 
 

@@ -10,10 +10,11 @@ import pytest
 from rich.console import Console
 
 from kerashp import events as ev
-from kerashp.cli.console import ConsoleView, fmt
+from kerashp.cli.console import ConsoleView
 from kerashp.cli.search_view import SearchView, results_table
 from kerashp.search.events import SearchStarted, TrialEnded, TrialStarted
 from kerashp.search.records import TrialRecord
+from kerashp.text import number as fmt
 
 WIDTH = 80
 KEYS = ["optimizer.learning_rate", "optimizer.name", "optimizer.momentum", "augment.transforms.horizontal_flip.p",

@@ -6,6 +6,7 @@ import tomllib
 
 import pytest
 import tomli_w
+from conftest import BAD_DOCUMENTS
 
 from kerashp.config import available_presets, load_preset, parse_override, portable, preset_toml, validate
 from kerashp.data import check_folder
@@ -96,32 +97,6 @@ def test_resolved_preset_round_trips_through_toml():
     assert again == document
 
 
-BAD_DOCUMENTS = [
-    ("[optimizer]\nlearning_rate = -0.1\n", "optimizer.learning_rate = -0.1", "a number > 0"),
-    ("[optimizer]\nlearnin_rate = 0.1\n", "optimizer.learnin_rate", "did you mean learning_rate"),
-    ("[optimizer]\nname = \"adamax\"\n", 'optimizer.name = "adamax"', "allowed: sgd, adam, adamw, adagrad, rmsprop"),
-    ("[model]\nname = \"transformer\"\n", 'model.name = "transformer"', "allowed: "),
-    ("[model]\nname = \"lenet5\"\ndepth = 3\n", "model.depth", "unknown key"),
-    ("[schedule]\nname = \"warm\"\n", 'schedule.name = "warm"', "constant, step"),
-    ("[train]\nbatch_size = \"big\"\n", 'train.batch_size = "big"', "an integer >= 1"),
-    ("[train]\nepochs = 0\n", "train.epochs = 0", "an integer >= 1"),
-    ("[train]\nepochs = 2.5\n", "train.epochs = 2.5", "an integer"),
-    ("[optimizer]\nnesterov = 1\n", "optimizer.nesterov = 1", "true or false"),
-    ("[augment]\ntransforms = [{ name = \"twirl\", p = 0.5 }]\n", 'augment.transforms.0.name = "twirl"', "horizontal_flip"),
-    ("[augment]\ntransforms = [{ name = \"vertical_flip\", p = 1.5 }]\n", "augment.transforms.vertical_flip.p = 1.5", "[0, 1]"),
-    ("[augment]\ntransforms = [{ name = \"affine\", shear = 5 }]\n", "augment.transforms.affine.shear", "unknown key"),
-    ("[augment]\ntransforms = [{ name = \"random_erasing\", scale = [0.3, 0.1] }]\n", "augment.transforms.random_erasing.scale", "ascending"),
-    ("[data]\nsource = \"s3://bucket\"\n", 'data.source = "s3://bucket"', "expected tfds:NAME"),
-    ("[data]\nmean = [0.5, 0.5]\n", "data.mean = [0.5, 0.5]", "1 or 3"),
-    ("[data]\nvalidation = 1.5\n", "data.validation = 1.5", "fraction"),
-    ("[colour]\nx = 1\n", "colour", "unknown section"),
-    ("seed = -1\n", "seed = -1", ">= 0"),
-    ("[reference]\nval_accuracy = [1]\n", "reference.val_accuracy", "a number or a string"),
-    ('[search.space]\n"optimizer.learning_rate" = { type = "float", min = 0.1, max = 0.1 }\n', "search.space", "empty range"),
-    ('[search.space]\n"optimizer.learning_rate" = { type = "float", min = 0.0, max = 0.1, log = true }\n', "min", "above zero"),
-    ('[search.space]\n"optimizer.speed" = { type = "float", min = 0.1, max = 1.0 }\n', "optimizer.speed", "not a key of this preset"),
-    ("[optimizer\nname = 1\n", "", "TOML syntax error"),
-]
 
 
 @pytest.mark.parametrize("text, key_part, allowed_part", BAD_DOCUMENTS)

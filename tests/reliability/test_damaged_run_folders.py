@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from kerashp.cli import main as kerashp_main
-from kerashp.cli.console import run_row
 from kerashp.runs.folder import RunDir, list_runs
+from kerashp.runs.listing import run_row
 
 pytestmark = pytest.mark.e2e
 

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kerashp.cli import main as kerashp_main
-from kerashp.cli.console import run_row
 from kerashp.runs.folder import list_runs
+from kerashp.runs.listing import run_row
 
 pytestmark = pytest.mark.e2e
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from kerashp.cli.search_view import short_names
 from kerashp.config import load_preset
 from kerashp.control import RunControl
 from kerashp.errors import PresetError, UserError
 from kerashp.events import EpochEnded
 from kerashp.search.directory import SearchDir
+from kerashp.search.labels import short_names
 from kerashp.search.pruning import MedianStopping
 from kerashp.search.records import TrialRecord, best, ranked, trials_csv
 from kerashp.search.results import SearchResults

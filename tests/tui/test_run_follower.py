@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from kerashp.cli.search_view import short_names
 from kerashp.config import load_preset
 from kerashp.events import BatchEnded, EpochEnded, EpochStarted, RunStarted
 from kerashp.runs.folder import RunDir
+from kerashp.search.labels import short_names
 from tui.screens.search import planned_trials
 from tui.services import run_follower
 from tui.services.run_follower import RunFollower, decode

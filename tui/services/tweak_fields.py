@@ -13,7 +13,8 @@ from kerashp.config import Preset, parse_override, schema
 from kerashp.config.fields import Field
 from kerashp.config.model_table import MODEL_OPTIONS
 from kerashp.data import check_preset_data
-from kerashp.errors import PresetError, UserError, format_value
+from kerashp.errors import PresetError, UserError
+from kerashp.text import shown_value
 from tui.services.settings import Settings
 
 TRAIN_KEYS = ("epochs", "batch_size", "label_smoothing")
@@ -88,7 +89,7 @@ def relevant(key: str, current: dict[str, object]) -> bool:
 
 def as_text(value: object) -> str:
     """A value as the TOML text a user would type after `--set KEY=`, on one line."""
-    return format_value(value)
+    return shown_value(value)
 
 
 def override(key: str, text: str) -> str:

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from kerashp.config import Preset
-from kerashp.errors import format_value
+from kerashp.text import shown_value
 
 DESCRIBED_ELSEWHERE = ("name", "description", "study", "reference")
 FACT_LABEL_WIDTH = 9
@@ -37,7 +37,7 @@ def inline(value: object) -> str:
         return "{ " + ", ".join(f"{_key(k)} = {inline(v)}" for k, v in value.items()) + " }" if value else "{}"
     if isinstance(value, list):
         return "[" + ", ".join(inline(v) for v in value) + "]"
-    return format_value(value)
+    return shown_value(value)
 
 
 def _key(key: str) -> str:
