@@ -1,4 +1,5 @@
-"""Which models exist and which options each takes (light: no keras import, used by validation).
+"""Which models exist: each one's builder, the options it takes and the input size it is made for (light: no
+keras import, so validation reads it in milliseconds).
 
 Each builder in `kerashp/models/` reads exactly the options declared here for its name. Defaults
 reproduce the study a model comes from, where there is one.
@@ -92,60 +93,103 @@ def _transfer(**extra: Field) -> dict[str, Field]:
     }
 
 
-MODEL_OPTIONS: dict[str, dict[str, Field]] = {
-    "lenet5": {
-        "batch_norm": Bool(False, "batch normalization after each convolution and hidden dense layer"),
-        "activation": _activation(),
-        "dropout": _dropout(0.0, "before each hidden dense layer"),
-        "initializer": _initializer(),
-    },
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model: where its builder lives, the `[model]` options it reads, the input side it is made for."""
+
+    module: str  # in kerashp.models
+    builder: str  # its function `(options, input_shape, num_classes) -> keras.Model`
+    options: dict[str, Field]
+    native_input_size: int | None = None  # built for ImageNet-sized input: the data pipeline resizes to this side
+
+
+MODELS: dict[str, ModelEntry] = {
+    "lenet5": ModelEntry(
+        "lenet",
+        "build",
+        {
+            "batch_norm": Bool(False, "batch normalization after each convolution and hidden dense layer"),
+            "activation": _activation(),
+            "dropout": _dropout(0.0, "before each hidden dense layer"),
+            "initializer": _initializer(),
+        },
+    ),
     # Defaults: the LeNet-5 study's modified VGG-19.
-    "vgg": {
-        "depth": IntChoice(19, "VGG-11, 13, 16 or 19 (weight layers)", choices=(11, 13, 16, 19)),
-        "activation": _activation("elu"),
-        "batch_norm": Bool(False, "batch normalization after each convolution and hidden dense layer"),
-        "dense": _widths([4096, 1024, 128], "widths of the hidden Dense layers after the 1x1x512 feature map"),
-        "dropout": _dropout(0.5, "after each hidden dense layer"),
-        "initializer": _initializer("glorot_normal"),
-    },
-    "mobilenet": {
-        "alpha": Float(1.0, "width multiplier: every layer's channels times alpha", lo=0.0, lo_open=True),
-        "activation": _activation(),
-        "dropout": _dropout(0.0, "before the logits"),
-        "initializer": _initializer(),
-    },
-    "resnet": {
-        "stages": _widths([64, 128, 256, 512], "channels of each stage; each stage after the first halves the map"),
-        "blocks": PerStage(2, "basic blocks per stage: one count for all stages or one per stage", item=Int(2, lo=1)),
-        "kernel_size": Int(3, "kernel size of the block convolutions", lo=1),
-        "skip_pool": Bool(False, "max-pool (stride 1) before each 1x1 skip convolution, as in the 5M-parameter study"),
-        "activation": _activation(),
-        "initializer": _initializer("he_normal"),
-    },
-    "mlp": {
-        "hidden": _widths([50, 30, 20, 20], "widths of the hidden layers on the flattened image"),
-        "batch_norm": Bool(False, "batch normalization after each hidden layer"),
-        "activation": _activation(),
-        "dropout": _dropout(0.0, "after each hidden layer"),
-        "initializer": _initializer(),
-    },
-    "alexnet": {
-        "batch_norm": Bool(False, "batch normalization after each convolution and hidden dense layer"),
-        "activation": _activation(),
-        "dense": _widths([4096, 4096], "widths of the hidden Dense layers after the 6x6x256 feature map"),
-        "dropout": _dropout(0.5, "after each hidden dense layer"),
-        "initializer": _initializer(),
-    },
-    "vgg16": _transfer(keep_dense=Bool(False, "keep VGG16's own fc1-fc2 (4096-4096) layers below the new head")),
-    "resnet50": _transfer(),
-    "mobilenet_v2": _transfer(),
+    "vgg": ModelEntry(
+        "vgg",
+        "build",
+        {
+            "depth": IntChoice(19, "VGG-11, 13, 16 or 19 (weight layers)", choices=(11, 13, 16, 19)),
+            "activation": _activation("elu"),
+            "batch_norm": Bool(False, "batch normalization after each convolution and hidden dense layer"),
+            "dense": _widths([4096, 1024, 128], "widths of the hidden Dense layers after the 1x1x512 feature map"),
+            "dropout": _dropout(0.5, "after each hidden dense layer"),
+            "initializer": _initializer("glorot_normal"),
+        },
+    ),
+    "mobilenet": ModelEntry(
+        "mobilenet",
+        "build",
+        {
+            "alpha": Float(1.0, "width multiplier: every layer's channels times alpha", lo=0.0, lo_open=True),
+            "activation": _activation(),
+            "dropout": _dropout(0.0, "before the logits"),
+            "initializer": _initializer(),
+        },
+    ),
+    "resnet": ModelEntry(
+        "resnet",
+        "build",
+        {
+            "stages": _widths([64, 128, 256, 512], "channels of each stage; each stage after the first halves the map"),
+            "blocks": PerStage(
+                2, "basic blocks per stage: one count for all stages or one per stage", item=Int(2, lo=1)
+            ),
+            "kernel_size": Int(3, "kernel size of the block convolutions", lo=1),
+            "skip_pool": Bool(
+                False, "max-pool (stride 1) before each 1x1 skip convolution, as in the 5M-parameter study"
+            ),
+            "activation": _activation(),
+            "initializer": _initializer("he_normal"),
+        },
+    ),
+    "mlp": ModelEntry(
+        "mlp",
+        "build",
+        {
+            "hidden": _widths([50, 30, 20, 20], "widths of the hidden layers on the flattened image"),
+            "batch_norm": Bool(False, "batch normalization after each hidden layer"),
+            "activation": _activation(),
+            "dropout": _dropout(0.0, "after each hidden layer"),
+            "initializer": _initializer(),
+        },
+    ),
+    "alexnet": ModelEntry(
+        "alexnet",
+        "build",
+        {
+            "batch_norm": Bool(False, "batch normalization after each convolution and hidden dense layer"),
+            "activation": _activation(),
+            "dense": _widths([4096, 4096], "widths of the hidden Dense layers after the 6x6x256 feature map"),
+            "dropout": _dropout(0.5, "after each hidden dense layer"),
+            "initializer": _initializer(),
+        },
+        native_input_size=224,
+    ),
+    "vgg16": ModelEntry(
+        "transfer",
+        "vgg16",
+        _transfer(keep_dense=Bool(False, "keep VGG16's own fc1-fc2 (4096-4096) layers below the new head")),
+        native_input_size=224,
+    ),
+    "resnet50": ModelEntry("transfer", "resnet50", _transfer(), native_input_size=224),
+    "mobilenet_v2": ModelEntry("transfer", "mobilenet_v2", _transfer(), native_input_size=224),
 }
 
-
-# Models built for ImageNet-sized input; the data pipeline resizes images to this side.
-_NATIVE_INPUT_SIZE = {"alexnet": 224, "vgg16": 224, "resnet50": 224, "mobilenet_v2": 224}
+# What validation, the TUI's tweak form and the tests read: each model's options.
+MODEL_OPTIONS: dict[str, dict[str, Field]] = {name: entry.options for name, entry in MODELS.items()}
 
 
 def native_input_size(name: str) -> int | None:
     """The square input side `name` is designed for, or None when it takes images at their own size."""
-    return _NATIVE_INPUT_SIZE.get(name)
+    return MODELS[name].native_input_size

@@ -1,24 +1,14 @@
-"""Model builders by name. `build_model` imports keras lazily; the catalog stays light."""
+"""Model builders by name (the table of them is `kerashp.config.model_table.MODELS`). `build_model`
+imports keras lazily, so importing this package stays light."""
 
 from __future__ import annotations
 
 import importlib
 
-from kerashp.config.model_table import native_input_size  # noqa: F401  (re-exported: models' own fact)
-
-# model name -> (module in this package, its function `(options, input_shape, num_classes) -> keras.Model`)
-_BUILDERS = {
-    "lenet5": ("lenet", "build"),
-    "vgg": ("vgg", "build"),
-    "mobilenet": ("mobilenet", "build"),
-    "resnet": ("resnet", "build"),
-    "mlp": ("mlp", "build"),
-    "alexnet": ("alexnet", "build"),
-    "vgg16": ("transfer", "vgg16"),
-    "resnet50": ("transfer", "resnet50"),
-    "mobilenet_v2": ("transfer", "mobilenet_v2"),
-}
-
+from kerashp.config.model_table import (
+    MODELS,
+    native_input_size,  # noqa: F401  (re-exported: models' own fact)
+)
 
 # kerashp builds every model channels-first: on the torch backend a channels-last model transposes
 # its activations to NCHW and back around every convolution and pooling layer.
@@ -34,11 +24,11 @@ def build_model(name: str, options: dict, image_shape: tuple[int, int, int], num
 
     height, width, channels = image_shape
     input_shape = (channels, height, width) if DATA_FORMAT == "channels_first" else (height, width, channels)
-    module_name, function = _BUILDERS[name]
-    module = importlib.import_module(f"kerashp.models.{module_name}")
+    entry = MODELS[name]
+    module = importlib.import_module(f"kerashp.models.{entry.module}")
     previous = keras.config.image_data_format()
     keras.config.set_image_data_format(DATA_FORMAT)  # layers keep the format they were built with
     try:
-        return getattr(module, function)(options, input_shape, num_classes)
+        return getattr(module, entry.builder)(options, input_shape, num_classes)
     finally:
         keras.config.set_image_data_format(previous)
