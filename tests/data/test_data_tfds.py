@@ -36,7 +36,7 @@ def write_prepared_info(data_dir, name: str, class_names: list[str], examples: i
 
 
 def test_class_names_come_from_the_dataset_prepared_on_first_use(tmp_path, monkeypatch):
-    from kerashp.data import tfds_source
+    from kerashp.data.sources import tfds as tfds_source
 
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
     # the premise: before preparing, cifar10's builder knows only placeholder names
@@ -108,7 +108,7 @@ def test_a_streamed_image_of_the_wrong_size_names_the_example():
 def test_preparing_shows_the_subprocess_progress_and_fails_in_one_line(tmp_path, monkeypatch, capfd):
     """A stand-in `tensorflow` that prints a tfds-style progress bar and then cannot be imported:
     the bar must reach our stderr while it runs, the failure must come back as one line."""
-    from kerashp.data import tfds_source
+    from kerashp.data.sources import tfds as tfds_source
 
     monkeypatch.setattr(tfds_source, "unreachable_hosts", lambda urls: [])  # as if online
     fake = tmp_path / "fake" / "tensorflow"
@@ -161,7 +161,7 @@ def test_the_probe_goes_through_the_proxy_the_download_would_use(no_proxy, monke
 def test_the_probe_gives_up_after_its_timeout(no_proxy, monkeypatch):
     """A name lookup or connection that hangs (a black-holed network) counts as unreachable once
     the timeout is up, however long the hang would last."""
-    from kerashp.data import tfds_source
+    from kerashp.data.sources import tfds as tfds_source
 
     released = threading.Event()
 
@@ -181,7 +181,7 @@ def test_the_probe_gives_up_after_its_timeout(no_proxy, monkeypatch):
 def test_an_unreachable_download_host_fails_in_one_line_without_starting_the_subprocess(tmp_path, monkeypatch):
     """Offline, tfds's downloader would retry for minutes: the probe answers first, with what to do
     instead (never the command that just failed, on this machine)."""
-    from kerashp.data import tfds_source
+    from kerashp.data.sources import tfds as tfds_source
 
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{closed_port()}")  # every download host unreachable

@@ -358,7 +358,7 @@ def test_a_tfds_dataset_of_mixed_image_sizes_says_how_to_resize(tmp_path, monkey
 
 def test_a_prepared_tfds_dataset_without_a_test_split_is_one_line(tmp_path, monkeypatch, tally):
     tfds = pytest.importorskip("tensorflow_datasets")
-    from kerashp.data import tfds_source
+    from kerashp.data.sources import tfds as tfds_source
 
     def data_source(*args, **kwargs):
         raise ValueError('Unknown split "test". Should be one of [\'train\'].\nMore detail on a second line')
