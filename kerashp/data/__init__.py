@@ -10,57 +10,23 @@ runs before a command imports numpy, torch or keras, so a wrong path is refused 
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kerashp.errors import DataError
+from kerashp.data.checks import check_data_available, check_folder, check_preset_data
+
+if TYPE_CHECKING:
+    from kerashp.data.dataset import Dataset, ImageSet
+    from kerashp.data.loading import load_dataset, load_preset_data
 
 __all__ = [
     "Dataset", "ImageSet", "check_data_available", "check_folder", "check_preset_data", "load_dataset",
     "load_preset_data",
 ]  # fmt: skip
-_FROM_DATASET = ("Dataset", "ImageSet", "load_dataset", "load_preset_data")
+# name -> its module, imported on first use: they bring numpy, OpenCV and PIL
+_HEAVY = {"Dataset": "dataset", "ImageSet": "dataset", "load_dataset": "loading", "load_preset_data": "loading"}
 
 
-def __getattr__(name: str):
-    if name in _FROM_DATASET:
-        return getattr(importlib.import_module("kerashp.data.dataset"), name)
+def __getattr__(name: str) -> object:
+    if name in _HEAVY:
+        return getattr(importlib.import_module(f"kerashp.data.{_HEAVY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def check_preset_data(preset: dict) -> None:
-    """Refuse a folder source that cannot load (the tfds name's syntax is checked with the preset):
-    a glance at the disk, cheap enough for every keystroke in the TUI's tweak screen."""
-    data = preset["data"]
-    kind, _, target = data["source"].partition(":")
-    if kind == "folder":
-        check_folder(target, (data["train_list"], data["test_list"]))
-
-
-def check_data_available(preset: dict) -> None:
-    """`check_preset_data`, and for a tfds source, that it is prepared or can be downloaded from
-    here, for a command about to load the data: refused before torch and keras load (about a
-    second to import tensorflow_datasets; offline, a 3 s probe at most) rather than after them."""
-    check_preset_data(preset)
-    kind, _, name = preset["data"]["source"].partition(":")
-    if kind == "tfds":
-        importlib.import_module("kerashp.data.sources.tfds").check_available(name)
-
-
-def check_folder(root: str, split_lists: tuple[str, str] = ("", "")) -> Path:
-    """The folder `root` names, if it has the layout a folder source needs: train/ and test/, or
-    two split lists. A relative path is read from the current directory, so its error shows where that is."""
-    base = Path(root).expanduser()
-    where = f"folder:{root}" if base.is_absolute() else f"folder:{root} ({base.resolve()})"
-    if not base.is_dir():
-        raise DataError(f"{where}: no such directory")
-    if any(split_lists):  # the lists themselves are read, and their faults named, by the loader
-        if not all(split_lists):
-            raise DataError("data.train_list and data.test_list: set both or neither")
-        return base
-    for split in ("train", "test"):
-        if not (base / split).is_dir():
-            raise DataError(
-                f"{where}: missing '{split}/' subfolder (expected {root}/train/<class>/*.jpg and "
-                f"{root}/test/<class>/*.jpg, or set data.train_list and data.test_list)"
-            )
-    return base

@@ -1,4 +1,4 @@
-"""The in-memory dataset every source produces, and `load_dataset` that dispatches on the source."""
+"""The in-memory dataset every source produces (`kerashp.data.loading` picks the source)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kerashp.config.model_table import native_input_size
 from kerashp.data.lazy import LazyImages
 from kerashp.errors import DataError
 
@@ -59,41 +58,3 @@ class Dataset:
             return ImageSet(subset.images, relabel[subset.labels])
 
         return Dataset(self.source, keep(self.train), keep(self.test), [self.class_names[i] for i in kept])
-
-
-def load_dataset(
-    source: str,
-    image_size: list[int] | None = None,
-    progress: Progress | None = None,
-    *,
-    split_lists: tuple[str, str] = ("", ""),
-    cache: str = "auto",
-) -> Dataset:
-    """Load `tfds:NAME` or `folder:PATH` (see the preset's `[data]` keys), resized if asked."""
-    kind, _, target = source.partition(":")
-    if not target:
-        raise DataError(f'data.source = "{source}": expected tfds:NAME or folder:PATH')
-    size = tuple(image_size) if image_size else None
-    if kind == "tfds":
-        from kerashp.data.sources.tfds import load_tfds
-
-        return load_tfds(target, size, progress, cache=cache)
-    if kind == "folder":
-        from kerashp.data.sources.folder import load_folder
-
-        return load_folder(target, size, progress, split_lists=split_lists, cache=cache)
-    raise DataError(f"data.source = \"{source}\": unknown source kind '{kind}'; allowed: tfds, folder")
-
-
-def load_preset_data(preset: dict, progress: Progress | None = None) -> Dataset:
-    """The dataset a preset's `[data]` section describes, at the size its model needs."""
-    data = preset["data"]
-    native = native_input_size(preset["model"]["name"])
-    dataset = load_dataset(
-        data["source"],
-        data["image_size"] or ([native, native] if native else None),
-        progress,
-        split_lists=(data["train_list"], data["test_list"]),
-        cache=data["cache"],
-    )
-    return dataset.without_classes(data["exclude_classes"]) if data["exclude_classes"] else dataset

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from kerashp.config import Preset
-from kerashp.data import Dataset, ImageSet
 from kerashp.data.augment import build_pipeline, seed_pipeline
 from kerashp.data.batches import batch_seed
+from kerashp.data.dataset import Dataset, ImageSet
 from kerashp.data.mixing import MixSpec, mix_images
 from kerashp.data.split import preset_split
 from kerashp.errors import UserError

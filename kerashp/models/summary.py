@@ -17,19 +17,15 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kerashp.backend import use_torch_backend
-from kerashp.config import Preset
-from kerashp.data import check_folder
-from kerashp.errors import DataError, UserError
-from kerashp.models import build_model, native_input_size
+from kerashp.config.preset import Preset
+from kerashp.data.glance import preset_input
+from kerashp.models import build_model
 
 if TYPE_CHECKING:
     import keras
-
-CHANNELS = 3  # every data source delivers RGB
 
 
 @dataclass
@@ -148,54 +144,3 @@ def summarize_preset(
         options["weights"] = "none"
     use_torch_backend()
     return summarize(build_model(options["name"], options, input_shape, num_classes))
-
-
-def preset_input(preset: Preset) -> tuple[tuple[int, int, int], int]:
-    """The input shape and class count training would see, from a glance at the data source
-    (class folders and one image, or the tfds metadata) rather than reading it."""
-    data = preset["data"]
-    kind, _, target = data["source"].partition(":")
-    if kind == "folder":
-        base = check_folder(target, (data["train_list"], data["test_list"]))
-        size, classes = _glance_folder(base, bool(data["train_list"]))
-    else:
-        size, classes = _glance_tfds(target)
-    native = native_input_size(preset["model"]["name"])
-    size = tuple(data["image_size"]) or ((native, native) if native else size)
-    if size is None or None in size:
-        raise UserError(f"{data['source']}: images have no fixed size; pass --input-shape H,W,C or set data.image_size")
-    return (*size, CHANNELS), classes - len(data["exclude_classes"])
-
-
-def _glance_folder(base: Path, listed: bool) -> tuple[tuple[int, int] | None, int]:
-    from PIL import Image
-
-    from kerashp.data.sources.folder import IMAGE_SUFFIXES
-
-    root = base if listed else base / "train"
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    first = next(
-        (f for folder in classes for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES), None
-    )
-    if first is None:
-        return None, len(classes)
-    with Image.open(first) as image:
-        width, height = image.size
-    return (height, width), len(classes)
-
-
-def _glance_tfds(name: str) -> tuple[tuple[int, int] | None, int]:
-    import tensorflow_datasets as tfds
-
-    from kerashp.data.sources.tfds import data_dir, register_builders
-
-    register_builders()  # a builder of the user's own ($KERASHP_TFDS_MODULES) is named like a catalog one
-    try:
-        features = tfds.builder(name, data_dir=data_dir()).info.features
-    except tfds.core.registered.DatasetNotFoundError:
-        raise DataError(f"tfds:{name}: no such tfds dataset (see the tfds catalog for names)") from None
-    label = features["label"] if "label" in features else None
-    if "image" not in features or not hasattr(label, "num_classes"):
-        raise DataError(f"tfds:{name}: not an image classification dataset (no 'image' and 'label' class features)")
-    height, width = features["image"].shape[:2]
-    return (height, width) if height and width else None, label.num_classes

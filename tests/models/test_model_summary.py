@@ -7,7 +7,7 @@ from keras import layers
 
 from kerashp.cli import main
 from kerashp.config import load_preset
-from kerashp.models.summary import preset_input, summarize, summarize_preset
+from kerashp.models.summary import summarize, summarize_preset
 
 CIFAR = (32, 32, 3)
 # MobileNet's (pointwise filters, stride) per depthwise-separable block, from Howard et al. 2017
@@ -63,12 +63,6 @@ def test_separable_grouped_dense_and_nested_layers():
     assert macs["inner"] == 64 * 5 * 3 and [row.depth for row in summary.rows if row.kind == "Dense"] == [0, 1]
     assert summary.macs == 7680 + 1152 + 1920 + 960
     assert summary.parameters == model.count_params()
-
-
-def test_input_comes_from_a_glance_at_the_data(tiny_folder):
-    assert preset_input(load_preset("lenet5", [f"data.source=folder:{tiny_folder}"])) == (CIFAR, 4)
-    assert preset_input(load_preset("lenet5", [f"data.source=folder:{tiny_folder}", "data.exclude_classes=['cat']"])) == (CIFAR, 3)
-    assert preset_input(load_preset("alexnet_caltech101", [f"data.source=folder:{tiny_folder}", "data.exclude_classes=[]"])) == ((224, 224, 3), 4)
 
 
 def test_summary_command_prints_the_study_figures(tiny_folder, capsys):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from kerashp.data import check_folder
+from kerashp.data.checks import check_folder
 from kerashp.data.dataset import Dataset, ImageSet, Progress
 from kerashp.data.images import as_rgb, check_size, fit_size
 from kerashp.data.lazy import LazyImages, should_stream
