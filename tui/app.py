@@ -3,8 +3,9 @@
 One run trains at a time, in a child process calling `kerashp.training.run.train` (tui.services.training_process);
 a thread worker hands its events to the UI thread, where the app applies each to `self.live` and
 publishes it on `run_events`, which the dashboard and the runs list subscribe to. A search runs as `kerashp tune`
-in a subprocess (`self.search`). Quitting stops both first (a run saves its last finished epoch,
-a search its interrupted trial), so `q` always leaves work that can be resumed.
+in a subprocess (`self.search`). Screens are handed what they show when they are made, and ask for
+a run or a search with the messages of `tui.requests`. Quitting stops both first (a run saves its
+last finished epoch, a search its interrupted trial), so `q` always leaves work that can be resumed.
 """
 
 from __future__ import annotations
@@ -14,19 +15,22 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.theme import BUILTIN_THEMES
 from textual.worker import Worker
 
-from kerashp.config import Preset, available_presets, load_preset, parse_override
+from kerashp.config import available_presets, load_preset, parse_override
 from kerashp.data import check_preset_data
 from kerashp.errors import UserError
 from kerashp.events import Event, RunFailed, RunFinished
 from kerashp.runs.listing import RUNS_DIR_ENV, default_runs_dir
+from kerashp.status import RunStatus
+from tui.requests import StartSearch, StopRun, TogglePause, TrainPreset
 from tui.screens.presets import PresetsScreen
 from tui.screens.runs import RunsScreen
 from tui.screens.search import SearchScreen
@@ -39,7 +43,11 @@ from tui.services.training_process import TrainingProcess
 from tui.theme import opposite, query_background, terminal_theme
 
 SCREENS = Binding.Group("screens", compact=True)
-SEVERITY = {"completed": "information", "stopped": "warning", "interrupted": "warning"}
+SEVERITY: dict[str, SeverityLevel] = {
+    RunStatus.COMPLETED: "information",
+    RunStatus.STOPPED: "warning",
+    RunStatus.INTERRUPTED: "warning",
+}
 
 EXAMPLES = """examples:
   kerashp-tui
@@ -55,7 +63,6 @@ the command palette, q quits (stopping a running run or search first; both resum
 class KerashpApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "kerashp"
-    MODES = {"presets": PresetsScreen, "training": TrainingScreen, "runs": RunsScreen, "search": SearchScreen}
     BINDINGS = [
         Binding("1", "switch_mode('presets')", "presets", group=SCREENS),
         Binding("2", "switch_mode('training')", "training", group=SCREENS),
@@ -78,6 +85,10 @@ class KerashpApp(App):
         self._search: Worker | None = None
         self._quitting = False
         self._initial_theme = theme or terminal_theme()
+        self.add_mode("presets", lambda: PresetsScreen(self.settings))
+        self.add_mode("training", lambda: TrainingScreen(self.run_events, lambda: self.live))
+        self.add_mode("runs", lambda: RunsScreen(self.settings.runs_dir, self.run_events))
+        self.add_mode("search", lambda: SearchScreen(self.settings))
 
     def on_mount(self) -> None:
         self.theme = self._initial_theme
@@ -91,23 +102,27 @@ class KerashpApp(App):
         self.notify(f"{self.live.preset} is still training: stop it first (2, then s)", severity="warning")
         return True
 
-    def start_run(self, preset: Preset) -> bool:
-        """Train `preset` in a child process and show the dashboard; refuses while another run is live."""
+    @on(TrainPreset)
+    def _train(self, request: TrainPreset) -> None:
+        """Train the preset in a child process and show the dashboard; refused while another run is live."""
         if self.busy():
-            return False
-        process = TrainingProcess(preset, self.settings.runs_dir)
-        self.live = LiveRun.for_preset(preset, control=process)
+            return
+        if request.close is self.screen:
+            self.pop_screen()
+        process = TrainingProcess(request.preset, self.settings.runs_dir)
+        self.live = LiveRun.for_preset(request.preset, control=process)
         self._training = self._follow(process)
         self.run_events.publish(None)
         self.switch_mode("training")
-        return True
 
+    @on(StopRun)
     def stop_run(self) -> None:
         """Stop the live run after its current batch; it ends as `stopped` at its last finished epoch."""
         if self.live is not None:
             self.live.stop()
             self.run_events.publish(None)
 
+    @on(TogglePause)
     def toggle_pause(self) -> None:
         if self.live is not None:
             self.live.toggle_pause()
@@ -128,10 +143,11 @@ class KerashpApp(App):
             self.notify(self.live.message, title=self.live.preset, severity=SEVERITY.get(self.live.status, "error"))
 
     # ------------------------------------------------------------------ searching
-    def start_search(self, process: SearchProcess) -> None:
-        """Run `kerashp tune` for `process` in the background (one search at a time)."""
-        self.search = process
-        self._search = self._run_search(process)
+    @on(StartSearch)
+    def _start_search(self, request: StartSearch) -> None:
+        """Run `kerashp tune` in the background (the search screen starts one at a time)."""
+        self.search = request.process
+        self._search = self._run_search(request.process)
 
     @work(group="search", exit_on_error=False)
     async def _run_search(self, process: SearchProcess) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kerashp.events import BatchEnded, EpochEnded, EpochStarted, Progress, RunFailed, RunFinished, RunStarted
+from kerashp.status import RunStatus
 from tui.services.live import EventForwarder, LiveRun, duration, outcome
 
 
@@ -90,8 +91,8 @@ def test_failures_and_divergence_read_as_messages():
     live = LiveRun("lenet5", 2, {})
     live.apply(RunFailed("runs/x", "DataError: folder:/nope: no such directory"))
     assert live.status == "failed" and live.message == "run failed: DataError: folder:/nope: no such directory"
-    assert outcome("diverged", {"diverged_at_epoch": 3}, "runs/x").startswith("diverged: loss became NaN/inf at epoch 3")
-    assert outcome("completed", {"epochs_done": 2, "test": {"accuracy": 0.5}, "best_epoch": 2}, "runs/x") == (
+    assert outcome(RunStatus.DIVERGED, {"diverged_at_epoch": 3}, "runs/x").startswith("diverged: loss became NaN/inf at epoch 3")
+    assert outcome(RunStatus.COMPLETED, {"epochs_done": 2, "test": {"accuracy": 0.5}, "best_epoch": 2}, "runs/x") == (
         "completed 2 epochs; test accuracy 0.5000 (best epoch 2)"
     )
     assert [duration(s) for s in (None, 5, 65, 3725)] == ["--:--", "0:05", "1:05", "1:02:05"]

@@ -15,7 +15,7 @@ from tui.screens.tweak import TweakScreen
 from tui.services.settings import Settings
 from tui.widgets.chart import LineChart
 from tui.widgets.field_row import FieldRow
-from tui.widgets.run_progress import RunStatus, status_text
+from tui.widgets.run_progress import RunStatusLine, status_text
 
 CHARTS = ("loss-chart", "accuracy-chart", "lr-chart")
 
@@ -73,7 +73,7 @@ def test_pause_then_stop_ends_the_run_cleanly_at_its_last_finished_epoch(tiny_se
         await wait_for(pilot, lambda: app.live.rows, what="epoch 1")
         await pilot.press("space")
         assert app.live.status == "paused" and app.live.control.paused
-        assert app.screen.query_one(RunStatus).text.plain == "⏸ paused — space resumes, s stops"
+        assert app.screen.query_one(RunStatusLine).text.plain == "⏸ paused — space resumes, s stops"
         await pilot.press("s")
         await wait_for(pilot, lambda: app.live.ended, what="the run to stop")
         await pilot.press("3")
@@ -93,7 +93,7 @@ def finish(settings: Settings) -> tuple[str, str]:
     async def scenario(pilot):
         await pilot.press("t")
         def shown() -> str:
-            return app.screen.query_one(RunStatus).text.plain
+            return app.screen.query_one(RunStatusLine).text.plain
 
         def ended_on_screen() -> bool:  # the status line is redrawn after the run's last event
             return app.live.ended and shown() == status_text(app.live).plain

@@ -7,7 +7,7 @@ import pytest
 from kerashp.config import load_preset
 from kerashp.errors import PresetError
 from tui.services.settings import Settings
-from tui.services.tweak_fields import as_text, check_edits, differs, relevant, tweak_fields
+from tui.services.tweak_fields import check_edits, differs, relevant, tweak_fields
 
 
 def test_fields_come_from_the_schema_and_the_preset():
@@ -57,7 +57,15 @@ def test_changed_means_a_different_value_not_different_text():
     assert not differs(preset, "optimizer.learning_rate", "0.010")
     assert differs(preset, "optimizer.learning_rate", "0.02")
     assert differs(preset, "optimizer.learning_rate", "")  # empty is an edit (and an error)
-    assert as_text(True) == "true" and as_text("sgd") == '"sgd"' and as_text([64, 128]) == "[64, 128]"
+
+
+def test_every_field_shows_text_that_parses_back_to_its_value():
+    for name in ("lenet5", "lenet5_aug", "mobilenet_cifar100"):
+        preset = load_preset(name)
+        for spec in tweak_fields(preset):
+            assert not differs(preset, spec.key, spec.text(preset.get_path(spec.key))), (name, spec.key)
+    field = next(spec for spec in tweak_fields(load_preset("lenet5")) if spec.key == "optimizer.name")
+    assert field.text(True) == "true" and field.text("sgd") == '"sgd"' and field.text([64, 128]) == "[64, 128]"
 
 
 def test_settings_only_one_optimizer_or_schedule_reads_are_hidden_for_the_others():

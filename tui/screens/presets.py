@@ -11,14 +11,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Header, Input, OptionList
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from kerashp.config import Preset, available_presets
 from kerashp.errors import PresetError
+from tui.requests import TrainPreset
 from tui.screens.tweak import TweakScreen
 from tui.services.model_summary import HELPER
+from tui.services.settings import Settings
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.preset_details import PresetDetails
 
@@ -45,11 +48,12 @@ class PresetsScreen(Screen):
         Binding("escape", "clear_filter", "clear"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__()
+        self.settings = settings
         self.presets: dict[str, Preset | str] = {}  # name -> preset, or the error loading it
         self.summaries: dict[str, str] = {}
-        self._summary_timer = None
+        self._summary_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -69,11 +73,10 @@ class PresetsScreen(Screen):
 
     # ------------------------------------------------------------------ the list
     def load_presets(self) -> None:
-        settings = self.app.settings
         self.presets = {}
         for name in available_presets():
             try:
-                self.presets[name] = settings.load(name)
+                self.presets[name] = self.settings.load(name)
             except PresetError as exc:
                 self.presets[name] = str(exc)
         self.fill_list()
@@ -81,7 +84,7 @@ class PresetsScreen(Screen):
     def fill_list(self) -> None:
         words = self.query_one("#preset-filter", Input).value
         options = self.query_one(OptionList)
-        current = self.highlighted_name() or self.app.settings.preset
+        current = self.highlighted_name() or self.settings.preset
         shown = [name for name, preset in self.presets.items() if matches(name, _searchable(preset), words)]
         options.clear_options()
         options.add_options([Option(name, id=name) for name in shown])
@@ -107,7 +110,8 @@ class PresetsScreen(Screen):
 
     @on(OptionList.OptionHighlighted)
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        self.show_details(event.option.id)
+        if event.option.id is not None:
+            self.show_details(event.option.id)
 
     @on(OptionList.OptionSelected)
     def _selected(self) -> None:
@@ -120,7 +124,7 @@ class PresetsScreen(Screen):
         if isinstance(preset, str):
             details.show_error(name, preset)
             return
-        details.show(preset, self.app.settings.overrides)
+        details.show(preset, self.settings.overrides)
         if name in self.summaries:
             details.show_model(self.summaries[name])
             return
@@ -165,12 +169,12 @@ class PresetsScreen(Screen):
     def action_tweak(self) -> None:
         preset = self._chosen()
         if preset is not None:
-            self.app.push_screen(TweakScreen(preset.name))
+            self.app.push_screen(TweakScreen(preset.name, self.settings))
 
     def action_train(self) -> None:
         preset = self._chosen()
         if preset is not None:
-            self.app.start_run(preset)
+            self.post_message(TrainPreset(preset))
 
 
 def _searchable(preset: Preset | str) -> str:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.widgets import DataTable, Header, Static
 
 from kerashp.events import Event, RunFinished, RunStarted
 from kerashp.runs.folder import RunDir, list_runs
 from kerashp.runs.listing import run_row
+from kerashp.text import plural
 from tui.screens.compare import CompareScreen
 from tui.screens.run_detail import RunDetailScreen
 from tui.widgets.key_footer import KeyFooter
@@ -23,7 +26,8 @@ STAMP = re.compile(r"-\d{4}(\d{2})(\d{2})-(\d{2})(\d{2})\d{2}(-\d+)?$")  # RunDi
 
 
 def short_name(name: str) -> str:
-    """`lenet5-20250101-090000` as `lenet5 01-01 09:00`, so the table fits 80 columns (the full name is the row's tooltip)."""
+    """`lenet5-20250101-090000` as `lenet5 01-01 09:00`, so the table fits 80 columns (the full name
+    is the row's tooltip)."""
     stamp = STAMP.search(name)
     if stamp is None:
         return name
@@ -45,8 +49,11 @@ class RunsScreen(Screen):
         Binding("r", "reload", "reload"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, runs_dir: Path, run_events: Signal[Event | None]) -> None:
+        """`run_events`: the app's signal of the live run's events (a run that starts or ends is reloaded)."""
         super().__init__()
+        self.runs_dir = runs_dir
+        self.run_events = run_events
         self.runs: dict[str, RunDir] = {}
         self.selected: set[str] = set()
 
@@ -57,8 +64,8 @@ class RunsScreen(Screen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(*COLUMNS)
-        self.app.run_events.subscribe(self, self._run_event)
+        self.query_one(RunsTable).add_columns(*COLUMNS)
+        self.run_events.subscribe(self, self._run_event)
         self.action_reload()
 
     def on_screen_resume(self) -> None:
@@ -69,8 +76,8 @@ class RunsScreen(Screen):
             self.action_reload()
 
     def action_reload(self) -> None:
-        table = self.query_one(DataTable)
-        directory = self.app.settings.runs_dir
+        table = self.query_one(RunsTable)
+        directory = self.runs_dir
         cursor = self._cursor_key()
         self.runs = {run.name: run for run in reversed(list_runs(directory))}  # newest first
         self.selected &= set(self.runs)
@@ -80,20 +87,20 @@ class RunsScreen(Screen):
             table.add_row(SELECTED if name in self.selected else "", short_name(name), *figures, key=name)
         if cursor in self.runs:
             table.move_cursor(row=table.get_row_index(cursor), animate=False)
-        count = f"{len(self.runs)} run{'s' if len(self.runs) != 1 else ''}" if self.runs else "no runs yet"
+        count = plural(len(self.runs), "run") if self.runs else "no runs yet"
         self.query_one("#runs-title", Static).update(
             f"{count} in {directory} · accuracy: best and last on validation, test"
         )
 
     def _cursor_key(self) -> str | None:
-        table = self.query_one(DataTable)
+        table = self.query_one(RunsTable)
         if not table.row_count:
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self) -> None:
-        self.query_one(DataTable).tooltip = self._cursor_key()
+        self.query_one(RunsTable).tooltip = self._cursor_key()
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:
@@ -109,7 +116,7 @@ class RunsScreen(Screen):
         if name is None:
             return
         self.selected ^= {name}
-        table = self.query_one(DataTable)
+        table = self.query_one(RunsTable)
         table.update_cell(name, table.ordered_columns[0].key, SELECTED if name in self.selected else "")
 
     def action_compare(self) -> None:

@@ -14,19 +14,23 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from kerashp.config import Preset
 from kerashp.errors import UserError
-from kerashp.runs.folder import list_runs
+from kerashp.runs.folder import RunDir, list_runs
 from kerashp.search.labels import describe_values, short_names
 from kerashp.search.records import TrialRecord
 from kerashp.search.results import SearchResults
+from kerashp.status import TrialStatus
 from kerashp.text import number
-from tui.dialogs.search import NewSearchDialog, OpenSearchDialog
+from tui.dialogs.search import NewSearch, NewSearchDialog, OpenSearchDialog
+from tui.requests import StartSearch
 from tui.services.run_follower import RunFollower
-from tui.services.search_process import SearchProcess
+from tui.services.search_process import SearchProcess, SearchProcessStatus
+from tui.services.settings import Settings
 from tui.widgets.curves import Curves
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.run_progress import RunProgress
@@ -39,7 +43,7 @@ REFRESH_S = 1.0
 BEST = "★"
 
 
-def trial_runs(results: SearchResults, trial_id: str) -> list:
+def trial_runs(results: SearchResults, trial_id: str) -> list[RunDir]:
     """The trial's runs, oldest first (its folder holds one run per execution)."""
     return sorted(list_runs(results.search.trial_dir(trial_id)), key=lambda run: run.name)
 
@@ -72,8 +76,10 @@ class SearchScreen(Screen):
         Binding("r", "reload", "reload"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__()
+        self.settings = settings
+        self.search: SearchProcess | None = None  # the search started here (the app runs it)
         self.directory: Path | None = None
         self.results: SearchResults | None = None
         self.running_trial: str | None = None
@@ -97,10 +103,13 @@ class SearchScreen(Screen):
 
     @property
     def process(self) -> SearchProcess | None:
-        search = self.app.search
+        """The search process writing the directory shown, if it was started here."""
+        search = self.search
         return search if search is not None and search.directory == self.directory else None
 
-    def show(self, directory: Path) -> None:
+    def show(self, directory: Path | None) -> None:
+        if directory is None:
+            return
         self.directory, self.running_trial, self.follower = directory, None, None
         self.action_reload()
 
@@ -109,36 +118,33 @@ class SearchScreen(Screen):
         running = process is not None and process.running
         if running or self._was_running:
             self.action_reload()
-        if self._was_running and not running:
-            severity = "error" if process.status == "failed" else "information"
-            self.notify(process.error or f"search {process.status}", title=self.directory.name, severity=severity)
+        if self._was_running and process is not None and not running:
+            severity: SeverityLevel = "error" if process.status == SearchProcessStatus.FAILED else "information"
+            self.notify(process.error or f"search {process.status}", title=process.directory.name, severity=severity)
         self._was_running = running
 
     # ------------------------------------------------------------------ drawing
     def action_reload(self) -> None:
-        self.set_class(self.directory is None, "-no-search")
-        if self.directory is None:
+        directory = self.directory
+        self.set_class(directory is None, "-no-search")
+        if directory is None:
             return
         try:
-            self.results = SearchResults.load(self.directory)
+            self.results = SearchResults.load(directory)
         except (UserError, OSError, ValueError):
             self.results = None
-        self._info()
+        self._info(directory, self.results)
         if self.results is not None:
-            self._trials()
-            self._curves()
+            self._trials(self.results)
+            self._curves(self.results)
         self._trial_progress()
 
-    def _info(self) -> None:
+    def _info(self, directory: Path, results: SearchResults | None) -> None:
         info, process = Text(), self.process
-        if self.results is None:
-            info.append(
-                f"{self.directory.name}: starting…"
-                if process and process.running
-                else f"{self.directory}: not readable"
-            )
+        if results is None:
+            info.append(f"{directory.name}: starting…" if process and process.running else f"{directory}: not readable")
         else:
-            preset, records = self.results.preset, self.results.records
+            preset, records = results.preset, results.records
             search = preset["search"]
             done = sum(record.finished for record in records)
             info.append(
@@ -151,17 +157,16 @@ class SearchScreen(Screen):
         if process is not None and process.error:
             info.append(f" · {process.error}")
         self.query_one("#search-info", Static).update(info)
-        top = self.results.best if self.results else None
+        top = results.best if results else None
         best = "no completed trial yet"
-        if top is not None:
+        if results is not None and top is not None:
             best = (
-                f"best so far: trial {top.trial_id} · {self.results.objective} {number(top.objective)} "
+                f"best so far: trial {top.trial_id} · {results.objective} {number(top.objective)} "
                 f"at epoch {top.best_epoch} · {describe_values(top.hyperparameters)}"
             )
         self.query_one("#search-best", Static).update(best)
 
-    def _trials(self) -> None:
-        results = self.results
+    def _trials(self, results: SearchResults) -> None:
         table = self.query_one(TrialsTable)
         names = short_names(results.space_keys)
         columns = ["", "trial", "status", results.objective, "best ep", "epochs", "time", *names.values()]
@@ -186,7 +191,7 @@ class SearchScreen(Screen):
                 *(number(record.hyperparameters.get(key)) for key in names),
                 key=record.trial_id,
             )
-        running = next((record.trial_id for record in records if record.status == "running"), None)
+        running = next((record.trial_id for record in records if record.status == TrialStatus.RUNNING), None)
         if running is not None and running != self.running_trial:
             cursor = running  # follow each trial as it starts
         self.running_trial = running
@@ -196,14 +201,14 @@ class SearchScreen(Screen):
     def _trial_progress(self) -> None:
         """The running trial's batch progress and ETA, read from its run's events log."""
         progress = self.query_one("#trial-progress", RunProgress)
-        running = self.running_trial if self.results is not None else None
-        if running is None:
+        results, running = self.results, self.running_trial
+        if results is None or running is None:
             self.follower = None
         else:
-            runs = trial_runs(self.results, running)
+            runs = trial_runs(results, running)
             newest = runs[-1].path if runs else None
             if newest is not None and (self.follower is None or self.follower.run_dir != newest):
-                epochs = int(self.results.preset["train"]["epochs"])
+                epochs = int(results.preset["train"]["epochs"])
                 self.follower = RunFollower(newest, f"trial {running}", epochs)
             if self.follower is not None:
                 self.follower.poll()
@@ -217,17 +222,17 @@ class SearchScreen(Screen):
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
-    def _curves(self) -> None:
+    def _curves(self, results: SearchResults) -> None:
         trial = self._cursor_trial()
-        record = next((r for r in self.results.records if r.trial_id == trial), None)
-        rows = trial_history(self.results, record) if record else []
-        epochs = max(int(self.results.preset["train"]["epochs"]), len(rows), 1)
-        self.query_one(Curves).show_run(rows, epochs, self.results.preset["reference"])
+        record = next((r for r in results.records if r.trial_id == trial), None)
+        rows = trial_history(results, record) if record else []
+        epochs = max(int(results.preset["train"]["epochs"]), len(rows), 1)
+        self.query_one(Curves).show_run(rows, epochs, results.preset["reference"])
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
         if self.results is not None:
-            self._curves()
+            self._curves(self.results)
 
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -236,22 +241,21 @@ class SearchScreen(Screen):
         return True
 
     def action_new(self) -> None:
-        if self.app.search is not None and self.app.search.running:
-            self.notify(f"a search is running in {self.app.search.directory}: stop it first (s)", severity="warning")
+        if self.search is not None and self.search.running:
+            self.notify(f"a search is running in {self.search.directory}: stop it first (s)", severity="warning")
             return
-        self.app.push_screen(NewSearchDialog(), self._start)
+        self.app.push_screen(NewSearchDialog(self.settings), self._start)
 
-    def _start(self, chosen) -> None:
+    def _start(self, chosen: NewSearch | None) -> None:
         if chosen is None:
             return
-        preset, overrides = chosen
-        process = SearchProcess.for_preset(self.app.settings, preset, overrides)
-        self.app.start_search(process)
+        self.search = SearchProcess.for_preset(self.settings, chosen.preset, chosen.overrides)
+        self.post_message(StartSearch(self.search))
         self._was_running = True
-        self.show(process.directory)
+        self.show(self.search.directory)
 
     def action_open(self) -> None:
-        self.app.push_screen(OpenSearchDialog(), lambda directory: directory and self.show(directory))
+        self.app.push_screen(OpenSearchDialog(self.settings.runs_dir), self.show)
 
     def action_stop(self) -> None:
         if self.process is not None:

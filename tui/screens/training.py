@@ -6,19 +6,22 @@ table. Everything is drawn from the app's `LiveRun`, so leaving and coming back 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.widgets import Header, Static
 
 from kerashp.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted
+from tui.requests import StopRun, TogglePause
 from tui.services.live import LiveRun
 from tui.widgets.curves import Curves
 from tui.widgets.epoch_table import EpochTable
 from tui.widgets.key_footer import KeyFooter
-from tui.widgets.run_progress import RunProgress, RunStatus
+from tui.widgets.run_progress import RunProgress, RunStatusLine
 
 NO_RUN = "No run yet. Pick a preset (1), then press t to train it, or enter to tweak it first."
 
@@ -38,54 +41,60 @@ class TrainingScreen(Screen):
         Binding("space", "pause", "pause", key_display="␣"),
     ]
 
+    def __init__(self, run_events: Signal[Event | None], live: Callable[[], LiveRun | None]) -> None:
+        """`run_events`: the app's signal of the live run's events; `live`: the live run now (None before one)."""
+        super().__init__()
+        self.run_events = run_events
+        self._live = live
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(NO_RUN, id="no-run")
         yield Static(id="run-info", markup=False)
         yield RunProgress(id="run-progress")
-        yield RunStatus(id="run-status")
+        yield RunStatusLine(id="run-status")
         yield Curves()
         yield EpochTable(id="epoch-table")
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.app.run_events.subscribe(self, self.show_event)
+        self.run_events.subscribe(self, self.show_event)
         self.redraw()
 
     @property
     def live(self) -> LiveRun | None:
-        return self.app.live
+        return self._live()
 
     # ------------------------------------------------------------------ drawing
     def show_event(self, event: Event | None) -> None:
-        if event is None or isinstance(event, (RunStarted, RunFinished, RunFailed)):
+        live = self.live
+        if live is None or event is None or isinstance(event, (RunStarted, RunFinished, RunFailed)):
             self.redraw()
             return
-        self._progress()
+        self._progress(live)
         if isinstance(event, EpochEnded):
-            self._epochs()
+            self._epochs(live)
 
     def redraw(self) -> None:
-        self.set_class(self.live is None, "-no-run")
-        if self.live is None:
-            return
         live = self.live
+        self.set_class(live is None, "-no-run")
+        if live is None:
+            return
         info = Path(live.run_dir).name or f"{live.preset} · new run"
         if live.device:
             info += f" · {live.device}"
         if live.parameters is not None:
             info += f" · {live.parameters:,} parameters"
         self.query_one("#run-info", Static).update(info)
-        self._progress()
-        self._epochs()
+        self._progress(live)
+        self._epochs(live)
         self.refresh_bindings()
 
-    def _progress(self) -> None:
-        self.query_one(RunProgress).show(self.live)
-        self.query_one(RunStatus).show(self.live)
+    def _progress(self, live: LiveRun) -> None:
+        self.query_one(RunProgress).show(live)
+        self.query_one(RunStatusLine).show(live)
 
-    def _epochs(self) -> None:
-        live = self.live
+    def _epochs(self, live: LiveRun) -> None:
         self.query_one(Curves).show_run(live.rows, live.epochs, live.reference, no_epochs(live))
         self.query_one(EpochTable).show(live.rows, live.best_epoch)
 
@@ -97,7 +106,7 @@ class TrainingScreen(Screen):
         return True
 
     def action_stop(self) -> None:
-        self.app.stop_run()
+        self.post_message(StopRun())
 
     def action_pause(self) -> None:
-        self.app.toggle_pause()
+        self.post_message(TogglePause())

@@ -11,11 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Header, Input, Select, Static
+from textual.widgets import Header, Static
 
 from kerashp.errors import UserError
+from kerashp.text import plural
 from tui.dialogs.save_preset import SavePresetDialog
+from tui.requests import TrainPreset
 from tui.services.preset_files import save_variant
+from tui.services.settings import Settings
 from tui.services.tweak_fields import check_edits, differs, overrides_for, relevant, tweak_fields
 from tui.widgets.field_row import CHANGED_MARK, FieldRow
 from tui.widgets.key_footer import KeyFooter
@@ -30,15 +33,16 @@ class TweakScreen(Screen):
         Binding("escape", "back", "back"),
     ]
 
-    def __init__(self, preset_name: str):
+    def __init__(self, preset_name: str, settings: Settings):
         super().__init__()
         self.preset_name = preset_name
+        self.settings = settings
         self.problems: dict[str, str] = {}
         self.together = ""
         self.rows: list[FieldRow] = []
 
     def compose(self) -> ComposeResult:
-        self.base = self.app.settings.load(self.preset_name)
+        self.base = self.settings.load(self.preset_name)
         yield Header()
         yield Static(id="tweak-summary")
         with VerticalScroll(id="tweak-form"):
@@ -55,19 +59,15 @@ class TweakScreen(Screen):
         self.rows = list(self.query(FieldRow))
         self.revalidate()
 
-    @on(Input.Changed)
-    @on(Select.Changed)
-    def _edited(self, event: Input.Changed | Select.Changed) -> None:
-        row = next(node for node in event.control.ancestors if isinstance(node, FieldRow))
-        if row.take_edit():
-            self.revalidate()
+    @on(FieldRow.Changed)
+    def _edited(self) -> None:
+        self.revalidate()
 
-    def on_descendant_focus(self, event) -> None:
+    @on(FieldRow.Focused)
+    def _focused(self, event: FieldRow.Focused) -> None:
         """Spell out the focused key: its --set name, what it does and what it accepts."""
-        row = next((node for node in event.widget.ancestors if isinstance(node, FieldRow)), None)
-        if row is not None:
-            field = row.spec.field
-            self.query_one("#tweak-help", Static).update(f"{row.spec.key}: {field.doc}; allowed: {field.allowed()}")
+        spec = event.row.spec
+        self.query_one("#tweak-help", Static).update(f"{spec.key}: {spec.field.doc}; allowed: {spec.field.allowed()}")
 
     def edits(self) -> dict[str, str]:
         """key -> text of every field whose value differs from the preset's."""
@@ -75,7 +75,7 @@ class TweakScreen(Screen):
 
     def revalidate(self) -> None:
         edits = self.edits()
-        self.problems, self.together = check_edits(self.app.settings, self.preset_name, edits)
+        self.problems, self.together = check_edits(self.settings, self.preset_name, edits)
         choices = {row.spec.key: row.current for row in self.rows if row.current is not None}
         for row in self.rows:
             row.mark(row.spec.key in edits, self.problems.get(row.spec.key, ""))
@@ -85,11 +85,7 @@ class TweakScreen(Screen):
     def _summarize(self, changes: int) -> None:
         line = Text()
         line.append(f"Tweak {self.preset_name}", style="bold")
-        line.append(
-            f" · {changes} change{'s' if changes != 1 else ''} marked {CHANGED_MARK}"
-            if changes
-            else " · no changes yet"
-        )
+        line.append(f" · {plural(changes, 'change')} marked {CHANGED_MARK}" if changes else " · no changes yet")
         if self.problems:
             line.append(f" · ✗ {len(self.problems)} invalid", style="bold")
         elif self.together:
@@ -108,11 +104,8 @@ class TweakScreen(Screen):
     def action_launch(self) -> None:
         if not self._valid():
             return
-        preset = self.app.settings.load(self.preset_name, overrides_for(self.edits()))
-        if self.app.busy():
-            return
-        self.app.pop_screen()
-        self.app.start_run(preset)
+        preset = self.settings.load(self.preset_name, overrides_for(self.edits()))
+        self.post_message(TrainPreset(preset, close=self))
 
     def action_save(self) -> None:
         if not self._valid():
@@ -131,7 +124,7 @@ class TweakScreen(Screen):
             self.notify(str(exc), severity="error")
             return
         self.notify(f"saved {path}; it is in the presets list as {name}", title="saved")
-        self.preset_name, self.base = name, self.app.settings.load(name)
+        self.preset_name, self.base = name, self.settings.load(name)
         self.revalidate()
 
     def action_back(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from textual.message import Message
 
@@ -27,9 +28,19 @@ from kerashp.events import (
     RunFinished,
     RunStarted,
 )
+from kerashp.status import RunStatus
 from kerashp.text import number
 
-ENDED = ("completed", "stopped", "diverged", "interrupted", "failed")
+
+class LiveStatus(StrEnum):
+    """What only the interface shows of a run: moments between the run's own statuses (`RunStatus`)."""
+
+    STARTING = "starting"  # the training process is importing Keras, loading data
+    PAUSED = "paused"  # by the user; training waits inside its epoch
+    STOPPING = "stopping"  # asked to stop: it finishes its batch, then ends `stopped`
+
+
+ENDED = frozenset({RunStatus.COMPLETED, RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.INTERRUPTED, RunStatus.FAILED})
 
 
 class RunEvent(Message):
@@ -74,7 +85,7 @@ class LiveRun:
     reference: dict
     control: RunControl = field(default_factory=RunControl)  # or anything with its pause/resume/stop/paused/stopped
     clock: Callable[[], float] = time.monotonic
-    status: str = "starting"  # starting | running | paused | stopping | one of ENDED
+    status: RunStatus | LiveStatus = LiveStatus.STARTING  # running, paused, stopping, then one of ENDED
     activity: str = "importing Keras and PyTorch"  # work outside epochs: loading data, evaluating
     progress: tuple[int, int] = (0, 0)  # (done, total) of that work
     run_dir: str = ""
@@ -118,12 +129,12 @@ class LiveRun:
     def stop(self) -> None:
         if not self.ended:
             self.control.stop()
-            self.status = "stopping"
+            self.status = LiveStatus.STOPPING
 
-    def _active_status(self) -> str:
+    def _active_status(self) -> RunStatus | LiveStatus:
         if self.control.stopped:
-            return "stopping"
-        return "paused" if self.control.paused else "running"
+            return LiveStatus.STOPPING
+        return LiveStatus.PAUSED if self.control.paused else RunStatus.RUNNING
 
     # ------------------------------------------------------------------ events
     def apply(self, event: Event) -> None:
@@ -159,12 +170,12 @@ class LiveRun:
         self.summary[event.split] = dict(event.metrics)
 
     def _on_RunFinished(self, event: RunFinished) -> None:
-        self.status, self.summary, self.activity = event.status, dict(event.summary), ""
+        self.status, self.summary, self.activity = RunStatus(event.status), dict(event.summary), ""
         self.run_dir = event.run_dir or self.run_dir
-        self.message = outcome(event.status, self.summary, self.run_dir)
+        self.message = outcome(self.status, self.summary, self.run_dir)
 
     def _on_RunFailed(self, event: RunFailed) -> None:
-        self.status, self.activity, self.message = "failed", "", f"run failed: {event.error}"
+        self.status, self.activity, self.message = RunStatus.FAILED, "", f"run failed: {event.error}"
 
     # ------------------------------------------------------------------ timing
     def epoch_eta(self) -> float | None:
@@ -174,7 +185,9 @@ class LiveRun:
         return self._training_time() / self.step * (self.steps - self.step)
 
     def _training_time(self) -> float:
-        """Seconds this epoch has trained: since it started, less the time paused."""
+        """Seconds this epoch has trained: since it started, less the time paused (0 before it started)."""
+        if self.epoch_started is None:
+            return 0.0
         now = self.clock()
         paused = self.paused_s + (now - self.paused_since if self.paused_since is not None else 0.0)
         return max(0.0, now - self.epoch_started - paused)
@@ -189,19 +202,19 @@ class LiveRun:
         return this_epoch + per_epoch * max(0, self.epochs - self.epoch)
 
 
-def outcome(status: str, summary: dict, run_dir: str) -> str:
+def outcome(status: RunStatus, summary: dict, run_dir: str) -> str:
     """One line saying how a run ended and what to do next (the CLI's final words, for the TUI)."""
     epochs = summary.get("epochs_done", 0)
-    if status == "completed":
+    if status == RunStatus.COMPLETED:
         test = (summary.get("test") or {}).get("accuracy")
         tested = f"; test accuracy {number(test)} (best epoch {summary.get('best_epoch')})" if test is not None else ""
         return f"completed {epochs} epochs{tested}"
-    if status == "diverged":
+    if status == RunStatus.DIVERGED:
         return (
             f"diverged: loss became NaN/inf at epoch {summary.get('diverged_at_epoch')}; "
             "the last finite epoch is in history.csv — try a lower learning rate"
         )
-    if status in ("stopped", "interrupted"):
+    if status in (RunStatus.STOPPED, RunStatus.INTERRUPTED):
         return f"{status} after epoch {epochs}; resume with  kerashp train --resume {run_dir}"
     return status
 

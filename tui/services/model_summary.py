@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
 
 from kerashp.config import Preset
 from tui.services.processes import CONTEXT, silence_output, start
 
+if TYPE_CHECKING:
+    from kerashp.models.summary import ModelSummary
 
-def describe_summary(summary) -> str:
+
+def describe_summary(summary: ModelSummary) -> str:
     """One line for a `kerashp.models.summary.ModelSummary`."""
     layers = sum(1 for row in summary.rows if row.depth == 0)
     shape = "×".join(str(side) for side in summary.input_shape)
@@ -24,7 +30,7 @@ def describe_summary(summary) -> str:
     )
 
 
-def _serve(connection) -> None:
+def _serve(connection: Connection) -> None:
     """The helper: answer each preset with its summary line, or the reason there is none."""
     silence_output()
     from kerashp.models.summary import summarize_preset
@@ -43,16 +49,16 @@ def _serve(connection) -> None:
 class SummaryHelper:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._process = None
-        self._connection = None
+        self._process: BaseProcess | None = None
+        self._connection: Connection | None = None
 
     def describe(self, preset: Preset, wanted: Callable[[], bool] = lambda: True) -> str | None:
         """The summary line; None when, by the helper's turn, it is no longer `wanted`."""
         with self._lock:
             if not wanted():  # the user has moved on while earlier requests were being answered
                 return None
-            if self._process is None or not self._process.is_alive():
-                self._start()
+            if self._process is None or self._connection is None or not self._process.is_alive():
+                self._connection = self._start()
             try:
                 self._connection.send(preset)
                 return self._connection.recv()
@@ -60,10 +66,12 @@ class SummaryHelper:
                 self._process = None
                 return f"not available: the summary process ended ({exc or 'no answer'})"
 
-    def _start(self) -> None:
-        self._connection, child = CONTEXT.Pipe()
+    def _start(self) -> Connection:
+        """Start the helper; returns the connection to it."""
+        connection, child = CONTEXT.Pipe()
         self._process = start(_serve, (child,), "kerashp-tui-summaries", daemon=True)
         child.close()
+        return connection
 
 
 HELPER = SummaryHelper()

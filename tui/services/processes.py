@@ -10,12 +10,13 @@ import contextlib
 import multiprocessing
 import os
 from collections.abc import Callable
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 CONTEXT = multiprocessing.get_context("spawn")
 
 
-def start(target: Callable[..., Any], args: tuple, name: str, daemon: bool = False):
+def start(target: Callable[..., Any], args: tuple, name: str, daemon: bool = False) -> BaseProcess:
     """Start `target(*args)` in a fresh interpreter and return its `Process`."""
     process = CONTEXT.Process(target=target, args=args, name=name, daemon=daemon)
     # multiprocessing hands its helpers sys.stderr's file descriptor, which Textual's stand-in lacks

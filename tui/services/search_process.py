@@ -14,12 +14,31 @@ import os
 import signal
 import sys
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from kerashp.config import Preset
+from kerashp.status import RunStatus
 from tui.services.settings import Settings
 
-OUTCOMES = {0: "finished", 1: "finished, no trial completed", 130: "stopped", -signal.SIGINT: "stopped"}
+
+class SearchProcessStatus(StrEnum):
+    """The `kerashp tune` process as the search screen tells it, from its exit code once it ends."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    FINISHED = "finished"
+    NONE_COMPLETED = "finished, no trial completed"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+OUTCOMES = {
+    0: SearchProcessStatus.FINISHED,
+    1: SearchProcessStatus.NONE_COMPLETED,
+    RunStatus.INTERRUPTED.exit_code: SearchProcessStatus.STOPPED,  # it took our SIGINT as Ctrl-C
+    -signal.SIGINT: SearchProcessStatus.STOPPED,
+}
 
 
 def search_directory(settings: Settings, preset: Preset) -> Path:
@@ -37,7 +56,7 @@ def searches(runs_dir: Path) -> list[Path]:
 class SearchProcess:
     directory: Path
     command: list[str]
-    status: str = "starting"  # starting | running | one of OUTCOMES' values | failed
+    status: SearchProcessStatus = SearchProcessStatus.STARTING
     error: str = ""
     _process: asyncio.subprocess.Process | None = field(default=None, repr=False)
 
@@ -50,18 +69,18 @@ class SearchProcess:
 
     @property
     def running(self) -> bool:
-        return self.status in ("starting", "running")
+        return self.status in (SearchProcessStatus.STARTING, SearchProcessStatus.RUNNING)
 
     async def run(self) -> None:
         """Start the search and wait for it to end (await it in a Textual async worker)."""
         self._process = await asyncio.create_subprocess_exec(
             *self.command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
         )
-        self.status = "running"
+        self.status = SearchProcessStatus.RUNNING
         _, stderr = await self._process.communicate()
-        code = self._process.returncode
-        self.status = OUTCOMES.get(code, "failed")
-        if self.status == "failed":
+        code = await self._process.wait()  # it has ended: this only reads its exit code
+        self.status = OUTCOMES.get(code, SearchProcessStatus.FAILED)
+        if self.status == SearchProcessStatus.FAILED:
             lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
             self.error = (lines[-1] if lines else f"exit code {code}").removeprefix("kerashp: error: ")
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kerashp.config import Preset, parse_override, schema
-from kerashp.config.fields import Field
+from kerashp.config.fields import Choice, Field
 from kerashp.config.model_table import MODEL_OPTIONS
 from kerashp.data import check_preset_data
 from kerashp.errors import PresetError, UserError
-from kerashp.text import shown_value
+from kerashp.text import toml_value
 from tui.services.settings import Settings
 
 TRAIN_KEYS = ("epochs", "batch_size", "label_smoothing")
@@ -53,14 +53,15 @@ class TweakField:
         return self.key == "data.source"
 
     def text(self, value: object) -> str:
-        """`value` as the editor shows it: TOML text, but a data source bare, as typed after `--set data.source=`."""
-        return value if self.wide and isinstance(value, str) else as_text(value)
+        """`value` as the editor shows it: the TOML text typed after `--set KEY=`, which parses back to
+        the same value, but a data source bare, as typed after `--set data.source=`."""
+        return value if self.wide and isinstance(value, str) else toml_value(value)
 
     @property
-    def choices(self) -> tuple | None:
+    def choices(self) -> tuple[object, ...] | None:
         """Values to pick from (a choice or a boolean), or None for free text."""
-        if hasattr(self.field, "choices"):
-            return tuple(self.field.choices)
+        if isinstance(self.field, Choice):
+            return self.field.choices
         return (True, False) if isinstance(self.field.default, bool) else None
 
 
@@ -85,11 +86,6 @@ def relevant(key: str, current: dict[str, object]) -> bool:
     """Whether `key` matters given the current optimizer and schedule (`current`: key -> value)."""
     decider = ONLY_FOR.get(key)
     return decider is None or current.get(decider[0]) in decider[1]
-
-
-def as_text(value: object) -> str:
-    """A value as the TOML text a user would type after `--set KEY=`, on one line."""
-    return shown_value(value)
 
 
 def override(key: str, text: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
@@ -228,7 +229,8 @@ class _Canvas:
                 text.append(f"{tick(labels[row]):>{GUTTER - 2}} ┤", axis)
             else:
                 text.append(" " * (GUTTER - 1) + "│", axis)
-            run, run_style = [], None
+            run: list[str] = []
+            run_style: Style | None = None
             for col in range(self.width):
                 if (row, col) in self.marks:
                     index = self.marks[(row, col)]

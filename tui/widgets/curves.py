@@ -24,9 +24,8 @@ REFERENCE_KEYS = {
 def reference_for(reference: dict, metric: str) -> Reference | None:
     """The figure the source study reported for `metric`, as a chart reference line."""
     for key in REFERENCE_KEYS[metric]:
-        value = reference.get(key)
-        if is_number(value):
-            return Reference(key.split("_")[0], float(value))
+        if is_number(reference.get(key)):
+            return Reference(key.split("_")[0], float(reference[key]))
     return None
 
 
@@ -50,7 +49,11 @@ class Curves(Horizontal):
         yield LineChart("learning rate", id="lr-chart")
 
     def _charts(self) -> tuple[LineChart, LineChart, LineChart]:
-        return tuple(self.query_one(f"#{name}-chart", LineChart) for name in ("loss", "accuracy", "lr"))
+        return (
+            self.query_one("#loss-chart", LineChart),
+            self.query_one("#accuracy-chart", LineChart),
+            self.query_one("#lr-chart", LineChart),
+        )
 
     def show_run(self, rows: list[dict], epochs: int, reference: dict, empty: str = "") -> None:
         """One run: training vs validation, the reported figure as a reference line; `empty`: what
@@ -73,7 +76,8 @@ class Curves(Horizontal):
         lr.plot([series(rows, "lr", "lr")], epochs, empty=empty)
 
     def show_runs(self, runs: list[list[dict]]) -> None:
-        """Several runs overlaid, numbered 1, 2, ...: one curve per run of each validation metric and the learning rate."""
+        """Several runs overlaid, numbered 1, 2, ...: one curve per run of each validation metric and
+        the learning rate."""
         loss, accuracy, lr = self._charts()
         epochs = max((int(rows[-1]["epoch"]) for rows in runs if rows), default=1)
         numbered = list(enumerate(runs, start=1))

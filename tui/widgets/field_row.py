@@ -1,19 +1,28 @@
-"""`FieldRow`: one editable preset key: change mark, name, editor, help, and the CLI's message when invalid."""
+"""`FieldRow`: one editable preset key: change mark, name, editor, help, and the CLI's message when invalid.
+
+The row tells its screen what happened to it with its own messages (`FieldRow.Changed` for an edit,
+`FieldRow.Focused` when its editor takes focus), so the screen never has to work out which row an
+editor belongs to; the screen answers by calling `mark`.
+"""
 
 from __future__ import annotations
 
-from textual import events
+from typing import Any
+
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
-from tui.services.tweak_fields import TweakField, as_text
+from kerashp.text import toml_value
+from tui.services.tweak_fields import TweakField
 
 CHANGED_MARK = "●"
 
 
 def _prompt(value: object) -> str:
-    return as_text(value) if isinstance(value, bool) else str(value)
+    return toml_value(value) if isinstance(value, bool) else str(value)
 
 
 class FieldInput(Input):
@@ -43,6 +52,30 @@ class FieldInput(Input):
 
 
 class FieldRow(Vertical):
+    class Changed(Message):
+        """The row's text was edited (once per new text: an editor reporting its first value is no edit)."""
+
+        def __init__(self, row: FieldRow) -> None:
+            super().__init__()
+            self.row = row
+            self.key = row.spec.key
+            self.text = row.text
+
+        @property
+        def control(self) -> FieldRow:
+            return self.row
+
+    class Focused(Message):
+        """The row's editor took focus."""
+
+        def __init__(self, row: FieldRow) -> None:
+            super().__init__()
+            self.row = row
+
+        @property
+        def control(self) -> FieldRow:
+            return self.row
+
     DEFAULT_CSS = """
     FieldRow { height: auto; }
     FieldRow > .field-line { height: 1; }
@@ -63,24 +96,32 @@ class FieldRow(Vertical):
         self.value = value
         self._marked = (False, "")
         self._seen_text = spec.text(value)
+        self.editor = self._editor()
+
+    def _editor(self) -> Input | Select[Any]:
+        if self.spec.choices is not None:
+            options = [(_prompt(choice), choice) for choice in self.spec.choices]
+            return Select(options, value=self.value, allow_blank=False, compact=True, classes="field-editor")
+        return FieldInput(self.spec.text(self.value), compact=True, classes="field-editor", select_on_focus=False)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="field-line"):
             yield Label(f"  {self.spec.label}", classes="field-label")
-            if self.spec.choices is not None:
-                options = [(_prompt(choice), choice) for choice in self.spec.choices]
-                yield Select(options, value=self.value, allow_blank=False, compact=True, classes="field-editor")
-            else:
-                yield FieldInput(
-                    self.spec.text(self.value), compact=True, classes="field-editor", select_on_focus=False
-                )
+            yield self.editor
             yield Label(self.spec.field.doc, classes="field-doc")
         yield Static("", classes="field-message", markup=False)
 
-    def on_mount(self) -> None:
-        self.editor: Input | Select = self.query_one(".field-editor")
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _edited(self, event: Input.Changed | Select.Changed) -> None:
+        event.stop()  # the row speaks for its editor
+        if self._take_edit():
+            self.post_message(self.Changed(self))
 
-    def take_edit(self) -> bool:
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.post_message(self.Focused(self))
+
+    def _take_edit(self) -> bool:
         """Whether the text changed since last asked (mounting an editor reports its first value too)."""
         text = self.text
         if text == self._seen_text:
@@ -92,7 +133,7 @@ class FieldRow(Vertical):
     def text(self) -> str:
         """The edited value as `--set` text."""
         editor = self.editor
-        return editor.value if isinstance(editor, Input) else as_text(editor.value)
+        return editor.value if isinstance(editor, Input) else toml_value(editor.value)
 
     @property
     def current(self) -> object:

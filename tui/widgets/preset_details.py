@@ -7,19 +7,19 @@ import re
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from kerashp.config import Preset
-from kerashp.text import shown_value
+from kerashp.text import printable, toml_key, toml_value
 
 DESCRIBED_ELSEWHERE = ("name", "description", "study", "reference")
 FACT_LABEL_WIDTH = 9
-BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 BREAK_AFTER = re.compile(r"[^/=:,.]*[/=:,.]|[^/=:,.]+$")  # pieces of a value ending where a line may break
 
 
-def _figure(key: str, value) -> str:
+def _figure(key: str, value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and key == "parameters":
         return f"{key} {value:,}"
     return f"{key} {value}"
@@ -32,16 +32,8 @@ def reference_text(reference: dict) -> Text:
 
 
 def inline(value: object) -> str:
-    """TOML on one line: inline tables and arrays, so each key stays on its own line."""
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {inline(v)}" for k, v in value.items()) + " }" if value else "{}"
-    if isinstance(value, list):
-        return "[" + ", ".join(inline(v) for v in value) + "]"
-    return shown_value(value)
-
-
-def _key(key: str) -> str:
-    return key if BARE_KEY.fullmatch(key) else f'"{key}"'
+    """TOML on one printable line (inline tables and arrays), so each key stays on its own line."""
+    return printable(toml_value(value))
 
 
 def settings_text(preset: Preset) -> Text:
@@ -53,9 +45,9 @@ def settings_text(preset: Preset) -> Text:
         if isinstance(value, dict):
             text.append(f"\n[{key}]\n", style="bold")
             for name, item in value.items():
-                text.append(f"{_key(name)} = {inline(item)}\n")
+                text.append(f"{printable(toml_key(name))} = {inline(item)}\n")
         else:
-            text.append(f"{_key(key)} = {inline(value)}\n")
+            text.append(f"{printable(toml_key(key))} = {inline(value)}\n")
     return text
 
 
@@ -93,22 +85,21 @@ class PresetDetails(VerticalScroll):
 
     _shown: tuple[Preset, tuple[str, ...]] | None = None  # what `show` was given, redrawn on resize
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static(id="preset-headline")
         yield Static(id="preset-model")
         yield Static(id="preset-settings")
 
     def show(self, preset: Preset, overrides: tuple[str, ...]) -> None:
         self._shown = (preset, overrides)
-        self._headline()
+        self._headline(preset, overrides)
         self.show_model(f"{preset['model']['name']}: summarising the model…")
         self.query_one("#preset-settings", Static).update(
             Group(Text("\nresolved settings", style="dim"), settings_text(preset))
         )
         self.scroll_home(animate=False)
 
-    def _headline(self) -> None:
-        preset, overrides = self._shown
+    def _headline(self, preset: Preset, overrides: tuple[str, ...]) -> None:
         facts = [("study", Text(preset["study"] or "-")), ("reported", reference_text(preset["reference"]))]
         if overrides:
             width = self.scrollable_content_region.width - FACT_LABEL_WIDTH - 1
@@ -123,7 +114,7 @@ class PresetDetails(VerticalScroll):
 
     def on_resize(self) -> None:
         if self._shown is not None and self._shown[1]:  # overrides are wrapped to the width
-            self._headline()
+            self._headline(*self._shown)
 
     def show_model(self, summary: str) -> None:
         self.query_one("#preset-model", Static).update(_facts([("model", Text(summary))]))

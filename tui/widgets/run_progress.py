@@ -1,4 +1,4 @@
-"""`RunProgress`: one line, `epoch 5/10 ━━━━━━━━╸━━━━━━ 20/50 · eta 0:08 · run left 1:10`, and `RunStatus`.
+"""`RunProgress`: one line, `epoch 5/10 ━━━━━━━━╸━━━━━━ 20/50 · eta 0:08 · run left 1:10`, and `RunStatusLine`.
 
 Batch events arrive several times a second while training runs, so these lines are drawn by
 `render` and redrawn with a plain `refresh()`: no layout pass, no child widgets, nothing animated.
@@ -10,11 +10,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from kerashp.status import RunStatus
 from kerashp.text import number
-from tui.services.live import LiveRun, duration
+from tui.services.live import ENDED, LiveRun, LiveStatus, duration
 
-STATUS_MARK = {"running": "▶", "paused": "⏸", "stopping": "■", "starting": "…"}
-OUTCOME_CLASSES = ("completed", "stopped", "diverged", "failed", "interrupted", "paused")
+STATUS_MARK = {RunStatus.RUNNING: "▶", LiveStatus.PAUSED: "⏸", LiveStatus.STOPPING: "■", LiveStatus.STARTING: "…"}
+STYLED_STATUSES = (*ENDED, LiveStatus.PAUSED)  # each sets a class of the same name, which colours the line
 
 
 def progress_parts(live: LiveRun) -> tuple[str, float, str]:
@@ -33,7 +34,7 @@ def status_text(live: LiveRun) -> Text:
         return Text(live.message, style="bold")
     line = Text()
     line.append(f"{STATUS_MARK.get(live.status, '')} {live.status}", style="bold")
-    if live.status == "paused":
+    if live.status == LiveStatus.PAUSED:
         line.append(" — space resumes, s stops")
     elif live.loss is not None:
         line.append(f" · batch loss {number(live.loss)} · acc {number(live.accuracy)}")
@@ -69,7 +70,7 @@ class RunProgress(Widget):
         return line
 
 
-class RunStatus(Widget):
+class RunStatusLine(Widget):
     """The run's state in words (and colour, by class): running, paused, or how it ended.
 
     How it ended is shown whole, wrapped over as many lines as it takes: the end of a message
@@ -77,22 +78,22 @@ class RunStatus(Widget):
     """
 
     DEFAULT_CSS = """
-    RunStatus { height: auto; color: $text-muted; }
-    RunStatus.-completed { color: $success; }
-    RunStatus.-stopped, RunStatus.-paused, RunStatus.-interrupted { color: $warning; }
-    RunStatus.-diverged, RunStatus.-failed { color: $error; }
+    RunStatusLine { height: auto; color: $text-muted; }
+    RunStatusLine.-completed { color: $success; }
+    RunStatusLine.-stopped, RunStatusLine.-paused, RunStatusLine.-interrupted { color: $warning; }
+    RunStatusLine.-diverged, RunStatusLine.-failed { color: $error; }
     """
 
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
         self.text = Text("")
-        self._status = ""
+        self._status: RunStatus | LiveStatus | None = None
 
     def show(self, live: LiveRun) -> None:
         self.text = status_text(live)
         if live.status != self._status:  # a class change restyles, a wrapped ending takes lines: only then
             self._status = live.status
-            for state in OUTCOME_CLASSES:
+            for state in STYLED_STATUSES:
                 self.set_class(live.status == state, f"-{state}")
             self.refresh(layout=True)
         else:
