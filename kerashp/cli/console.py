@@ -7,20 +7,26 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from kerashp import events as ev
-from kerashp.text import number as fmt
-from kerashp.text import plural, seconds
+from kerashp.status import RunStatus
+from kerashp.text import number, plural, seconds
 
 EPOCH_LEGEND = "loss and acc per epoch: training/validation"
+COLOURS: dict[str, str] = {
+    RunStatus.COMPLETED: "green",
+    RunStatus.DIVERGED: "red",
+    RunStatus.INTERRUPTED: "yellow",
+    RunStatus.STOPPED: "yellow",
+}  # any other ending is red
 
 
 def epoch_metrics(metrics: dict) -> str:
     """`loss 2.1245/2.4354  acc 0.2476/0.1760`: training/validation pairs (EPOCH_LEGEND), so an
     epoch line fits 80 columns."""
-    loss, acc = (f"{fmt(metrics.get(key))}/{fmt(metrics.get(f'val_{key}'))}" for key in ("loss", "accuracy"))
+    loss, acc = (f"{number(metrics.get(key))}/{number(metrics.get(f'val_{key}'))}" for key in ("loss", "accuracy"))
     return f"loss {loss}  acc {acc}"
 
 
@@ -42,7 +48,7 @@ class ConsoleView:
             console=self.console,
             transient=True,
         )
-        self.task = None
+        self.task: TaskID | None = None
 
     def __call__(self, event: ev.Event) -> None:
         handler = getattr(self, f"on_{type(event).__name__}", None)
@@ -105,9 +111,7 @@ class ConsoleView:
     def on_RunFinished(self, event: ev.RunFinished) -> None:
         self.close_bar()
         s = event.summary
-        colour = {"completed": "green", "diverged": "red", "interrupted": "yellow", "stopped": "yellow"}.get(
-            event.status, "red"
-        )
+        colour = COLOURS.get(event.status, "red")
         self.console.print(
             f"[{colour}]{event.status}[/]  {escape(str(event.run_dir))}", soft_wrap=True
         )  # not a table title: that wraps
@@ -115,13 +119,14 @@ class ConsoleView:
         for column in ("", "loss", "accuracy"):
             table.add_column(column, justify="right" if column else "left")
         final = s.get("final", {})
-        table.add_row("train (final epoch)", fmt(final.get("loss")), fmt(final.get("accuracy")))
-        table.add_row("validation (final epoch)", fmt(final.get("val_loss")), fmt(final.get("val_accuracy")))
+        table.add_row("train (final epoch)", number(final.get("loss")), number(final.get("accuracy")))
+        table.add_row("validation (final epoch)", number(final.get("val_loss")), number(final.get("val_accuracy")))
         test = s.get("test")
         if test:
-            table.add_row(f"test (best epoch {s.get('best_epoch')})", fmt(test.get("loss")), fmt(test.get("accuracy")))
+            best = f"test (best epoch {s.get('best_epoch')})"
+            table.add_row(best, number(test.get("loss")), number(test.get("accuracy")))
         self.console.print(table)
-        if event.status == "diverged":
+        if event.status == RunStatus.DIVERGED:
             last = s.get("last_finite") or {}
             lines = [
                 f"[red]loss became NaN/inf in epoch {s.get('diverged_at_epoch')}[/]; finished epochs are in history.csv"
@@ -129,10 +134,10 @@ class ConsoleView:
             if last:
                 lines.append(
                     f"  last finite: epoch {last['epoch']} batch {last['batch']}, "
-                    f"loss {fmt(last['loss'])}, accuracy {fmt(last['accuracy'])}"
+                    f"loss {number(last['loss'])}, accuracy {number(last['accuracy'])}"
                 )
             self.console.print("\n".join(lines), soft_wrap=True)
-        elif event.status in ("interrupted", "stopped") and self.resume_hint:
+        elif event.status in (RunStatus.INTERRUPTED, RunStatus.STOPPED) and self.resume_hint:
             self.console.print(
                 f"[yellow]stopped[/]: resume with  kerashp train --resume {escape(str(event.run_dir))}", soft_wrap=True
             )

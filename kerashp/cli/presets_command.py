@@ -36,7 +36,7 @@ def list_presets(args) -> int:
 
     from kerashp.config import available_presets, load_preset
 
-    rows: dict[str, list[tuple[str, ...]]] = {}
+    rows: dict[str, list[tuple[str, str, str, str]]] = {}
     for name in available_presets():
         preset = load_preset(name)
         row = (name, preset["model"]["name"], preset["data"]["source"], _headline(preset["reference"]))

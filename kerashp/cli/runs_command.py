@@ -18,8 +18,8 @@ def list_runs_table(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from kerashp.cli.console import run_row
     from kerashp.runs.folder import list_runs
+    from kerashp.runs.listing import run_row
 
     directory = runs_dir(args)
     runs = list_runs(directory)

@@ -13,13 +13,20 @@ from rich.table import Table
 from rich.text import Text
 
 from kerashp import events as ev
-from kerashp.cli.console import EPOCH_LEGEND, ConsoleView, fmt, plural
+from kerashp.cli.console import EPOCH_LEGEND, ConsoleView
 from kerashp.search import events as sev
 from kerashp.search.labels import short_names, shown, value_pairs
 from kerashp.search.records import TrialRecord
+from kerashp.status import TrialStatus
+from kerashp.text import number, plural
 
 LIVE = ("Progress", "EpochStarted", "BatchEnded", "EpochEnded", "Evaluated", "RunFailed")  # handed to ConsoleView
-COLOURS = {"completed": "green", "pruned": "yellow", "failed": "red", "running": "cyan"}
+COLOURS: dict[str, str] = {
+    TrialStatus.COMPLETED: "green",
+    TrialStatus.PRUNED: "yellow",
+    TrialStatus.FAILED: "red",
+    TrialStatus.RUNNING: "cyan",
+}
 
 
 def results_table(
@@ -34,7 +41,8 @@ def results_table(
     table = _results_table(records, objective, keys, names, title, split_headers=False)
     if console is None or natural_width(console, table) <= console.width:
         return Group(table)
-    parts, rest = [], list(keys)
+    parts: list[Table] = []
+    rest = list(keys)
     while True:
         fitted = _fitting_keys(console, records, objective, rest, names, first=not parts)
         first = not parts
@@ -102,8 +110,8 @@ def _results_table(
         colour = COLOURS.get(record.status, "white")
         row = [record.trial_id]
         if first:
-            epochs = f"{record.epochs} ({fmt(record.best_epoch)})"
-            row += [f"[{colour}]{record.status}[/]", fmt(record.objective), epochs, f"{record.time_s:.1f}s"]
+            epochs = f"{record.epochs} ({number(record.best_epoch)})"
+            row += [f"[{colour}]{record.status}[/]", number(record.objective), epochs, f"{record.time_s:.1f}s"]
         if "worker" in columns:
             row.append(record.worker)
         table.add_row(*row, *(shown(record.hyperparameters.get(key)) for key in keys))
@@ -127,7 +135,8 @@ class SearchView:
     def __init__(self, console: Console | None = None):
         self.console = console or Console(highlight=False)
         self.live = ConsoleView(self.console, resume_hint=False)  # a trial resumes with its search, not alone
-        self.objective, self.keys, self.role = "objective", [], "local"
+        self.objective, self.role = "objective", "local"
+        self.keys: list[str] = []
 
     def __call__(self, event: ev.Event) -> None:
         name = type(event).__name__
@@ -178,7 +187,7 @@ class SearchView:
         colour = COLOURS.get(record.status, "white")
         result = ""
         if record.objective is not None:
-            result = f": {self.objective} {fmt(record.objective)} (epoch {fmt(record.best_epoch)})"
+            result = f": {self.objective} {number(record.objective)} (epoch {number(record.best_epoch)})"
         epochs = plural(record.epochs, "epoch")
         line = f"trial {record.trial_id} [{colour}]{record.status}[/] after {epochs}, {record.time_s:.1f}s{result}"
         self.console.print(line)
@@ -186,7 +195,7 @@ class SearchView:
             self.console.print(Padding(Text(record.reason), (0, 0, 0, 2), expand=False))
         if event.best:
             top = TrialRecord.from_json(event.best)
-            self.console.print(f"  best so far: trial {top.trial_id}, {self.objective} {fmt(top.objective)}")
+            self.console.print(f"  best so far: trial {top.trial_id}, {self.objective} {number(top.objective)}")
 
     def on_SearchFinished(self, event: sev.SearchFinished) -> None:
         if self.role.startswith("worker"):  # other workers may still be finishing: the chief has the full table

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kerashp.cli.options import add_overrides, positive_int, subcommand
 from kerashp.errors import UserError
+from kerashp.status import StudyStatus, VariantStatus
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kerashp.events import Event
 
 EXAMPLES = """  kerashp study --preset lenet5 --epochs 30 \\
       --vary optimizer.learning_rate=0.5,0.05,0.01
@@ -20,6 +27,12 @@ EXAMPLES = """  kerashp study --preset lenet5 --epochs 30 \\
   kerashp study studies/lr-mini          # resume: finished variants are skipped
 """
 STUDIES_DIR_ENV = "KERASHP_STUDIES_DIR"
+VARIANT_COLOURS: dict[str, str] = {  # any other ending is red
+    VariantStatus.COMPLETED: "green",
+    VariantStatus.STOPPED: "yellow",
+    VariantStatus.INTERRUPTED: "yellow",
+    VariantStatus.DIVERGED: "yellow",
+}
 
 
 def register(subcommands) -> None:
@@ -61,7 +74,8 @@ def run(args) -> int:
     if args.source and Path(args.source).is_dir():
         if args.preset or args.vary or args.overrides or args.epochs or args.name:
             raise UserError(
-                f"{args.source}: a study folder resumes with its own plan; --preset, --vary, --set, --epochs and --name do not apply"
+                f"{args.source}: a study folder resumes with its own plan; "
+                "--preset, --vary, --set, --epochs and --name do not apply"
             )
         study = Study.open(args.source)
     else:
@@ -106,7 +120,7 @@ def escape(text: str) -> str:
 class StudyView:
     """Renders study events; a variant's own training events go to the usual ConsoleView."""
 
-    def __init__(self, console=None):
+    def __init__(self, console: Console | None = None):
         from rich.console import Console
 
         from kerashp.cli.console import ConsoleView
@@ -115,7 +129,7 @@ class StudyView:
         self.run_view = ConsoleView(self.console, resume_hint=False)  # a variant resumes with its study, not alone
         self.legend_shown = False
 
-    def __call__(self, event) -> None:
+    def __call__(self, event: Event) -> None:
         handler = getattr(self, f"on_{type(event).__name__}", None)
         if handler:
             handler(event)
@@ -150,13 +164,7 @@ class StudyView:
         self.console.print(line, soft_wrap=True)
 
     def on_VariantFinished(self, event) -> None:
-        colour = (
-            "green"
-            if event.status == "completed"
-            else "yellow"
-            if event.status in ("stopped", "interrupted", "diverged")
-            else "red"
-        )
+        colour = VARIANT_COLOURS.get(event.status, "red")
         detail = f"\n  {escape(event.detail)}" if event.detail else ""  # a log's path and last line: never cut
         head = f"variant {event.number}/{event.total}  {escape(event.label)}: [{colour}]{event.status}[/]"
         self.console.print(f"{head}{detail}", soft_wrap=True)
@@ -168,7 +176,7 @@ class StudyView:
         if event.report:
             beside = "report.html, the figures, table.md and table.csv"
             self.console.print(f"report: {escape(event.report)}\n  beside it: {beside}", soft_wrap=True)
-        if event.status in ("stopped", "interrupted"):
+        if event.status in (StudyStatus.STOPPED, StudyStatus.INTERRUPTED):
             resume = f"kerashp study {escape(event.path)}"
             self.console.print(f"[yellow]{event.status}[/]: resume with  {resume}", soft_wrap=True)
 
@@ -179,7 +187,7 @@ def factor_table(event):
     complete says so beside its name, headers take two lines, and only the variant column wraps."""
     from rich.table import Table
 
-    from kerashp.cli.console import fmt
+    from kerashp.text import number
 
     prefix = event.factor.split(".")[-1] + "="
     bare = all(row["variant"].startswith(prefix) for row in event.rows)
@@ -190,13 +198,11 @@ def factor_table(event):
         table.add_column(header, justify="right", no_wrap=True)
     for index, row in enumerate(event.rows):
         name = escape(row["variant"][len(prefix) :] if bare else row["variant"])
-        if row["status"] != "completed":
+        if row["status"] != VariantStatus.COMPLETED:
             name += f" [yellow]{row['status']}[/]"
         if index == event.winner:
             name += " [green]winner[/]"
-        best = f"{fmt(row['best_val_accuracy'])} ({fmt(row['best_val_epoch'])})"
-        table.add_row(
-            name, fmt(row["train_loss"]), fmt(row["train_accuracy"]), fmt(row["val_loss"]), fmt(row["val_accuracy"]), best,
-            fmt(row["test_accuracy"]),
-        )  # fmt: skip
+        best = f"{number(row['best_val_accuracy'])} ({number(row['best_val_epoch'])})"
+        figures = (row[key] for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"))
+        table.add_row(name, *map(number, figures), best, number(row["test_accuracy"]))
     return table

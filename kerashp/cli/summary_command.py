@@ -52,8 +52,8 @@ def run(args) -> int:
     summary = summarize_preset(preset, args.input_shape, args.classes)
     height, width, channels = summary.input_shape
     table = Table(
-        title=f"preset {preset.name}: model {preset['model']['name']}, input {height} x {width} x {channels} (H x W x C), "
-        f"{summary.num_classes} classes",
+        title=f"preset {preset.name}: model {preset['model']['name']}, "
+        f"input {height} x {width} x {channels} (H x W x C), {summary.num_classes} classes",
         title_justify="left",
         caption="MACs: multiply-accumulates per image; biases, batch norm, pooling and activations count 0",
         caption_justify="left",

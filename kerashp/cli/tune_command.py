@@ -8,6 +8,7 @@ from pathlib import Path
 from kerashp.cli.options import add_overrides, add_runs_dir, positive_int, runs_dir, subcommand
 from kerashp.errors import UserError
 from kerashp.search.pruning import MIN_TRIALS as PRUNE_AFTER
+from kerashp.status import TrialStatus
 
 ALGORITHMS = ("random", "hyperband", "bayesian", "grid")
 
@@ -100,7 +101,7 @@ def run(args) -> int:
         records = run_search(base, search, [view], role)
     if args.export_best:
         _export(search.path, args.export_best)
-    return 0 if any(r.status in ("completed", "pruned") for r in records) else 1
+    return 0 if any(r.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED) for r in records) else 1
 
 
 def _check_options(args) -> None:
