@@ -27,7 +27,7 @@ History = Sequence[dict]
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # on first use: matplotlib takes a second to import, and only a report draws
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -62,7 +62,7 @@ def _maybe_log(axis, values: Sequence[float]) -> None:
 
 
 def _epoch_axis(axis) -> None:
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # on first use, as _pyplot
 
     axis.set_xlabel("epoch")
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -86,11 +86,11 @@ def curves_figure(
     and named in the legend (text on the plot would collide with the curves, edges and title); the
     y-range always includes them."""
     plt = _pyplot()
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import Line2D  # on first use, as _pyplot
 
     fig, axis = plt.subplots(figsize=(7.5, 4.5))
     drawn: list[float] = []
-    for index, (label, history) in enumerate(runs):
+    for index, (_, history) in enumerate(runs):
         look = style(index)
         for key, dashes in ((metric, "--"), (f"val_{metric}", "-")):
             epochs, values = _column(history, key)
@@ -190,7 +190,7 @@ def parallel_figure(
     columns place their distinct values evenly. The colour map stops short of viridis' pale yellow,
     which vanishes on white paper."""
     plt = _pyplot()
-    from matplotlib import cm, patheffects
+    from matplotlib import cm, patheffects  # on first use, as _pyplot
     from matplotlib.colors import ListedColormap, Normalize
 
     axes_data = {**columns, objective_name: objective}

@@ -17,10 +17,13 @@ def markdown_to_html(title: str, markdown: str, root: Path, figures: Iterable[Pa
     Markdown holds names users chose, so raw HTML in it is shown as text, an image is shown only
     when it is one of `figures` (what the report drew, inside `root`; anything else shows its alt
     text), and links go only to the web or within the page."""
-    from markdown_it import MarkdownIt
+    from markdown_it import MarkdownIt  # on first use: only writing a report needs it
 
-    renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
-    renderer.validateLink = _safe_link
+    class Renderer(MarkdownIt):
+        def validateLink(self, url: str) -> bool:  # markdown-it asks it which links to keep
+            return _safe_link(url)
+
+    renderer = Renderer("commonmark", {"html": False}).enable("table")
     drawn = {path.relative_to(root).as_posix(): path for path in figures}
 
     def image(self, tokens, index, options, env) -> str:

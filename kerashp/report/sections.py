@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kerashp.report.tables import parse_number
 from kerashp.runs.folder import RunDir
+from kerashp.text import parse_number
 
 LABEL_KEYS_AT_MOST = 3  # runs differing in more preset keys than this are labelled by folder name
 IGNORED_PRESET_KEYS = ("description", "study", "reference")
@@ -115,7 +115,7 @@ def _short(value: Any) -> str:
 
 
 def _flatten(document: dict, prefix: str = "") -> dict[str, Any]:
-    flat = {}
+    flat: dict[str, Any] = {}
     for key, value in document.items():
         if isinstance(value, dict):
             flat |= _flatten(value, f"{prefix}{key}.")

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from kerashp.report.sections import Trials
+from kerashp.report.sections import Trials
+from kerashp.status import RunStatus
+from kerashp.text import number, parse_number
 
-WINNER_STATUS = "completed"  # a run that diverged, failed or has not finished (running, stopped, killed) never wins
+# a run that diverged, failed or has not finished (running, stopped, killed) never wins
+CAN_WIN = frozenset(status for status in RunStatus if status.can_win)
 TABLE_COLUMNS = (
     "variant", "status", "epochs", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
     "best_val_accuracy", "best_val_epoch", "test_loss", "test_accuracy", "parameters", "winner", "run_dir",
@@ -56,9 +57,14 @@ def md_code(value: Any) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def statistic(value: Any) -> str:
+    """A statistic as tables show it: kerashp's number format, counts with thousands separators."""
+    return number(value, group_thousands=True)
+
+
 def pick_winner(rows: list[dict]) -> int | None:
     """Index of the row with the highest final validation accuracy among completed runs."""
-    usable = [i for i, row in enumerate(rows) if row["status"] == WINNER_STATUS and row["val_accuracy"] is not None]
+    usable = [i for i, row in enumerate(rows) if row["status"] in CAN_WIN and row["val_accuracy"] is not None]
     return max(usable, key=lambda i: rows[i]["val_accuracy"], default=None)
 
 
@@ -66,11 +72,11 @@ def winner_sentence(rows: list[dict], winner: int | None) -> str:
     if winner is None:
         return "No winner: no completed run recorded a validation accuracy."
     row = rows[winner]
-    test = f"; test accuracy {number_text(row['test_accuracy'])}" if row["test_accuracy"] is not None else ""
+    test = f"; test accuracy {statistic(row['test_accuracy'])}" if row["test_accuracy"] is not None else ""
     return (
-        f"Winner by validation accuracy: **{md_text(row['variant'])}** with {number_text(row['val_accuracy'])} "
+        f"Winner by validation accuracy: **{md_text(row['variant'])}** with {statistic(row['val_accuracy'])} "
         "at the final epoch "
-        f"(best {number_text(row['best_val_accuracy'])} at epoch {row['best_val_epoch']}{test})."
+        f"(best {statistic(row['best_val_accuracy'])} at epoch {row['best_val_epoch']}{test})."
     )
 
 
@@ -78,7 +84,7 @@ def table_markdown(rows: list[dict], winner: int | None, number: int) -> list[st
     """Final-epoch statistics, best value of each column in bold, winner named."""
     best = {}
     for column, _, better in SHOWN_COLUMNS:
-        values = [row[column] for row in rows if row[column] is not None and row["status"] == WINNER_STATUS]
+        values = [row[column] for row in rows if row[column] is not None and row["status"] in CAN_WIN]
         if better and len(set(values)) > 1:  # bold only a value that stands out
             best[column] = better(values)
     header = ["variant", *(title for _, title, _ in SHOWN_COLUMNS), "status"]
@@ -93,7 +99,7 @@ def table_markdown(rows: list[dict], winner: int | None, number: int) -> list[st
         variant = md_text(row["variant"]) + (" **(winner)**" if index == winner else "")
         cells = []
         for column, _, _ in SHOWN_COLUMNS:
-            text = number_text(row[column])
+            text = statistic(row[column])
             cells.append(f"**{text}**" if column in best and row[column] == best[column] else text)
         lines.append("| " + " | ".join([variant, *cells, md_text(row["status"])]) + " |")
     return lines
@@ -124,7 +130,7 @@ def trials_table(trials: Trials, number: int) -> list[str]:
         "| " + " | ".join("---" for _ in header) + " |",
     ]
     for row in ranked:
-        cells = [md_text(row["trial_id"]), md_text(row["status"]), number_text(parse_number(row["objective"])),
+        cells = [md_text(row["trial_id"]), md_text(row["status"]), statistic(parse_number(row["objective"])),
                  *(md_text(row[name]) for name in trials.hyperparameters)]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return [*lines, ""]
@@ -133,7 +139,8 @@ def trials_table(trials: Trials, number: int) -> list[str]:
 def reference_table(references: list[dict], rows: list[dict], number: int) -> list[str]:
     """Each run's preset's [reference] figures next to the measured ones; its texts as notes below."""
     lines = [f"**Table {number}.** Figures the presets' source studies reported, next to the measured ones.", ""]
-    body, notes = [], {}
+    body: list[str] = []
+    notes: dict[str, None] = {}  # each caveat once, in order
     for reference, row in zip(references, rows):
         for key, reported in reference.items():
             if isinstance(reported, str):  # a caveat, such as which runs of the study a figure came from
@@ -145,39 +152,17 @@ def reference_table(references: list[dict], rows: list[dict], number: int) -> li
                 if isinstance(measured, (int, float)) and isinstance(reported, (int, float))
                 else None
             )
-            cells = [md_text(row["variant"]), md_text(key), md_text(number_text(reported)), number_text(measured),
-                     number_text(difference)]  # fmt: skip
+            cells = [md_text(row["variant"]), md_text(key), md_text(statistic(reported)), statistic(measured),
+                     statistic(difference)]  # fmt: skip
             body.append("| " + " | ".join(cells) + " |")
-    notes = [*notes, ""] if notes else []
+    caveats = [*notes, ""] if notes else []
     if not body:
-        return [*lines[:-1], "", "The presets of these runs state no reference figures.", "", *notes]
+        return [*lines[:-1], "", "The presets of these runs state no reference figures.", "", *caveats]
     return [
         *lines,
         "| run | figure | reported | measured | measured - reported |",
         "| --- | --- | ---: | ---: | ---: |",
         *body,
         "",
-        *notes,
+        *caveats,
     ]
-
-
-def number_text(value: Any) -> str:
-    """A statistic as tables show it: 4 decimals, thousands separators for large counts, - for none."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 10_000 else str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        return f"{value:.4g}" if value and abs(value) < 1e-3 else f"{value:.4f}"
-    return str(value)
-
-
-def parse_number(text: str) -> float | None:
-    """A finite number from a CSV cell, else None."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from kerashp.report import figures
 from kerashp.report.pages import markdown_to_html
-from kerashp.report.sections import Section, Series
+from kerashp.report.sections import Section, Series, Trials
 from kerashp.report.tables import (
     md_text,
     pick_winner,
@@ -73,10 +73,11 @@ def _write_section(section: Section, folder: Path, root: Path, numbers: _Numbers
     drawn = [(plot_text(one.label), one.history) for one in section.series if one.history]
     subject = plot_text(section.subject or section.title)
     if drawn:
-        references = _reference_lines(section.series) if compare_reference else []
+        reported = _reference_lines(section.series) if compare_reference else []
         for metric in ("loss", "accuracy"):
-            path = figures.curves_figure(folder / f"{metric}.png", drawn, metric, f"{metric.capitalize()} per epoch: {subject}",
-                                         references if metric == "accuracy" else ())  # fmt: skip
+            title = f"{metric.capitalize()} per epoch: {subject}"
+            references = reported if metric == "accuracy" else []  # the reported figures are accuracies
+            path = figures.curves_figure(folder / f"{metric}.png", drawn, metric, title, references)
             lines += _figure(path, root, numbers, f"Training (dashed) and validation (solid) {metric} per epoch.")
         if learning_rates_differ([history for _, history in drawn]):
             path = figures.lr_figure(folder / "lr.png", drawn, f"Learning rate per epoch: {subject}")
@@ -88,10 +89,10 @@ def _write_section(section: Section, folder: Path, root: Path, numbers: _Numbers
         atomic_write(folder / "table.csv", table_csv(rows, winner))
         lines += [*table, "", winner_sentence(rows, winner), ""]
     if section.trials and section.trials.scored():
-        lines += _trial_figures(section, folder, root, numbers)
+        lines += _trial_figures(section.trials, section.title, folder, root, numbers)
     if compare_reference:
-        references = [one.preset.get("reference", {}) for one in section.series]
-        lines += reference_table(references, rows, next(numbers.tables))
+        stated = [one.preset.get("reference", {}) for one in section.series]
+        lines += reference_table(stated, rows, next(numbers.tables))
     _remove(folder, [name for name in FIGURES if folder / name not in numbers.drawn])
     return lines
 
@@ -127,12 +128,11 @@ def _paragraphs(texts) -> list[str]:
     return [line for text in texts for line in (text, "")]
 
 
-def _trial_figures(section: Section, folder: Path, root: Path, numbers: _Numbers) -> list[str]:
-    trials = section.trials
+def _trial_figures(trials: Trials, section_title: str, folder: Path, root: Path, numbers: _Numbers) -> list[str]:
     scored = trials.scored()
     objectives = [float(row["objective"]) for row in scored]
     lines = []
-    objective, title = plot_text(trials.objective), plot_text(section.title)
+    objective, title = plot_text(trials.objective), plot_text(section_title)
     points = [(plot_text(row["trial_id"]), value) for row, value in zip(scored, objectives)]
     path = figures.objective_figure(
         folder / "objective.png", points, objective, trials.maximize, f"Objective per trial: {title}"

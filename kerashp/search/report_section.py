@@ -8,10 +8,9 @@ from pathlib import Path
 
 from kerashp.config import read_toml
 from kerashp.errors import UserError
-from kerashp.report import Section, Series, Trials
-from kerashp.report.tables import md_text, number_text
+from kerashp.report import Section, Series, Trials, md_text
 from kerashp.runs.folder import list_runs
-from kerashp.text import slug
+from kerashp.text import number, slug
 
 SEARCH_CURVES = 8  # a search report draws the curves of its best trials only
 TRIAL_COLUMNS = ("trial_id", "status", "objective")  # required in trials.csv, plus one column per hyperparameter
@@ -40,7 +39,8 @@ def search_section(path: Path) -> Section:
     missing = [column for column in TRIAL_COLUMNS if column not in header]
     if missing:
         raise UserError(
-            f"{trials_file}: missing column(s) {', '.join(missing)}; expected {', '.join(TRIAL_COLUMNS)} and one per hyperparameter"
+            f"{trials_file}: missing column(s) {', '.join(missing)}; "
+            f"expected {', '.join(TRIAL_COLUMNS)} and one per hyperparameter"
         )
     series_by_trial = {}
     for row in rows:
@@ -58,7 +58,7 @@ def search_section(path: Path) -> Section:
     notes = [f"{len(rows)} trials, {len(trials.scored())} with an objective ({objective}, "
              f"{'higher' if trials.maximize else 'lower'} is better)."]  # fmt: skip
     if ranked:
-        best = number_text(float(ranked[0]["objective"]))
+        best = number(float(ranked[0]["objective"]))
         notes.append(f"Best trial: **{md_text(ranked[0]['trial_id'])}** with {objective} {best}.")
     if len(shown) < len(series_by_trial):
         notes.append(f"The curves and table show the best {len(shown)} trials.")
