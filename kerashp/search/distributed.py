@@ -7,8 +7,12 @@ the search within a fraction of a second (KerasTuner's sleeps 20 s) and that can
 workers. A worker started before its chief retries the connection every second (gRPC's default
 backoff grows to two minutes, long enough for a fast worker to take every trial), and a finished
 chief keeps answering "no trials left" a little longer, so a worker that asks late exits instead of
-waiting an hour for a chief that has gone. The gRPC channel is plain and unauthenticated: bind the chief to 127.0.0.1 (the default)
-or to a private network you trust; both ends check what they receive (kerashp.search.guard).
+waiting an hour for a chief that has gone. The gRPC channel is plain and unauthenticated: bind the
+chief to 127.0.0.1 (the default) or to a private network you trust; both ends check what they
+receive (kerashp.search.guard).
+
+grpc and KerasTuner are imported where they are used: the CLI reads `--chief` and `--worker`
+through this module before anything trains.
 
 A worker gives up on a chief that has gone: local workers die with the process that started them
 (a parent-death signal on Linux, a watch on the parent's pid elsewhere), and every worker stops,
@@ -37,6 +41,7 @@ from pathlib import Path
 
 from kerashp.backend import visible_gpus
 from kerashp.errors import RunFailedError, UserError
+from kerashp.search.guard import guarded_servicer
 
 # gRPC's C core logs to stderr on its own (`E1125 ... add_port.cc:83] Failed to add port` before
 # kerashp's one-line error for a bad --chief); it reads this once, when grpc is first imported.
@@ -120,7 +125,7 @@ def quiet_condition_protos() -> None:
     gRPC, so chief and workers printed stray lines such as `sgd`. The module has no other print;
     shadowing the name there leaves every other thread's output alone (redirecting stdout would not).
     """
-    from keras_tuner.src.engine import conditions
+    from keras_tuner.src.engine import conditions  # on first use (see the module's docstring)
 
     conditions.print = _print_nothing
 
@@ -139,11 +144,9 @@ def serve(
 ) -> None:
     """Serve `oracle` to workers (only `worker_ids`, when given) until every trial is done and
     every worker has been told to stop."""
-    import grpc
+    import grpc  # on first use (see the module's docstring)
     from keras_tuner.src import protos
     from keras_tuner.src.distribute.oracle_chief import exit_chief
-
-    from kerashp.search.guard import guarded_servicer
 
     quiet_condition_protos()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
@@ -184,7 +187,7 @@ def linger(workers_alive: Callable[[], bool] | None) -> None:
 def reconnect_quickly(client) -> ChiefLink:
     """Give a worker's KerasTuner `OracleClient` a channel that retries the chief every RECONNECT_MS,
     with each call bounded as ChiefLink bounds it; return the link."""
-    import grpc
+    import grpc  # on first use (see the module's docstring)
     from keras_tuner.src import protos
 
     quiet_condition_protos()
@@ -224,7 +227,7 @@ class ChiefLink:
         threading.Thread(target=self._watch, name="kerashp-chief-watch", daemon=True).start()
 
     def _watch(self) -> None:
-        from keras_tuner.src import protos
+        from keras_tuner.src import protos  # on first use (see the module's docstring)
 
         while not (self.gone or self.closed):
             time.sleep(PING_S)

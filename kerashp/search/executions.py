@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kerashp.config import Preset
 from kerashp.control import RunControl
+from kerashp.events import Listener
 from kerashp.runs.folder import RunDir
+from kerashp.status import RunStatus, TrialStatus
 from kerashp.training.run import resume, train
-
-TERMINAL = ("diverged", "stopped", "failed")  # a run in one of these states is not run again
 
 
 @dataclass
 class Execution:
     run: RunDir
-    status: str  # completed | pruned | failed
+    status: TrialStatus  # completed, pruned or failed
     curve: list[float]  # the objective per epoch
     time_s: float  # this execution's own training time (without a Hyperband parent's)
     reason: str = ""
@@ -45,7 +46,7 @@ def run_execution(
     preset: Preset,
     epochs: int,
     objective: str,
-    listeners=(),
+    listeners: Sequence[Listener] = (),
     control: RunControl | None = None,
     parent_dir: Path | None = None,
 ) -> Execution:
@@ -65,8 +66,11 @@ def run_execution(
 
 
 def _finished(run: RunDir, epochs: int) -> bool:
+    """Whether the run is not to be run again: it diverged, failed or was pruned, or completed `epochs`."""
     status = run.status()
-    return status in TERMINAL or (status == "completed" and run.read_state().get("epochs_done", 0) >= epochs)
+    if status == RunStatus.COMPLETED:
+        return run.read_state().get("epochs_done", 0) >= epochs
+    return status in (RunStatus.DIVERGED, RunStatus.FAILED, RunStatus.STOPPED)
 
 
 def _copy_run(source: RunDir, trial_dir: Path) -> RunDir:
@@ -89,16 +93,17 @@ def _links(folder: str, names: list[str]) -> list[str]:
 def _outcome(run: RunDir, objective: str, parent: RunDir | None) -> Execution:
     summary = run.read_summary()
     status = summary.get("status")
-    if status == "interrupted":
+    if status == RunStatus.INTERRUPTED:
         raise KeyboardInterrupt  # Ctrl-C stops the whole search; running it again resumes this trial
     curve = [row[objective] for row in run.read_history() if objective in row]
     own_time = _trained_time(run) - (_trained_time(parent) if parent else 0.0)
-    if status == "diverged":
+    if status == RunStatus.DIVERGED:
         reason = f"diverged at epoch {summary.get('diverged_at_epoch')}: the loss became NaN or infinite"
-        return Execution(run, "failed", curve, own_time, reason)
-    if status == "failed":
-        return Execution(run, "failed", curve, own_time, summary.get("error", "failed"))
-    return Execution(run, "pruned" if status == "stopped" else "completed", curve, own_time)
+        return Execution(run, TrialStatus.FAILED, curve, own_time, reason)
+    if status == RunStatus.FAILED:
+        return Execution(run, TrialStatus.FAILED, curve, own_time, summary.get("error", "failed"))
+    pruned = status == RunStatus.STOPPED  # median stopping stopped it
+    return Execution(run, TrialStatus.PRUNED if pruned else TrialStatus.COMPLETED, curve, own_time)
 
 
 def _trained_time(run: RunDir) -> float:

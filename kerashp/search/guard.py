@@ -18,19 +18,21 @@ import math
 import re
 import sys
 import threading
+import tomllib
 from numbers import Real
 from typing import Any
 
 from kerashp.config import Preset
 from kerashp.search.directory import SearchDir
 from kerashp.search.records import is_trial_id
-from kerashp.search.space import METRICS, encode_choice
+from kerashp.search.space import METRICS, decode_choice, encode_choice
 from kerashp.text import printable
 
 WORKER_ID = re.compile(r"worker[1-9][0-9]{0,5}")
 HYPERBAND_VALUES = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round")
 PARENT = "tuner/trial_id"
-ENDED = ("COMPLETED", "FAILED", "INVALID")  # what a worker may report; KerasTuner's other statuses are the oracle's
+# KerasTuner's trial statuses (its vocabulary, not kerashp's) a worker may end a trial with; its others are the oracle's
+KERAS_TUNER_ENDED = ("COMPLETED", "FAILED", "INVALID")
 MOST_BEST_TRIALS = 1000
 
 
@@ -62,6 +64,10 @@ def _in_entry(entry: dict, value: Any) -> bool:
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "choice":
+        try:  # a list choice as this search encodes it, though an older search wrote it on several lines
+            value = encode_choice(entry, decode_choice(entry, value))
+        except (tomllib.TOMLDecodeError, RecursionError):  # not TOML, or nested past Python's stack
+            return False
         choices = (encode_choice(entry, choice) for choice in entry["values"])
         return any(isinstance(value, bool) == isinstance(choice, bool) and value == choice for choice in choices)
     if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value):
@@ -93,6 +99,7 @@ def _hyperband_problem(trial_id: str, values: dict, settings: dict, search: Sear
 def guarded_servicer(oracle, worker_ids: set[str] | None = None):
     """KerasTuner's OracleServicer for `oracle`, behind the checks above; `worker_ids`, when given,
     are the only workers served (a chief with local workers knows them all)."""
+    # on first use: a worker checks trials (above) without loading grpc and KerasTuner's server
     import grpc
     from keras_tuner.src.distribute.oracle_chief import OracleServicer
     from keras_tuner.src.engine import hyperparameters as hp_module
@@ -167,8 +174,8 @@ def guarded_servicer(oracle, worker_ids: set[str] | None = None):
             recorded = self._running(sent.trial_id)
             if recorded is None:
                 return f"trial {printable(str(sent.trial_id))[:40]!r} is not running"
-            if sent.status not in ENDED:
-                return f"status {printable(str(sent.status))[:20]!r}: expected one of {', '.join(ENDED)}"
+            if sent.status not in KERAS_TUNER_ENDED:
+                return f"status {printable(str(sent.status))[:20]!r}: expected one of {', '.join(KERAS_TUNER_ENDED)}"
             if sent.status == "COMPLETED" and not recorded.metrics.exists(self.oracle.objective.name):
                 return f"trial {sent.trial_id} completed without reporting {self.oracle.objective.name}"
             if set(sent.hyperparameters.values) - set(recorded.hyperparameters.values):
@@ -187,7 +194,7 @@ def _count_problem(request) -> str | None:
 def release_oracle_lock(oracle) -> None:
     """Give back KerasTuner's lock on `oracle` if a method of it raised while this thread held it
     (its `synchronized` releases only on return), so `exit_chief` and later requests do not hang."""
-    from keras_tuner.src.engine import oracle as oracle_module
+    from keras_tuner.src.engine import oracle as oracle_module  # on first use, as guarded_servicer
 
     if oracle_module.THREADS[oracle] == threading.current_thread().name:
         oracle_module.THREADS[oracle] = None

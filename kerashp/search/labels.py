@@ -3,6 +3,8 @@ pairs, and the shortest unambiguous name of each searched key (for the CLI's tab
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kerashp.text import number
 
 MIN_NAME = 5  # `horizontal_flip.p`, not `p`; `optimizer.name`, not `name` (model and schedule have one too)
@@ -15,13 +17,13 @@ def shown(value) -> str:
     return number(value)
 
 
-def value_pairs(values: dict, keys: list[str] = ()) -> list[str]:
+def value_pairs(values: dict, keys: Sequence[str] = ()) -> list[str]:
     """`key=value` pairs, those in `keys` (the space's declared order) first."""
     ordered = [key for key in keys if key in values] + [key for key in values if key not in keys]
     return [f"{key}={shown(values[key])}" for key in ordered]
 
 
-def describe_values(values: dict, keys: list[str] = ()) -> str:
+def describe_values(values: dict, keys: Sequence[str] = ()) -> str:
     return "  ".join(value_pairs(values, keys))
 
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from kerashp.errors import RunError
+from kerashp.runs.files import read_object
+from kerashp.status import TrialStatus
 
-STATUSES = ("running", "completed", "pruned", "failed")
 HYPERBAND_COLUMNS = ("bracket", "round", "parent")
 TRIAL_ID = re.compile(r"[0-9]{1,9}")  # KerasTuner numbers trials "0", "1"... (zero-padded to max_trials' width)
 
@@ -27,7 +28,7 @@ TRIAL_ID = re.compile(r"[0-9]{1,9}")  # KerasTuner numbers trials "0", "1"... (z
 @dataclass
 class TrialRecord:
     trial_id: str
-    status: str  # one of STATUSES
+    status: str  # a TrialStatus
     hyperparameters: dict[str, Any]
     worker: str = ""
     epochs: int = 0  # epochs the trial's run holds (Hyperband: counting those continued from its parent)
@@ -48,7 +49,7 @@ class TrialRecord:
 
     @property
     def finished(self) -> bool:
-        return self.status != "running"
+        return self.status != TrialStatus.RUNNING
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -87,7 +88,7 @@ def _relative_run(value: Any) -> bool:
 
 RECORD_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trial_id": (is_trial_id, "expected a trial id (digits)"),
-    "status": (lambda v: v in STATUSES, f"expected one of {', '.join(STATUSES)}"),
+    "status": (lambda v: v in list(TrialStatus), f"expected one of {', '.join(TrialStatus)}"),
     "hyperparameters": (
         lambda v: isinstance(v, dict) and all(isinstance(x, (bool, int, float, str, list)) for x in v.values()),
         "expected an object of preset keys to values",
@@ -112,8 +113,6 @@ RECORD_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 def read_record(path: Path) -> TrialRecord:
     """A trial's record.json, checked field by field (a record is untrusted: any worker, or anyone
     with access to the folder, may have written it); one RunError naming the file otherwise."""
-    from kerashp.runs.files import read_object
-
     data = read_object(path)
     for key in ("trial_id", "status", "hyperparameters"):
         if key not in data:
@@ -134,15 +133,14 @@ def trial_order(record: TrialRecord) -> tuple[int, str]:
 
 def ranked(records: list[TrialRecord], direction: str) -> list[TrialRecord]:
     """Trials with an objective, best first, then the others in trial order."""
-    scored = sorted(
-        (r for r in records if r.objective is not None), key=lambda r: r.objective, reverse=direction == "max"
-    )
-    return scored + sorted((r for r in records if r.objective is None), key=trial_order)
+    scored = [(r.objective, r) for r in records if r.objective is not None]
+    scored.sort(key=lambda pair: pair[0], reverse=direction == "max")
+    return [r for _, r in scored] + sorted((r for r in records if r.objective is None), key=trial_order)
 
 
 def best(records: list[TrialRecord], direction: str) -> TrialRecord | None:
     """The best completed trial (a pruned one stopped early, so it is not a candidate)."""
-    completed = [r for r in records if r.status == "completed"]
+    completed = [r for r in records if r.status == TrialStatus.COMPLETED]
     return ranked(completed, direction)[0] if completed else None
 
 

@@ -37,11 +37,16 @@ class SearchResults:
     def best(self) -> TrialRecord | None:
         return best(self.records, self.preset["search"]["direction"])
 
-    def best_preset(self) -> Preset:
-        """The base preset with the best trial's values (and, for Hyperband, its epochs)."""
+    def _exportable_best(self) -> TrialRecord:
+        """The best trial; a UserError when no trial has completed yet."""
         top = self.best
         if top is None:
             raise UserError(f"{self.search.path}: no completed trial yet, so no best trial to export")
+        return top
+
+    def best_preset(self) -> Preset:
+        """The base preset with the best trial's values (and, for Hyperband, its epochs)."""
+        top = self._exportable_best()
         values = dict(top.hyperparameters)
         if top.bracket is not None:
             values["train.epochs"] = top.epochs
@@ -53,7 +58,7 @@ class SearchResults:
 
     def export_best(self, file: Path) -> TrialRecord:
         """Write the best trial as a preset file that `kerashp train --preset FILE` runs."""
-        preset, top = self.best_preset(), self.best
+        preset, top = self.best_preset(), self._exportable_best()
         document = {key: value for key, value in preset.items() if key not in ("name", "search")}
         header = (
             f"# Best trial {top.trial_id} of the search in {self.search.path}: "

@@ -7,12 +7,15 @@ interrupted trial's run resumes from its last epoch checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from kerashp.config import Preset
 from kerashp.errors import RunFailedError
-from kerashp.events import Event
+from kerashp.events import Event, Listener, emit
 from kerashp.search.directory import SearchDir
 from kerashp.search.distributed import (
     LOOPBACK,
+    ChiefLink,
     Role,
     die_with_chief,
     free_port,
@@ -23,14 +26,17 @@ from kerashp.search.distributed import (
 from kerashp.search.events import SearchFinished, SearchStarted, TrialEnded, TrialStarted
 from kerashp.search.records import TrialRecord, best, ranked
 from kerashp.search.tuner import PresetTuner, SearchAborted, build_oracle
+from kerashp.status import TrialStatus
+
+LOCAL = Role()  # a search in this process alone
 
 
 def run_search(
     base: Preset,
     search: SearchDir,
-    listeners=(),
-    role: Role = Role(),
-    workers_alive=None,
+    listeners: Sequence[Listener] = (),
+    role: Role = LOCAL,
+    workers_alive: Callable[[], bool] | None = None,
     worker_ids: set[str] | None = None,
 ) -> list[TrialRecord]:
     """Run (or continue, or serve, or work on) the search; return its trials, best first.
@@ -60,7 +66,7 @@ def run_search(
                 watcher = RecordWatcher(search, tuner.planned_trials, settings["direction"], listeners)
                 serve(tuner.oracle, role.host, role.port, watcher.poll, workers_alive, worker_ids)
             elif tuner.chief is not None:
-                work(tuner)
+                work(tuner, tuner.chief)
             else:
                 tuner.search()
         except SearchAborted as exc:
@@ -70,26 +76,28 @@ def run_search(
     return records
 
 
-def work(tuner: PresetTuner) -> None:
+def work(tuner: PresetTuner, chief: ChiefLink) -> None:
     """A worker's search: trials from the chief until it says stop, or until it stops answering."""
-    import grpc
+    import grpc  # here, not above the kerashp imports: kerashp.search.distributed sets GRPC_VERBOSITY, read at import
 
-    tuner.chief.watch()
+    chief.watch()
     try:
         tuner.search()
     except KeyboardInterrupt:
-        if not tuner.chief.gone:
+        if not chief.gone:
             raise
-        raise RunFailedError(tuner.chief.gave_up()) from None
+        raise RunFailedError(chief.gave_up()) from None
     except grpc.RpcError as exc:
         if exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):
-            raise RunFailedError(tuner.chief.gave_up()) from None
-        raise RunFailedError(f"the chief at {tuner.chief.address} refused a request: {exc.details()}") from None
+            raise RunFailedError(chief.gave_up()) from None
+        raise RunFailedError(f"the chief at {chief.address} refused a request: {exc.details()}") from None
     finally:
-        tuner.chief.close()
+        chief.close()
 
 
-def run_local_search(base: Preset, search: SearchDir, workers: int, listeners=()) -> list[TrialRecord]:
+def run_local_search(
+    base: Preset, search: SearchDir, workers: int, listeners: Sequence[Listener] = ()
+) -> list[TrialRecord]:
     """A chief in this process and `workers` worker processes on this machine, over loopback;
     the workers read the search's settings from its search.toml."""
     port = free_port(LOOPBACK)
@@ -114,13 +122,9 @@ def run_local_search(base: Preset, search: SearchDir, workers: int, listeners=()
 class RecordWatcher:
     """The chief's view of its workers: trial records that appear or finish become events."""
 
-    def __init__(self, search: SearchDir, planned_trials: int | None, direction: str, listeners):
-        self.search, self.planned_trials, self.direction, self.listeners = (
-            search,
-            planned_trials,
-            direction,
-            list(listeners),
-        )
+    def __init__(self, search: SearchDir, planned_trials: int | None, direction: str, listeners: Sequence[Listener]):
+        self.search, self.planned_trials, self.direction = search, planned_trials, direction
+        self.listeners = list(listeners)
         self.seen = {r.trial_id: r.status for r in search.records()}
 
     def poll(self) -> None:
@@ -129,7 +133,7 @@ class RecordWatcher:
             previous = self.seen.get(record.trial_id)
             if previous == record.status:
                 continue
-            if previous is None or (previous != "running" and record.status == "running"):
+            if previous is None or (previous != TrialStatus.RUNNING and record.status == TrialStatus.RUNNING):
                 self._emit(TrialStarted(record.to_json(), self.planned_trials))
             if record.finished:
                 top = best(records, self.direction)
@@ -137,5 +141,4 @@ class RecordWatcher:
             self.seen[record.trial_id] = record.status
 
     def _emit(self, event: Event) -> None:
-        for listener in self.listeners:
-            listener(event)
+        emit(self.listeners, event)

@@ -14,11 +14,9 @@ import tomllib
 from contextlib import ExitStack
 from typing import Any
 
-import tomli_w
-
 from kerashp.config import Preset, apply_override, validate
 from kerashp.errors import PresetError
-from kerashp.text import printable, shown_value
+from kerashp.text import printable, shown_value, toml_value
 
 METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")  # what history.csv records per epoch
 CHOICE_TYPES = (bool, int, float, str, list)  # lists (e.g. MLP widths) go to KerasTuner as their TOML text
@@ -26,15 +24,6 @@ CHOICE_TYPES = (bool, int, float, str, list)  # lists (e.g. MLP widths) go to Ke
 
 def entry_name(key: str) -> str:
     return f'search.space."{printable(key)}"'
-
-
-def toml_value(value: Any) -> str:
-    """`value` as TOML text. A table is written inline (`{ a = 1 }`): on its own tomli_w writes it
-    as a `[v]` section, which would leave an empty or wrong value after the `=`."""
-    if isinstance(value, dict):
-        listed = tomli_w.dumps({"v": [value]}).partition("=")[2].strip()  # "[\n    { a = 1 },\n]"
-        return listed[1:-1].strip().removesuffix(",")
-    return tomli_w.dumps({"v": value}).partition("=")[2].strip()
 
 
 def override_expression(key: str, value: Any) -> str:
@@ -200,7 +189,7 @@ def hyperparameters(preset: Preset):
     A `when` on a searched key becomes a KerasTuner condition; a `when` on a fixed preset key is
     decided now: the entry is searched only if the preset's value matches.
     """
-    import keras_tuner
+    import keras_tuner  # on first use: it takes seconds to import, and checking a space needs none of it
 
     space = preset["search"]["space"]
     hp = keras_tuner.HyperParameters()
@@ -239,6 +228,12 @@ def encode_choice(entry: dict, value: Any) -> Any:
     return toml_value(value) if _holds_lists(entry) else value
 
 
+def decode_choice(entry: dict, value: Any) -> Any:
+    """The value `encode_choice` encoded. A list's TOML text may span lines: searches started
+    before kerashp wrote every TOML value on one line hold their list choices so."""
+    return tomllib.loads(f"v = {value}")["v"] if _holds_lists(entry) else value
+
+
 def grid_size(hp, limit: int) -> int:
     """How many combinations a grid search over `hp` can try, at most `limit`: an entry
     adds its values only where its conditions hold (KerasTuner's own values per entry, so a float
@@ -271,5 +266,5 @@ def active_values(hp, space: dict) -> dict[str, Any]:
         if param is not None and key in hp.values and hp.is_active(param):
             value = hp.values[key]
             value = value.item() if hasattr(value, "item") else value
-            values[key] = tomllib.loads(f"v = {value}")["v"] if _holds_lists(space[key]) else value
+            values[key] = decode_choice(space[key], value)
     return values

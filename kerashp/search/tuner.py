@@ -18,13 +18,14 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from kerashp.backend import use_torch_backend
 from kerashp.config import Preset
 from kerashp.control import RunControl
 from kerashp.errors import PresetError, UserError
-from kerashp.events import Event
+from kerashp.events import Event, Listener, emit
 from kerashp.runs.folder import atomic_write
 from kerashp.search.directory import PROJECT, SearchDir
 from kerashp.search.distributed import reconnect_quickly
@@ -34,6 +35,7 @@ from kerashp.search.guard import log_refusal, trial_problem
 from kerashp.search.pruning import MedianStopping
 from kerashp.search.records import TrialRecord, best
 from kerashp.search.space import active_values, grid_size, hyperparameters, trial_preset
+from kerashp.status import TrialStatus
 
 use_torch_backend()
 
@@ -101,7 +103,7 @@ class PresetTuner(keras_tuner.Tuner):
         oracle: keras_tuner.Oracle,
         search: SearchDir,
         base: Preset,
-        listeners=(),
+        listeners: Sequence[Listener] = (),
     ):
         self.search_dir, self.base, self.listeners = search, base, list(listeners)
         self.prune_min_trials = base["search"]["prune"]  # 0: no median stopping
@@ -142,8 +144,7 @@ class PresetTuner(keras_tuner.Tuner):
 
     def report(self, event: Event) -> None:
         self.search_dir.append_event(event.to_json())
-        for listener in self.listeners:
-            listener(event)
+        emit(self.listeners, event)
 
     def run_trial(self, trial, *fit_args, **fit_kwargs):
         values = trial.hyperparameters.values
@@ -153,7 +154,7 @@ class PresetTuner(keras_tuner.Tuner):
             raise keras_tuner.errors.FailedTrialError(f"refused: {problem}")
         record = TrialRecord(
             trial.trial_id,
-            "running",
+            TrialStatus.RUNNING,
             active_values(trial.hyperparameters, self.base["search"]["space"]),
             worker=self.tuner_id,
             bracket=values.get("tuner/bracket"),
@@ -184,14 +185,16 @@ class PresetTuner(keras_tuner.Tuner):
         records = self.search_dir.write_table()
         top = best(records, self.direction)
         self.report(TrialEnded(record.to_json(), top.to_json() if top else None))
-        if record.status == "failed":
+        if record.status == TrialStatus.FAILED:
             raise keras_tuner.errors.FailedTrialError(record.reason)
         return {self.objective: record.objective}
 
     def _run_executions(self, record: TrialRecord, preset: Preset, epochs: int) -> list[Execution]:
         parent_dir = self.search_dir.trial_dir(record.parent) if record.parent else None
         earlier = [
-            r.curve for r in self.search_dir.records() if r.status == "completed" and r.trial_id != record.trial_id
+            r.curve
+            for r in self.search_dir.records()
+            if r.status == TrialStatus.COMPLETED and r.trial_id != record.trial_id
         ]
         executions = []
         for index in range(self.executions_per_trial):
@@ -215,7 +218,7 @@ class PresetTuner(keras_tuner.Tuner):
             if pruner is not None and pruner.reason:
                 execution.reason = pruner.reason
             executions.append(execution)
-            if execution.status != "completed":
+            if execution.status != TrialStatus.COMPLETED:
                 break
         return executions
 
@@ -226,18 +229,21 @@ def finish_record(
     """The trial's outcome from its executions: status, mean best objective, curve, time."""
     statuses = [e.status for e in executions]
     curves = [e.curve for e in executions if e.curve]
-    if not error and not curves and "failed" not in statuses:
+    if not error and not curves and TrialStatus.FAILED not in statuses:
         error = "its run recorded no value of the objective"
-    status = "failed" if error or "failed" in statuses else "pruned" if "pruned" in statuses else "completed"
+    if error or TrialStatus.FAILED in statuses:
+        status = TrialStatus.FAILED
+    else:
+        status = TrialStatus.PRUNED if TrialStatus.PRUNED in statuses else TrialStatus.COMPLETED
     reasons = [e.reason for e in executions if e.reason]
-    reason = error or (reasons[0] if reasons else "pruned" if status == "pruned" else "")
+    reason = error or (reasons[0] if reasons else "pruned" if status == TrialStatus.PRUNED else "")
     pick = max if direction == "max" else min
     record.status, record.reason = status, reason
     record.time_s = round(sum(e.time_s for e in executions), 2)
     record.runs = [str(e.run.path.relative_to(search.path)) for e in executions]
     record.epochs = max((len(e.curve) for e in executions), default=0)
     record.curve = [statistics.fmean(values) for values in zip(*curves)]
-    if status != "failed":
+    if status != TrialStatus.FAILED:
         record.objective = statistics.fmean(pick(curve) for curve in curves)
         best_curve = pick(curves, key=pick)
         record.best_epoch = best_curve.index(pick(best_curve)) + 1

@@ -35,7 +35,8 @@ from kerashp.config import available_presets, load_preset, schema
 from kerashp.config.fields import Bool, Choice, DataSource, Float, FractionOrCount, Int, Numbers, Str
 from kerashp.config.model_table import MODEL_OPTIONS, PerStage
 from kerashp.errors import UserError
-from kerashp.search.space import check_search, toml_value
+from kerashp.search.space import check_search
+from kerashp.text import toml_value
 
 pytestmark = pytest.mark.e2e
 

@@ -157,6 +157,27 @@ def test_list_choices_search_mlp_depth_through_keras_tuner(tmp_path):
         check_search(preset_with(tmp_path, '"model.hidden" = [[32], ["wide"]]', body=MLP))
 
 
+@pytest.mark.parametrize(
+    "sent, accepted",
+    [
+        ("[32, 32, 32]", True),
+        ("[\n    32,\n    32,\n    32,\n]", True),  # as searches started before one-line TOML values hold it
+        ("[32, 32]", False),
+        ("[32.0, 32.0, 32.0]", False),
+        ("[32, 32, 32", False),
+        ("[" * 5000, False),
+        (32, False),
+    ],
+)
+def test_a_worker_takes_a_list_choice_as_any_kerashp_wrote_it(tmp_path, sent, accepted):
+    from kerashp.search.guard import trial_problem
+
+    preset = preset_with(tmp_path, '"model.hidden" = [[32, 32, 32], [64]]', body=MLP)
+    search = SearchDir.prepare(tmp_path / "search", preset)
+    problem = trial_problem("0", {"model.hidden": sent}, preset, search)
+    assert (problem is None) == accepted, problem
+
+
 def test_bayesian_oracle_proposes_valid_presets_from_a_conditional_space(tmp_path):
     """Drive KerasTuner's Gaussian-process oracle past its random start: every proposal must be a
     preset that validates, with momentum only for SGD."""
