@@ -11,11 +11,11 @@ from kerashp.errors import UserError
 from kerashp.report import Series, pick_winner
 from kerashp.runs.files import read_object
 from kerashp.runs.folder import RunDir, list_runs, write_json
+from kerashp.status import RESULTS, VariantStatus
 from kerashp.study.plan import PRESET_FACTOR, Fields, StudyPlan, check_fields, expect, is_text, is_texts
 from kerashp.text import slug
 
 STUDY_FILE = "study.json"
-FINISHED = ("completed", "diverged")  # a diverged variant is a result too (a learning rate too high)
 STUDY_FIELDS: Fields = {
     "plan": (lambda value: isinstance(value, dict), "expected an object"),
     "factors": (lambda value: isinstance(value, list), "expected a list"),
@@ -38,7 +38,13 @@ class Variant:
     overrides: list[str]
     folder: str  # relative to the study folder; the variant's run is created inside it
     run_dir: str = ""  # relative to the study folder, once the run exists
-    status: str = "pending"
+    status: str = VariantStatus.PENDING  # then the status its run records
+
+    @property
+    def is_result(self) -> bool:
+        """Whether its run ended with numbers to compare: completed, or diverged (a learning rate too
+        high is a finding too). Such a variant is not trained again."""
+        return self.status in RESULTS
 
 
 class StudyFolder:
@@ -64,7 +70,8 @@ class StudyFolder:
             study = cls.open(path)
             if study.plan.to_json() != plan.to_json():
                 raise UserError(
-                    f"{path}: holds a study with another plan; pass --name NEW_NAME, or resume it with `kerashp study {path}`"
+                    f"{path}: holds a study with another plan; "
+                    f"pass --name NEW_NAME, or resume it with `kerashp study {path}`"
                 )
             return study
         path.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from typing import Any
 from kerashp.config import load_preset, parse_override, preset_dirs, read_toml
 from kerashp.config.names import check_folder_name
 from kerashp.errors import PresetError, UserError
-from kerashp.text import printable, slug
+from kerashp.text import printable, slug, toml_value
 
 PRESET_FACTOR = "preset"  # a factor over whole presets, e.g. lenet5 (no augmentation) vs lenet5_aug
 STUDY_KEYS = ("description", "preset", "set", "epochs", "factor")
@@ -165,7 +165,17 @@ def _factor_from_table(table: dict, source: str) -> Factor:
         raise UserError(f'{source}: factor: each [[factor]] needs key = "a.preset.key" and values = [...]')
     if labels is not None and not (isinstance(labels, list) and all(isinstance(label, str) for label in labels)):
         raise UserError(f"{source}: factor {key}: labels: expected a list of strings")
-    return Factor.from_texts(key, [toml_inline(value, source) for value in values], labels, source)
+    return Factor.from_texts(key, [_override_text(value, source) for value in values], labels, source)
+
+
+def _override_text(value: Any, source: str) -> str:
+    """A study file's value as TOML text, so it can follow `key=` in an override."""
+    try:
+        return toml_value(value)
+    except TypeError:
+        raise UserError(
+            f"{source}: {value!r}: unsupported value (use numbers, booleans, strings, lists or tables)"
+        ) from None
 
 
 def find_study(name_or_path: str) -> Path:
@@ -257,18 +267,3 @@ def _label(key: str, text: str) -> str:
         return text
     value = parse_override(f"{key}={text}")[1]
     return f"{key.split('.')[-1]}={value if isinstance(value, str) else text}"
-
-
-def toml_inline(value: Any, source: str = "") -> str:
-    """A TOML value written inline, so it can follow `key=` in an override."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_inline(item, source) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_inline(v, source)}" for k, v in value.items()) + " }"
-    raise UserError(f"{source}: {value!r}: unsupported value (use numbers, booleans, strings, lists or tables)")

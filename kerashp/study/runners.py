@@ -9,15 +9,17 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 
 from kerashp.backend import visible_gpus
 from kerashp.config import load_preset
 from kerashp.control import RunControl
 from kerashp.errors import RunFailedError
-from kerashp.events import emit
+from kerashp.events import Listener, emit
 from kerashp.runs.folder import EventLogTail, RunDir
+from kerashp.status import RunStatus, StudyStatus
 from kerashp.study.events import VariantEpoch, VariantFinished, VariantFollowed, VariantStarted
-from kerashp.study.folder import FINISHED, StudyFolder, Variant
+from kerashp.study.folder import StudyFolder, Variant
 
 POLL_SECONDS = 0.5  # how often --jobs checks its training processes
 
@@ -28,8 +30,8 @@ class SequentialRunner:
     def __init__(self, study: StudyFolder, control: RunControl):
         self.study, self.control = study, control
 
-    def run(self, todo: list[tuple[int, Variant]], factor: str, listeners) -> str:
-        from kerashp.training.run import resume, train
+    def run(self, todo: list[tuple[int, Variant]], factor: str, listeners: Sequence[Listener]) -> StudyStatus:
+        from kerashp.training.run import resume, train  # on first use: Keras and torch take seconds to import
 
         total = self.study.plan.total
         for number, variant in todo:
@@ -46,11 +48,13 @@ class SequentialRunner:
                 detail = str(exc)
             self.study.record(variant)
             if not variant.run_dir:
-                variant.status = "failed"
+                variant.status = RunStatus.FAILED
             emit(listeners, VariantFinished(number, total, variant.label, variant.status, variant.run_dir, detail))
-            if variant.status in ("stopped", "interrupted"):
-                return variant.status
-        return "completed"
+            if variant.status == RunStatus.STOPPED:
+                return StudyStatus.STOPPED
+            if variant.status == RunStatus.INTERRUPTED:
+                return StudyStatus.INTERRUPTED
+        return StudyStatus.COMPLETED
 
 
 class ParallelRunner:
@@ -63,9 +67,10 @@ class ParallelRunner:
         self.study, self.jobs, self.control = study, jobs, control
         self.gpus = visible_gpus()
 
-    def run(self, todo: list[tuple[int, Variant]], factor: str, listeners) -> str:
+    def run(self, todo: list[tuple[int, Variant]], factor: str, listeners: Sequence[Listener]) -> StudyStatus:
         total = self.study.plan.total
-        pending, active = deque(todo), []
+        pending = deque(todo)
+        active: list[_Child] = []
         stopping = False
         try:
             while pending or active:
@@ -91,18 +96,18 @@ class ParallelRunner:
                 child.process.wait()
                 child.step(listeners)
                 self._finished(child, listeners, total)
-            return "interrupted"
-        return "stopped" if stopping else "completed"
+            return StudyStatus.INTERRUPTED
+        return StudyStatus.STOPPED if stopping else StudyStatus.COMPLETED
 
     def _gpu(self, slot: int) -> str | None:
         return self.gpus[slot % len(self.gpus)] if self.gpus else None
 
-    def _finished(self, child: _Child, listeners, total: int) -> None:
+    def _finished(self, child: _Child, listeners: Sequence[Listener], total: int) -> None:
         variant = child.variant
         self.study.record(variant)
         if not variant.run_dir:
-            variant.status = "failed"
-        detail = "" if variant.status in FINISHED else f"{child.log_path}: {child.last_log_line()}"
+            variant.status = RunStatus.FAILED
+        detail = "" if variant.is_result else f"{child.log_path}: {child.last_log_line()}"
         emit(listeners, VariantFinished(child.number, total, variant.label, variant.status, variant.run_dir, detail))
 
 
@@ -131,7 +136,7 @@ class _Child:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         self.events: EventLogTail | None = None  # once the variant's run folder exists
 
-    def step(self, listeners) -> bool:
+    def step(self, listeners: Sequence[Listener]) -> bool:
         """Relay the epochs finished since the last step; True once the process has ended."""
         done = self.process.poll() is not None
         if self.events is None:  # look for the run folder only until it exists
@@ -154,13 +159,15 @@ class _Child:
         return lines[-1] if lines else "no output"
 
 
-def follow(study: StudyFolder, variants: list[tuple[int, Variant]], listeners, control: RunControl) -> str:
+def follow(
+    study: StudyFolder, variants: list[tuple[int, Variant]], listeners: Sequence[Listener], control: RunControl
+) -> StudyStatus:
     """Wait for the unfinished variants other processes are still training (the `--jobs` children of
     an earlier run of this study, killed before them), relaying their epochs: their runs cannot be
     resumed while those processes hold them, and a factor is compared only once its variants have
-    ended. Returns "completed" once all have ended (each recorded), else "stopped" or "interrupted"."""
+    ended. Returns completed once all have ended (each recorded), else stopped or interrupted."""
     runs = {number: RunDir(study.path / variant.run_dir) for number, variant in variants
-            if variant.status not in FINISHED and variant.run_dir}  # fmt: skip
+            if not variant.is_result and variant.run_dir}  # fmt: skip
     running = [(number, variant) for number, variant in variants if number in runs and trained_elsewhere(runs[number])]
     tails = {}
     for number, variant in running:
@@ -177,8 +184,8 @@ def follow(study: StudyFolder, variants: list[tuple[int, Variant]], listeners, c
                     study.record(variant)
                     running.remove((number, variant))
     except KeyboardInterrupt:
-        return "interrupted"
-    return "stopped" if running else "completed"
+        return StudyStatus.INTERRUPTED
+    return StudyStatus.STOPPED if running else StudyStatus.COMPLETED
 
 
 def trained_elsewhere(run: RunDir) -> bool:
@@ -187,7 +194,7 @@ def trained_elsewhere(run: RunDir) -> bool:
     return run.path.is_dir() and run.held()
 
 
-def relay_epochs(events: EventLogTail, number: int, label: str, listeners) -> None:
+def relay_epochs(events: EventLogTail, number: int, label: str, listeners: Sequence[Listener]) -> None:
     """The epochs another process has finished since the last call, as VariantEpoch events."""
     for record in events.read():
         epoch, epochs, metrics = record.get("epoch"), record.get("epochs"), record.get("metrics")

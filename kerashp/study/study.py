@@ -16,19 +16,21 @@ continues from its last finished epoch, and a variant still training in a proces
 run of the study started (`--jobs`) is followed until it ends. The winner of a factor is the
 report's winner (highest final-epoch validation accuracy of a completed run).
 
-The plan is study_plan's, the folder's state study_folder's, training the variants study_runners'
-and the events study_events'; their public names are importable from here.
+The plan is `plan`'s, the folder's state `folder`'s, training the variants `runners`' and the
+events `events`' (modules of this package); their public names are importable from here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kerashp.control import RunControl
 from kerashp.errors import RunFailedError
-from kerashp.events import emit
+from kerashp.events import Listener, emit
 from kerashp.report import Section, md_code, md_text, write_report
+from kerashp.status import StudyStatus
 from kerashp.study.events import (
     FactorFinished,
     StudyFinished,
@@ -38,7 +40,7 @@ from kerashp.study.events import (
     VariantSkipped,
     VariantStarted,
 )
-from kerashp.study.folder import FINISHED, STUDY_FILE, StudyFolder, Variant
+from kerashp.study.folder import STUDY_FILE, StudyFolder, Variant
 from kerashp.study.plan import (
     PRESET_FACTOR,
     Factor,
@@ -46,72 +48,72 @@ from kerashp.study.plan import (
     find_study,
     plan_from_args,
     plan_from_file,
-    toml_inline,
     validate_plan,
 )
 from kerashp.study.runners import ParallelRunner, SequentialRunner, follow
 from kerashp.text import slug
 
 __all__ = [
-    "FINISHED", "PRESET_FACTOR", "STUDY_FILE", "Factor", "FactorFinished", "Study", "StudyFinished", "StudyPlan",
-    "StudyResult", "Variant", "VariantEpoch", "VariantFinished", "VariantFollowed", "VariantSkipped", "VariantStarted",
-    "find_study", "plan_from_args", "plan_from_file", "study_content", "toml_inline", "validate_plan",
+    "PRESET_FACTOR", "STUDY_FILE", "Factor", "FactorFinished", "Study", "StudyFinished", "StudyPlan", "StudyResult",
+    "Variant", "VariantEpoch", "VariantFinished", "VariantFollowed", "VariantSkipped", "VariantStarted", "find_study",
+    "plan_from_args", "plan_from_file", "study_content", "validate_plan",
 ]  # fmt: skip
 
 
 @dataclass
 class StudyResult:
     path: Path
-    status: str  # completed | failed (a variant failed) | stopped | interrupted
+    status: StudyStatus
     report: Path | None
 
     @property
     def exit_code(self) -> int:
-        return {"completed": 0, "stopped": 0, "interrupted": 130}.get(self.status, 1)
+        return self.status.exit_code
 
 
 class Study(StudyFolder):
     """A study folder that runs its factors in order and writes its report."""
 
-    def run(self, listeners=(), jobs: int = 1, control: RunControl | None = None) -> StudyResult:
+    def run(self, listeners: Sequence[Listener] = (), jobs: int = 1, control: RunControl | None = None) -> StudyResult:
         """Run every factor in order (variants in `jobs` processes when above 1); write the report."""
         control = control or RunControl()
         runner = ParallelRunner(self, jobs, control) if jobs > 1 else SequentialRunner(self, control)
-        number, status = 0, "completed"
+        number, status = 0, StudyStatus.COMPLETED
         for index, factor in enumerate(self.plan.factors):
             variants = self.variants_of(index)
             numbered = list(enumerate(variants, start=number + 1))
             for _, variant in numbered:
-                if variant.status not in FINISHED:
+                if not variant.is_result:
                     self.record(variant)  # a run that finished after the study last wrote study.json
             outcome = follow(self, numbered, listeners, control)  # variants an earlier, killed run left training
-            if outcome != "completed":
+            if outcome != StudyStatus.COMPLETED:
                 return self._finish(outcome, listeners)
             todo = []
             for offset, variant in numbered:
-                if variant.status in FINISHED:
+                if variant.is_result:
                     skipped = VariantSkipped(offset, self.plan.total, variant.label, variant.status, variant.run_dir)
                     emit(listeners, skipped)
                 else:
                     todo.append((offset, variant))
-            outcome = runner.run(todo, factor.key, listeners) if todo else "completed"
+            outcome = runner.run(todo, factor.key, listeners) if todo else StudyStatus.COMPLETED
             number += len(variants)
-            if outcome != "completed":
+            if outcome != StudyStatus.COMPLETED:
                 return self._finish(outcome, listeners)
             rows, best_row, winner = self.compare(index)
             self.factors[index]["winner"] = winner
             self.save()
             emit(listeners, FactorFinished(factor.key, rows, best_row))
-            if any(variant.status not in FINISHED for variant in variants):  # failed, or its process died
-                status = "failed"
+            if not all(variant.is_result for variant in variants):  # failed, or its process died
+                status = StudyStatus.FAILED
             if winner is None and index + 1 < len(self.plan.factors):
-                self._finish("failed", listeners)
+                self._finish(StudyStatus.FAILED, listeners)
                 raise RunFailedError(
-                    f"{self.path}: factor {factor.key} has no winner to carry forward (every variant diverged or failed)"
+                    f"{self.path}: factor {factor.key} has no winner to carry forward "
+                    "(every variant diverged or failed)"
                 )
         return self._finish(status, listeners)
 
-    def _finish(self, status: str, listeners) -> StudyResult:
+    def _finish(self, status: StudyStatus, listeners: Sequence[Listener]) -> StudyResult:
         report = None
         if any(self.series(index) for index in range(len(self.factors))):
             title, intro, sections = study_content(self.path)
@@ -135,7 +137,7 @@ def study_content(path: Path) -> tuple[str, list[str], list[Section]]:
             f"Factors, studied in this order, each variant carrying the winners of the factors before: {factors}."
         )
     sections = []
-    for index, (factor, state) in enumerate(zip(plan.factors, study.factors)):
+    for index, factor in enumerate(plan.factors[: len(study.factors)]):
         notes = []
         if index:
             before = study.factors[index - 1]

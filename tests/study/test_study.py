@@ -4,10 +4,12 @@ that is stopped in the middle and resumed."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 from pathlib import Path
 
 import pytest
+import tomli_w
 from rich.console import Console
 
 from kerashp.cli.report_command import report
@@ -25,7 +27,6 @@ from kerashp.study.study import (
     find_study,
     plan_from_args,
     plan_from_file,
-    toml_inline,
     validate_plan,
 )
 
@@ -65,9 +66,13 @@ def test_every_variant_is_validated_before_anything_trains(tmp_path):
         validate_plan(plan_from_args("lenet5", ["optimizer.learning_rat=0.1"]))
 
 
-@pytest.mark.parametrize("value", [0.05, 1e-05, 3, True, "sgd", [32, 32], [{"name": "pad_crop", "padding": 4}], {"a": "b"}])
-def test_toml_inline_round_trips_through_overrides(value):
-    assert parse_override(f"key={toml_inline(value)}")[1] == value
+def test_study_file_values_become_overrides_that_read_back_the_same(tmp_path):
+    values = [0.05, 1e-05, 3, True, "sgd", "café", [32, 32], [{"name": "pad_crop", "padding": 4}], {"a": "b"}, {}]
+    study_file = tmp_path / "values.toml"
+    study_file.write_text(tomli_w.dumps({"preset": "lenet5", "factor": [{"key": "k", "values": values}]}))
+    (factor,) = plan_from_file(str(study_file)).factors
+    assert [parse_override(factor.override(index))[1] for index in range(len(values))] == values
+    assert factor.values[5:] == ['"café"', "[32, 32]", '[{ name = "pad_crop", padding = 4 }]', '{ a = "b" }', "{}"]
 
 
 def test_the_bundled_study_file_loads_validates_and_is_not_a_preset():
@@ -112,6 +117,8 @@ def test_two_factor_study_carries_the_winner_forward_and_resumes_after_a_stop(ti
     assert first.status == "stopped" and first.exit_code == 0
     study = Study.open(first.path)
     assert [v.status for f in study.factors for v in f["variants"]] == ["completed", "completed", "stopped", "pending"]
+    written = json.loads((first.path / "study.json").read_text())
+    assert [v["status"] for f in written["factors"] for v in f["variants"]] == ["completed", "completed", "stopped", "pending"]
     stopped_run = study.factors[1]["variants"][0].run_dir
 
     events = []
