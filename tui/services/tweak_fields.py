@@ -74,7 +74,7 @@ def tweak_fields(preset: Preset) -> list[TweakField]:
     fields.append(TweakField("Training", "seed", "seed", schema.TOP_LEVEL["seed"]))
     fields += [TweakField("Augmentation", f"augment.{k}", k, schema.AUGMENT[k]) for k in AUGMENT_KEYS]
     for list_name in schema.TRANSFORM_LISTS:
-        for index, transform in enumerate(preset["augment"][list_name]):
+        for index, transform in enumerate(preset.get_path(f"augment.{list_name}")):
             label = f"{list_name}.{transform['name']}.p"
             fields.append(TweakField("Augmentation", f"augment.{list_name}.{index}.p", label, schema.PROBABILITY))
     model = preset["model"]["name"]
