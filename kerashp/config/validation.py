@@ -87,7 +87,7 @@ def validate(document: dict, source: str = "preset") -> Preset:
         if key not in schema.TOP_LEVEL and key not in sections:
             allowed = ", ".join((*schema.TOP_LEVEL, "extends", *sections))
             raise checker.fail(_join("", key), f"unknown section or key; allowed: {allowed}", has_value=False)
-    resolved = checker.table("", {k: v for k, v in document.items() if k not in sections}, schema.TOP_LEVEL)
+    resolved = Preset(checker.table("", {k: v for k, v in document.items() if k not in sections}, schema.TOP_LEVEL))
 
     for section, fields in schema.SECTIONS.items():
         body = document.get(section, {})
@@ -100,7 +100,7 @@ def validate(document: dict, source: str = "preset") -> Preset:
     resolved["model"] = _check_model(checker, document.get("model", {}))
     _check_consistency(checker, resolved)
     resolved["reference"] = _check_reference(checker, document.get("reference", {}), resolved)
-    return Preset(resolved)
+    return resolved
 
 
 def _check_model(checker: _Checker, body: Any) -> dict:
@@ -184,7 +184,7 @@ def _check_space_entry(checker: _Checker, key: str, entry: Any) -> dict:
     return checked
 
 
-def _check_reference(checker: _Checker, body: Any, preset: dict) -> dict:
+def _check_reference(checker: _Checker, body: Any, preset: Preset) -> dict:
     """The figures reported for this preset as resolved: `[reference]` itself, or the figures of the last
     `[[reference.variants]]` entry whose `when` keys all hold (a study's other settings, one --set away)."""
     if not isinstance(body, dict):
@@ -213,7 +213,7 @@ def _reported_figures(checker: _Checker, where: str, body: dict) -> dict:
     return {key: checker.value(_join(where, key), value, schema.REFERENCE_VALUE) for key, value in body.items()}
 
 
-def _holds(checker: _Checker, preset: dict, where: str, key: str, value: Any) -> bool:
+def _holds(checker: _Checker, preset: Preset, where: str, key: str, value: Any) -> bool:
     """Whether the resolved preset has `value` at dotted `key` (numbers compared to float precision)."""
     try:
         actual = walk(preset, split_key(key))
@@ -224,7 +224,7 @@ def _holds(checker: _Checker, preset: dict, where: str, key: str, value: Any) ->
     return actual == value
 
 
-def _check_consistency(checker: _Checker, preset: dict) -> None:
+def _check_consistency(checker: _Checker, preset: Preset) -> None:
     """Rules that involve more than one key."""
     data = preset["data"]
     if len(data["mean"]) != len(data["std"]):

@@ -17,10 +17,12 @@ import albumentations as A  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from kerashp.config.preset import AugmentSection, Transform  # noqa: E402
+
 CONSTANT = cv2.BORDER_CONSTANT
 
 
-def build_transform(spec: dict, height: int, width: int) -> A.BasicTransform:
+def build_transform(spec: Transform, height: int, width: int) -> A.BasicTransform:
     """One preset transform table -> the Albumentations transform that does its pixel work, applied
     every time it is called (the `Augmenter` decides when a transform fires; flips it does itself)."""
     name, always = spec["name"], 1.0
@@ -64,7 +66,7 @@ def build_transform(spec: dict, height: int, width: int) -> A.BasicTransform:
     raise ValueError(f"unknown transform {name!r}")  # the schema rejects these before we get here
 
 
-def build_pipeline(augment: dict, height: int, width: int, seed: int = 0) -> Augmenter | None:
+def build_pipeline(augment: AugmentSection, height: int, width: int, seed: int = 0) -> Augmenter | None:
     """The whole per-image pipeline, or None when the preset augments nothing."""
     if not augment["transforms"] and not augment["after"]:
         return None
@@ -82,7 +84,7 @@ class Augmenter:
     (about 40% with lenet5_aug) cost nothing, and no image pays Compose's bookkeeping: with
     lenet5_aug that was ~33 us an image on top of ~30 us of the transforms' own work."""
 
-    def __init__(self, augment: dict, height: int, width: int):
+    def __init__(self, augment: AugmentSection, height: int, width: int):
         main, after = augment["transforms"], augment["after"]
         self.order = augment["order"]
         self.some_of_n = min(augment["some_of_n"], len(main))
@@ -92,7 +94,7 @@ class Augmenter:
         self.steps = [self._step(spec, height, width) for spec in main + after]
         self.rng: np.random.Generator  # set by seed_pipeline, before every batch
 
-    def _step(self, spec: dict, height: int, width: int):
+    def _step(self, spec: Transform, height: int, width: int):
         if spec["name"] in FLIP_VIEWS:
             return FLIP_VIEWS[spec["name"]]
         transform = build_transform(spec, height, width)

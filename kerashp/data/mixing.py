@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kerashp.config.preset import AugmentSection
+
 
 @dataclass(frozen=True)
 class MixSpec:
@@ -13,7 +15,7 @@ class MixSpec:
     cutmix_alpha: float = 0.0
 
     @classmethod
-    def from_augment(cls, augment: dict) -> MixSpec | None:
+    def from_augment(cls, augment: AugmentSection) -> MixSpec | None:
         spec = cls(augment["mixup_alpha"], augment["cutmix_alpha"])
         return spec if spec.mixup_alpha > 0 or spec.cutmix_alpha > 0 else None
 

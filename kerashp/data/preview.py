@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerashp.config import Preset
+from kerashp.config.preset import Preset
 from kerashp.data.augment import build_pipeline, seed_pipeline
 from kerashp.data.batches import batch_seed
 from kerashp.data.dataset import Dataset, ImageSet
@@ -62,7 +62,7 @@ def draw_preview(preset: Preset, dataset: Dataset, count: int, out: Path) -> Pat
     _draw_histogram(
         figure.add_subplot(grid[-1, : columns // 2 if mixes else columns]), training, dataset.class_names, len(held_out)
     )
-    if mixes:
+    if mix is not None and mixes:
         _draw_beta(figure.add_subplot(grid[-1, columns // 2 :]), mix)
     figure.suptitle(f"{preset.name}: what the training generator feeds the model (seed {preset['seed']})")
     _save(figure, out)

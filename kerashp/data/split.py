@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerashp.config.preset import Preset
 from kerashp.errors import DataError
 
 
@@ -30,7 +31,7 @@ def split_indices(labels: np.ndarray, validation: float | int, mode: str, seed: 
     return train, np.sort(val)
 
 
-def preset_split(preset: dict, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def preset_split(preset: Preset, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The training and validation indices the preset's `[data]` and `seed` choose: the one split
     training uses and augment-preview draws from."""
     data = preset["data"]

@@ -9,13 +9,14 @@ from kerashp.config.model_table import (
     MODELS,
     native_input_size,  # noqa: F401  (re-exported: models' own fact)
 )
+from kerashp.config.preset import ModelSection
 
 # kerashp builds every model channels-first: on the torch backend a channels-last model transposes
 # its activations to NCHW and back around every convolution and pooling layer.
 DATA_FORMAT = "channels_first"
 
 
-def build_model(name: str, options: dict, image_shape: tuple[int, int, int], num_classes: int):
+def build_model(name: str, options: ModelSection, image_shape: tuple[int, int, int], num_classes: int):
     """Build an uncompiled `keras.Model` for `name` with the preset's `[model]` options.
 
     `image_shape` is (height, width, channels); the model takes batches in `DATA_FORMAT`.

@@ -10,13 +10,14 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerashp.config.preset import ModelSection
 from kerashp.models.blocks import classifier, conv, dense_stack, layer_style
 
 # (filters, kernel, stride, max-pool after)
 CONVS = ((96, 11, 4, True), (256, 5, 1, True), (384, 3, 1, False), (384, 3, 1, False), (256, 3, 1, True))
 
 
-def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+def build(options: ModelSection, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     style = layer_style(options)
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs

@@ -5,15 +5,30 @@ Like LeNet-5, a layer followed by batch norm drops its bias (the norm's beta rep
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import keras
 from keras import layers
 
+from kerashp.config.preset import ModelSection
 from kerashp.models.layers import batch_normalization
 
 
-def layer_style(options: dict) -> dict:
-    """The `batch_norm`, `activation` and `initializer` options, as keyword arguments for the helpers below."""
-    return {key: options[key] for key in ("batch_norm", "activation", "initializer")}
+class LayerStyle(TypedDict):
+    """How each layer of a stack is finished: keyword arguments for the helpers below."""
+
+    batch_norm: bool
+    activation: str
+    initializer: str
+
+
+def layer_style(options: ModelSection) -> LayerStyle:
+    """The `batch_norm`, `activation` and `initializer` options."""
+    return {
+        "batch_norm": options["batch_norm"],
+        "activation": options["activation"],
+        "initializer": options["initializer"],
+    }
 
 
 def normalize_activate(x, *, batch_norm: bool, activation: str | None):

@@ -9,10 +9,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerashp.config.preset import ModelSection
 from kerashp.models.layers import batch_normalization
 
 
-def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+def build(options: ModelSection, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     init = options["initializer"]
     batch_norm = options["batch_norm"]
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerashp.config.preset import ModelSection
 from kerashp.models.blocks import classifier, dense_stack, layer_style
 
 
-def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+def build(options: ModelSection, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Flatten()(inputs)
     x = dense_stack(x, options["hidden"], dropout=options["dropout"], **layer_style(options))

@@ -11,16 +11,17 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from kerashp.models.blocks import classifier, conv, normalize_activate
+from kerashp.config.preset import ModelSection
+from kerashp.models.blocks import LayerStyle, classifier, conv, normalize_activate
 
 STEM_FILTERS = 32
 # (pointwise filters, stride) of the 13 depthwise-separable blocks
 SEPARABLE_BLOCKS = ((64, 1), (128, 1), (128, 1), (256, 2), (256, 1), (512, 2), *[(512, 1)] * 5, (1024, 2), (1024, 1))
 
 
-def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+def build(options: ModelSection, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     alpha, activation, init = options["alpha"], options["activation"], options["initializer"]
-    style = {"batch_norm": True, "activation": activation, "initializer": init}
+    style: LayerStyle = {"batch_norm": True, "activation": activation, "initializer": init}
     inputs = keras.Input(shape=input_shape, name="image")
     x = conv(inputs, _width(STEM_FILTERS, alpha), 3, **style)
     for filters, strides in SEPARABLE_BLOCKS:

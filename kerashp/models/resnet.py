@@ -15,16 +15,23 @@ from functools import partial
 import keras
 from keras import layers
 
+from kerashp.config.preset import ModelSection
 from kerashp.errors import UserError
 from kerashp.models.blocks import classifier, conv
 from kerashp.models.layers import channel_axis
 from kerashp.text import shown_value
 
 
-def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+def build(options: ModelSection, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     stages = options["stages"]
     counts = _blocks_per_stage(options["blocks"], stages)
-    block_options = {key: options[key] for key in ("kernel_size", "skip_pool", "activation", "initializer")}
+    block = partial(
+        _basic_block,
+        kernel_size=options["kernel_size"],
+        skip_pool=options["skip_pool"],
+        activation=options["activation"],
+        initializer=options["initializer"],
+    )
     inputs = keras.Input(shape=input_shape, name="image")
     x = conv(
         inputs,
@@ -35,8 +42,8 @@ def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) ->
         initializer=options["initializer"],
     )
     for stage, (filters, count) in enumerate(zip(stages, counts, strict=True)):
-        for block in range(count):
-            x = _basic_block(x, filters, strides=2 if stage and not block else 1, **block_options)
+        for index in range(count):
+            x = block(x, filters, strides=2 if stage and not index else 1)
     x = layers.GlobalAveragePooling2D()(x)
     return classifier(inputs, x, num_classes, options["initializer"], name="resnet")
 

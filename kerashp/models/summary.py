@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kerashp.backend import use_torch_backend
 from kerashp.config.preset import Preset
@@ -59,7 +59,8 @@ def layer_macs(layer: keras.layers.Layer) -> int:
     separable, depthwise, convolutions = _convolution_kinds()
     if isinstance(layer, keras.Model):
         return sum(layer_macs(inner) for inner in layer.layers)
-    if not isinstance(layer, (keras.layers.Dense, *convolutions)):
+    weighted: tuple[type[Any], ...] = (keras.layers.Dense, *convolutions)
+    if not isinstance(layer, weighted):
         return 0
     inputs, outputs = _shape(layer.input), _shape(layer.output)
     channel = 0 if getattr(layer, "data_format", "channels_last") == "channels_first" else -1
@@ -77,7 +78,7 @@ def layer_macs(layer: keras.layers.Layer) -> int:
 
 
 @functools.cache
-def _convolution_kinds() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+def _convolution_kinds() -> tuple[tuple[type[Any], ...], tuple[type[Any], ...], tuple[type[Any], ...]]:
     """(separable, depthwise, all) convolution layer classes."""
     from keras import layers
 
@@ -139,7 +140,7 @@ def summarize_preset(
     if input_shape is None or num_classes is None:
         data_shape, data_classes = preset_input(preset)
         input_shape, num_classes = input_shape or data_shape, num_classes or data_classes
-    options = dict(preset["model"])
+    options = preset["model"].copy()
     if "weights" in options:
         options["weights"] = "none"
     use_torch_backend()

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from kerashp.config.preset import ModelSection
 from kerashp.data.normalize import IMAGENET_MEAN, IMAGENET_STD
 from kerashp.errors import UserError
 from kerashp.models.blocks import classifier, dense_stack
@@ -29,16 +30,16 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 _DOWNLOAD_FAILURES = ("URL fetch failure", "Incomplete or corrupted file")
 
 
-def vgg16(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+def vgg16(options: ModelSection, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     dense = ("fc1", "fc2") if options["keep_dense"] else ()
     return _build("vgg16", keras.applications.VGG16, options, input_shape, num_classes, pretrained_dense=dense)
 
 
-def resnet50(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+def resnet50(options: ModelSection, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     return _build("resnet50", keras.applications.ResNet50, options, input_shape, num_classes)
 
 
-def mobilenet_v2(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+def mobilenet_v2(options: ModelSection, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     return _build("mobilenet_v2", keras.applications.MobileNetV2, options, input_shape, num_classes)
 
 

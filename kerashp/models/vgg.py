@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerashp.config.preset import ModelSection
 from kerashp.models.blocks import classifier, conv, dense_stack, layer_style
 
 STAGE_FILTERS = (64, 128, 256, 512, 512)
@@ -17,7 +18,7 @@ STAGE_FILTERS = (64, 128, 256, 512, 512)
 CONVS_PER_STAGE = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
 
 
-def build(options: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+def build(options: ModelSection, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     style = layer_style(options)
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs

@@ -38,12 +38,12 @@ def test_every_shipped_preset_is_valid_and_resolves_every_section():
 
 def test_lenet5_aug_matches_the_study():
     preset = load_preset("lenet5_aug")
-    assert preset.optimizer.name == "sgd" and preset.optimizer.nesterov and preset.optimizer.momentum == 0.9
-    assert preset.optimizer.learning_rate == 0.01 and preset.optimizer.l2 == 1e-4
-    assert (preset.schedule.name, preset.schedule.step_epochs, preset.schedule.gamma) == ("step", 2, 0.96)
-    assert (preset.train.epochs, preset.train.batch_size) == (30, 128)
-    assert preset.augment.order == "random"
-    probabilities = {t["name"]: t["p"] for t in preset.augment.transforms + preset.augment.after}
+    assert preset["optimizer"]["name"] == "sgd" and preset["optimizer"]["nesterov"] and preset["optimizer"]["momentum"] == 0.9
+    assert preset["optimizer"]["learning_rate"] == 0.01 and preset["optimizer"]["l2"] == 1e-4
+    assert (preset["schedule"]["name"], preset["schedule"]["step_epochs"], preset["schedule"]["gamma"]) == ("step", 2, 0.96)
+    assert (preset["train"]["epochs"], preset["train"]["batch_size"]) == (30, 128)
+    assert preset["augment"]["order"] == "random"
+    probabilities = {t["name"]: t["p"] for t in preset["augment"]["transforms"] + preset["augment"]["after"]}
     assert probabilities == {
         "vertical_flip": 0.10,
         "horizontal_flip": 0.15,
@@ -52,16 +52,16 @@ def test_lenet5_aug_matches_the_study():
         "color_jitter": 0.15,
         "random_erasing": 0.10,
     }
-    assert preset.data.mean == [0.4914, 0.4822, 0.4465] and preset.data.std == [0.2023, 0.1994, 0.2010]
-    assert preset.reference == {"epochs": 30, "val_accuracy": 0.677, "train_accuracy": 0.645}
+    assert preset["data"]["mean"] == [0.4914, 0.4822, 0.4465] and preset["data"]["std"] == [0.2023, 0.1994, 0.2010]
+    assert preset["reference"] == {"epochs": 30, "val_accuracy": 0.677, "train_accuracy": 0.645}
 
 
 def test_extends_inherits_and_child_wins(preset_dir):
     write(preset_dir, "child", 'extends = "lenet5"\n[optimizer]\nlearning_rate = 0.05\n')
     preset = load_preset("child")
-    assert preset.optimizer.learning_rate == 0.05
-    assert preset.optimizer.momentum == 0.9  # inherited
-    assert preset.model.batch_norm is True
+    assert preset["optimizer"]["learning_rate"] == 0.05
+    assert preset["optimizer"]["momentum"] == 0.9  # inherited
+    assert preset["model"]["batch_norm"] is True
 
 
 def test_overrides_are_typed_and_reach_list_entries_by_name_or_index():
@@ -76,11 +76,11 @@ def test_overrides_are_typed_and_reach_list_entries_by_name_or_index():
             "data.source=folder:../images",
         ],
     )
-    assert preset.optimizer.learning_rate == 0.05 and isinstance(preset.train.batch_size, int)
-    assert preset.optimizer.nesterov is False
-    assert preset.augment.transforms[0] == {"name": "vertical_flip", "p": 0.3}
-    assert preset.augment.after[0]["p"] == 0.2
-    assert preset.data.source == "folder:../images"
+    assert preset["optimizer"]["learning_rate"] == 0.05 and isinstance(preset["train"]["batch_size"], int)
+    assert preset["optimizer"]["nesterov"] is False
+    assert preset["augment"]["transforms"][0] == {"name": "vertical_flip", "p": 0.3}
+    assert preset["augment"]["after"][0]["p"] == 0.2
+    assert preset["data"]["source"] == "folder:../images"
 
 
 def test_parse_override_reads_toml_values_and_bare_words():
@@ -137,21 +137,21 @@ def test_unknown_preset_suggests_close_names():
 
 def test_switching_model_drops_the_old_models_options(preset_dir):
     preset = load_preset("lenet5", ['model.name="resnet"', "model.stages=[16, 32, 64]"])
-    assert preset.model.name == "resnet" and preset.model.stages == [16, 32, 64] and "batch_norm" not in preset.model
+    assert preset["model"]["name"] == "resnet" and preset["model"]["stages"] == [16, 32, 64] and "batch_norm" not in preset["model"]
     write(preset_dir, "mlp_child", 'extends = "lenet5"\n[model]\nname = "mlp"\nhidden = [10]\n')
-    assert load_preset("mlp_child").model.hidden == [10]
+    assert load_preset("mlp_child")["model"]["hidden"] == [10]
 
 
 def test_pretrained_weights_need_imagenet_normalisation():
     message = error_of("vgg16_caltech101", ["data.normalize=dataset"])
     assert message.startswith('--set: data.normalize = "dataset": model.weights = "imagenet" needs "imagenet"')
-    assert load_preset("vgg16_caltech101", ["data.normalize=dataset", "model.weights=none"]).data.normalize == "dataset"
+    assert load_preset("vgg16_caltech101", ["data.normalize=dataset", "model.weights=none"])["data"]["normalize"] == "dataset"
 
 
 def test_set_reaches_search_space_entries_by_their_quoted_key():
     key = 'search.space."optimizer.learning_rate"'
     preset = load_preset("lenet5_search", [f"{key}.max=0.2"])
-    assert preset.search.space["optimizer.learning_rate"]["max"] == 0.2
+    assert preset["search"]["space"]["optimizer.learning_rate"]["max"] == 0.2
     assert error_of("lenet5_search", [f"{key}.max=-1"]).startswith(f"--set: {key}: empty range")
 
 
@@ -163,7 +163,7 @@ def test_a_bad_inherited_value_is_blamed_on_the_file_that_wrote_it(tmp_path):
     fixed = write(tmp_path, "fixed", 'extends = "child"\n[optimizer]\nlearning_rate = -2\n')
     assert error_of(fixed).startswith(f"{fixed}: optimizer.learning_rate = -2")
     assert error_of(fixed, ["optimizer.learning_rate=-3"]).startswith("--set: optimizer.learning_rate = -3")
-    assert load_preset(str(fixed), ["optimizer.learning_rate=0.1"]).train.epochs == 3
+    assert load_preset(str(fixed), ["optimizer.learning_rate=0.1"])["train"]["epochs"] == 3
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,7 @@ def test_a_bad_inherited_value_is_blamed_on_the_file_that_wrote_it(tmp_path):
     ],
 )
 def test_reference_figures_follow_the_variant_a_run_trains(overrides, expected):
-    assert load_preset("mobilenet_cifar100_constant", overrides).reference == expected
+    assert load_preset("mobilenet_cifar100_constant", overrides)["reference"] == expected
 
 
 def test_reference_variants_are_checked():
@@ -191,7 +191,7 @@ def test_reference_variants_are_checked():
 def test_a_preset_can_extend_a_bundled_one_of_its_own_name(tmp_path):
     mine = write(tmp_path, "lenet5", 'extends = "lenet5"\n[optimizer]\nlearning_rate = 0.02\n')
     preset = load_preset(str(mine))
-    assert preset.optimizer.learning_rate == 0.02 and preset.optimizer.momentum == 0.9
+    assert preset["optimizer"]["learning_rate"] == 0.02 and preset["optimizer"]["momentum"] == 0.9
 
 
 def test_an_unknown_section_in_a_parent_is_blamed_on_the_parent(tmp_path):

@@ -16,7 +16,7 @@ TOLERANCE = 0.025  # four binomial standard deviations at p = 0.2 over 4000 imag
 
 
 def lenet5_aug(**changes):
-    augment = dict(load_preset("lenet5_aug").augment, **changes)
+    augment = dict(load_preset("lenet5_aug")["augment"], **changes)
     pipeline = build_pipeline(augment, 32, 32)
     seed_pipeline(pipeline, 11)
     return augment, pipeline
@@ -42,7 +42,7 @@ def test_each_transform_fires_with_its_own_p_independently(order):
 
 
 def test_random_order_varies_per_image_and_sequence_keeps_the_listed_order():
-    _, shuffled = lenet5_aug(order="random", transforms=[dict(t, p=0.6) for t in load_preset("lenet5_aug").augment["transforms"]])
+    _, shuffled = lenet5_aug(order="random", transforms=[dict(t, p=0.6) for t in load_preset("lenet5_aug")["augment"]["transforms"]])
     plan = shuffled.plan(COUNT)
     after = len(shuffled.main_p)  # random erasing's index: it always comes last
     for i, j in itertools.combinations(range(after), 2):

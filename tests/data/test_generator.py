@@ -26,7 +26,7 @@ def feed(images, labels, **kwargs):
 
 
 def lenet5_aug_pipeline(seed=0):
-    return build_pipeline(load_preset("lenet5_aug").augment, 32, 32, seed=seed)
+    return build_pipeline(load_preset("lenet5_aug")["augment"], 32, 32, seed=seed)
 
 
 def test_plain_feed_normalises_and_one_hot_encodes(images):
@@ -90,7 +90,7 @@ def test_every_transform_builds_and_runs(shape):
     image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     for name, fields in TRANSFORMS.items():
         spec = {"name": name, "p": 1.0, **{k: f.default for k, f in fields.items()}}
-        augment = dict(preset.augment, transforms=[spec])
+        augment = dict(preset["augment"], transforms=[spec])
         out = build_pipeline(augment, *shape[:2])(image=image)["image"]
         assert out.shape == image.shape and out.dtype == np.uint8, name
 
@@ -129,7 +129,7 @@ def test_transforms_fire_independently_of_each_other(order):
     (Albumentations' own per-transform seeding made both flips fire together or not at all)."""
     image = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)
     flips = [{"name": "horizontal_flip", "p": 0.5}, {"name": "vertical_flip", "p": 0.5}]
-    augment = dict(load_preset("lenet5").augment, transforms=flips, order=order)
+    augment = dict(load_preset("lenet5")["augment"], transforms=flips, order=order)
     batches = ImageBatches(np.repeat(image[None], 400, 0), np.zeros(400, int), 1, 100, MEAN, STD,
                            pipeline=build_pipeline(augment, 8, 8), seed=3)  # fmt: skip
     scaled = (image / 255.0 - MEAN) / STD
