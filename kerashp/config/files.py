@@ -74,7 +74,7 @@ def portable(document: dict) -> dict:
     document = copy.deepcopy(document)
     data = document.get("data")
     source = data.get("source") if isinstance(data, dict) else None
-    if isinstance(source, str) and source.startswith("folder:"):
+    if isinstance(data, dict) and isinstance(source, str) and source.startswith("folder:"):
         data["source"] = "folder:" + str(Path(source.removeprefix("folder:")).expanduser().resolve())
     parent = document.get("extends")
     if isinstance(parent, str) and looks_like_path(parent):

@@ -27,7 +27,9 @@ def quoted_part(part: str) -> str:
 def key_names(document: dict, parts: list[str]) -> tuple[str, ...]:
     """`augment.transforms.0.p` as validation may spell it: by the entry's name
     (`augment.transforms.vertical_flip.p`) or, for an entry that is not a table, by position."""
-    by_name, by_index, node = [], [], document
+    by_name: list[Any] = []  # an entry's `name` may be any value, shown with str()
+    by_index: list[str] = []
+    node: Any = document  # a table, a list or a value, as the walk goes down
     for part in parts:
         if isinstance(node, list):
             index = list_index(node, part)

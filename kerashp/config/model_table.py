@@ -49,7 +49,7 @@ class PerStage(Numbers):
     def allowed(self) -> str:
         return f"{self.item.allowed()}, or {super().allowed()}"
 
-    def check(self, value: Any) -> int | list:
+    def check(self, value: Any) -> Any:  # one item, or a list of them: wider than Numbers' list
         if isinstance(value, list):
             return super().check(value)
         try:

@@ -1,8 +1,8 @@
 """The preset schema: every section, key, type, default and allowed range in one place.
 
-Presets are data. This module declares what they may say; `config.py` loads, merges and checks
-them against it; the builders (data, augment, models, optim, train, search) read the resolved
-values. Nothing here imports torch or keras, so validation is instant.
+Presets are data. This module declares what they may say; `loading` and `validation` load, merge
+and check them against it; the builders (data, augment, models, optim, train, search) read the
+resolved values. Nothing here imports torch or keras, so validation is instant.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ from kerashp.config.fields import (
 from kerashp.config.model_table import MODEL_OPTIONS
 
 PROBABILITY = Float(0.5, "probability of applying the transform", lo=0.0, hi=1.0)
-NON_NEGATIVE = dict(lo=0.0)
-POSITIVE = dict(lo=0.0, lo_open=True)
+
+
+def positive(default: float, doc: str = "") -> Float:
+    """A number above zero."""
+    return Float(default, doc, lo=0.0, lo_open=True)
+
 
 TOP_LEVEL: dict[str, Field] = {
     "description": Str("", "what the preset reproduces, naming the source study"),
@@ -42,7 +46,7 @@ DATA: dict[str, Field] = {
         choices=("fixed", "dataset", "imagenet", "none"),
     ),
     "mean": Numbers([0.5, 0.5, 0.5], "per-channel mean (0..1 scale)", item=Float(0, lo=0.0, hi=1.0), lengths=(1, 3)),
-    "std": Numbers([0.5, 0.5, 0.5], "per-channel std (0..1 scale)", item=Float(1, **POSITIVE), lengths=(1, 3)),
+    "std": Numbers([0.5, 0.5, 0.5], "per-channel std (0..1 scale)", item=positive(1), lengths=(1, 3)),
     "image_size": Numbers(
         [],
         "resize to [height, width]; empty keeps the native size (or the model's, e.g. 224 for alexnet)",
@@ -53,7 +57,8 @@ DATA: dict[str, Field] = {
     "test_list": Str("", "folder sources: file listing test images (like Caltech101's train.txt/test.txt)"),
     "cache": Choice(
         "auto",
-        "memory: decode every image once and keep it; stream: decode per batch; auto: stream datasets over 4 GiB decoded",
+        "memory: decode every image once and keep it; stream: decode per batch; "
+        "auto: stream datasets over 4 GiB decoded",
         choices=("auto", "memory", "stream"),
     ),
     "exclude_classes": Strings([], "class names to drop from every split (e.g. Caltech101's background class)"),
@@ -68,12 +73,12 @@ TRANSFORMS: dict[str, dict[str, Field]] = {
         "scale": Numbers(
             [0.08, 1.0], "area fraction range", item=Float(0, lo=0.0, hi=1.0), lengths=(2,), ascending=True
         ),
-        "ratio": Numbers([0.75, 1.3333], "aspect ratio range", item=Float(1, **POSITIVE), lengths=(2,), ascending=True),
+        "ratio": Numbers([0.75, 1.3333], "aspect ratio range", item=positive(1), lengths=(2,), ascending=True),
     },
     "affine": {
         "rotate": Float(0.0, "maximum rotation in degrees (either way)", lo=0.0, hi=180.0),
         "translate": Float(0.0, "maximum translation as a fraction of the size", lo=0.0, hi=1.0),
-        "scale": Numbers([1.0, 1.0], "zoom range", item=Float(1, **POSITIVE), lengths=(2,), ascending=True),
+        "scale": Numbers([1.0, 1.0], "zoom range", item=positive(1), lengths=(2,), ascending=True),
     },
     "rotate": {"limit": Float(15.0, "maximum rotation in degrees (either way)", lo=0.0, hi=180.0)},
     "color_jitter": {
@@ -86,9 +91,7 @@ TRANSFORMS: dict[str, dict[str, Field]] = {
         "scale": Numbers(
             [0.02, 0.33], "erased area fraction range", item=Float(0, lo=0.0, hi=1.0), lengths=(2,), ascending=True
         ),
-        "ratio": Numbers(
-            [0.3, 3.3], "erased aspect ratio range", item=Float(1, **POSITIVE), lengths=(2,), ascending=True
-        ),
+        "ratio": Numbers([0.3, 3.3], "erased aspect ratio range", item=positive(1), lengths=(2,), ascending=True),
     },
     "gaussian_blur": {
         "sigma": Numbers([0.0, 0.5], "sigma range in pixels", item=Float(0, lo=0.0), lengths=(2,), ascending=True),
@@ -110,13 +113,13 @@ TRANSFORM_LISTS = ("transforms", "after")  # `after` always runs in order, after
 OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop")
 OPTIMIZER: dict[str, Field] = {
     "name": Choice("sgd", "optimizer", choices=OPTIMIZERS),
-    "learning_rate": Float(0.01, "base learning rate (the schedule scales it)", **POSITIVE),
+    "learning_rate": positive(0.01, "base learning rate (the schedule scales it)"),
     "momentum": Float(0.0, "SGD/RMSprop momentum (values above 1 diverge, as the LeNet-5 study showed)", lo=0.0),
     "nesterov": Bool(False, "Nesterov momentum for SGD"),
     "beta_1": Float(0.9, "Adam/AdamW first-moment decay", lo=0.0, hi=1.0, hi_open=True),
     "beta_2": Float(0.999, "Adam/AdamW second-moment decay", lo=0.0, hi=1.0, hi_open=True),
     "rho": Float(0.9, "RMSprop decay", lo=0.0, hi=1.0, hi_open=True),
-    "epsilon": Float(1e-7, "numerical stability term", **POSITIVE),
+    "epsilon": positive(1e-7, "numerical stability term"),
     "weight_decay": Float(0.0, "decoupled weight decay applied by the optimizer", lo=0.0),
     "l2": Float(0.0, "coupled L2 penalty added to the loss via kernel regularizers (the LeNet-5 study's REG)", lo=0.0),
     "clipnorm": Float(0.0, "clip each gradient to this norm; 0 is off", lo=0.0),
@@ -128,10 +131,10 @@ SCHEDULES = ("constant", "step", "exponential", "cosine", "one_cycle", "cyclic")
 SCHEDULE: dict[str, Field] = {
     "name": Choice("constant", "learning-rate schedule, evaluated per step", choices=SCHEDULES),
     "step_epochs": Int(1, "step/exponential: epochs between decays", lo=1),
-    "gamma": Float(0.1, "step/exponential: factor per decay", **POSITIVE),
+    "gamma": positive(0.1, "step/exponential: factor per decay"),
     "staircase": Bool(True, "exponential: decay in steps (true) or smoothly (false)"),
     "min_lr": Float(0.0, "cosine floor; cyclic lower bound (eta_min)", lo=0.0),
-    "max_lr": Float(0.1, "one_cycle peak; cyclic upper bound (eta_max)", **POSITIVE),
+    "max_lr": positive(0.1, "one_cycle peak; cyclic upper bound (eta_max)"),
     "half_cycle_steps": Int(2000, "cyclic: steps from eta_min to eta_max (Smith's n_s)", lo=1),
     "pct_start": Float(0.3, "one_cycle: fraction of steps spent rising", lo=0.0, hi=1.0, lo_open=True, hi_open=True),
     "div_factor": Float(25.0, "one_cycle: starting lr = max_lr / div_factor", lo=1.0),

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from kerashp.data.augment import seed_pipeline
+from kerashp.data.lazy import Images
 from kerashp.data.mixing import MixSpec, mix_batch
 
 CONTIGUOUS = "contiguous"  # memory layouts a batch may come in (`kerashp.training.fast.layout` picks one)
@@ -36,7 +37,7 @@ class ImageBatches(keras.utils.PyDataset):
 
     def __init__(
         self,
-        images: np.ndarray,
+        images: Images,
         labels: np.ndarray,
         num_classes: int,
         batch_size: int,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kerashp.data.lazy import LazyImages
+from kerashp.data.lazy import Images, LazyImages
 from kerashp.errors import DataError
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -15,7 +15,7 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 @dataclass
 class ImageSet:
-    images: np.ndarray | LazyImages  # uint8, (N, H, W, C); lazy for streamed folders
+    images: Images  # lazy for streamed sources
     labels: np.ndarray  # int64, (N,)
 
     def __len__(self) -> int:

@@ -8,6 +8,7 @@ Behaves like the uint8 array it stands for wherever kerashp indexes images: `len
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -22,8 +23,11 @@ def should_stream(cache: str, count: int, image_bytes: Callable[[], int]) -> boo
     return image_bytes() * count > STREAM_ABOVE_BYTES
 
 
-class LazyImages:
-    def __init__(self, items: Sequence, decode: Callable[[object], np.ndarray], image_shape: tuple[int, ...]):
+Item = TypeVar("Item")  # what `decode` makes one image from: a file's path, an example's index
+
+
+class LazyImages(Generic[Item]):
+    def __init__(self, items: Sequence[Item], decode: Callable[[Item], np.ndarray], image_shape: tuple[int, ...]):
         self.items = list(items)
         self.decode = decode
         self.image_shape = tuple(image_shape)
@@ -47,5 +51,8 @@ class LazyImages:
         images = [self.decode(self.items[i]) for i in key]
         return np.stack(images) if images else np.zeros((0, *self.image_shape), np.uint8)
 
-    def subset(self, indices: np.ndarray) -> LazyImages:
+    def subset(self, indices: np.ndarray) -> LazyImages[Item]:
         return LazyImages([self.items[i] for i in indices], self.decode, self.image_shape)
+
+
+Images = np.ndarray | LazyImages  # uint8, (N, H, W, C): held in memory, or decoded on demand

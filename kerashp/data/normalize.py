@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+from kerashp.config.preset import DataSection
+from kerashp.data.lazy import Images
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def channel_stats(images: Images) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std per channel on the 0..1 scale, accumulated in float64 chunks to bound memory."""
     total = np.zeros(images.shape[-1])
     squares = np.zeros(images.shape[-1])
@@ -21,9 +26,11 @@ def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(np.maximum(squares / count - mean**2, 0.0))
 
 
-def normalization(data: dict, train_images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def normalization(data: DataSection, train_images: Images) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std) for the preset's `data.normalize` mode, as float32 arrays of one value per channel."""
     mode = data["normalize"]
+    mean: Sequence[float] | np.ndarray
+    std: Sequence[float] | np.ndarray
     if mode == "fixed":
         mean, std = data["mean"], data["std"]
     elif mode == "dataset":

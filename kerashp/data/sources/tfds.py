@@ -232,7 +232,7 @@ def unreachable_hosts(urls, timeout: float = PROBE_TIMEOUT_S) -> list[str]:
     for url in urls:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme in ("http", "https") and parts.hostname:
-            targets.setdefault(parts.hostname, _address(parts))
+            targets.setdefault(parts.hostname, _address(parts.hostname, parts))
     reached: dict[str, bool] = {}
 
     def probe(host: str, address: tuple[str, int]) -> None:
@@ -252,14 +252,14 @@ def unreachable_hosts(urls, timeout: float = PROBE_TIMEOUT_S) -> list[str]:
     return [host for host in targets if not reached.get(host)]
 
 
-def _address(parts: urllib.parse.SplitResult) -> tuple[str, int]:
-    """Where a download of this URL first connects: its host, or the proxy set for its scheme."""
+def _address(host: str, parts: urllib.parse.SplitResult) -> tuple[str, int]:
+    """Where a download of this URL (at `host`) first connects: its host, or the proxy set for its scheme."""
     proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(parts.hostname):
+    if proxy and not urllib.request.proxy_bypass(host):
         via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
         if via.hostname:
             return via.hostname, via.port or (443 if via.scheme == "https" else 80)
-    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    return host, parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def _progress_stream():
