@@ -4,9 +4,11 @@ imports no UI library. Every event is a small frozen dataclass that serialises t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
+
+from kerashp.status import RunStatus
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class Evaluated(Event):
 
 @dataclass(frozen=True)
 class RunFinished(Event):
-    status: str  # completed | diverged | stopped | interrupted
+    status: RunStatus  # completed | diverged | stopped | interrupted
     run_dir: str
     summary: dict = field(default_factory=dict)
 
@@ -81,13 +83,13 @@ class RunFailed(Event):
 
 
 class Listener(Protocol):
-    def __call__(self, event: Event) -> None: ...
+    """Takes each event: a front end's view, a run's event log, a test's `list.append` (the event is
+    passed by position, so any one-argument callable fits)."""
+
+    def __call__(self, event: Event, /) -> None: ...
 
 
-Listeners = list[Callable[[Event], None]]
-
-
-def emit(listeners, event: Event) -> None:
+def emit(listeners: Sequence[Listener], event: Event) -> None:
     """Hand `event` to each listener in turn."""
     for listener in listeners:
         listener(event)
