@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kerashp.config import read_toml, validate
+from kerashp.config import Preset, read_toml, validate
 from kerashp.errors import RunError
 
 Check = Callable[[Any], str | None]  # a problem with a value, or None when it is fine
@@ -143,8 +143,11 @@ def read_normalization(path: Path) -> dict:
     stats = read_object(path)
     for key in ("mean", "std"):
         values = stats.get(key)
-        ok = isinstance(values, list) and len(values) in (1, 3)
-        if not ok or not all(_number(v) and math.isfinite(v) and (key == "mean" or v > 0) for v in values):
+        if (
+            not isinstance(values, list)
+            or len(values) not in (1, 3)
+            or not all(_number(v) and math.isfinite(v) and (key == "mean" or v > 0) for v in values)
+        ):
             allowed = "finite numbers" if key == "mean" else "numbers above 0"
             raise RunError(f"{path}: {key}: expected a list of 1 or 3 {allowed}")
     return stats
@@ -179,7 +182,7 @@ def _history_row(path: Path, number: int, row: dict) -> dict[str, float]:
     return parsed
 
 
-def read_preset(path: Path) -> dict:
+def read_preset(path: Path) -> Preset:
     """preset.toml, checked as any preset is (kerashp.config), its errors naming the run's file."""
     return validate(read_toml(path), source=str(path))
 

@@ -34,6 +34,7 @@ from kerashp.config import preset_toml, read_toml
 from kerashp.config.names import check_folder_name
 from kerashp.errors import PresetError, RunError
 from kerashp.runs import files as run_files
+from kerashp.status import RunStatus
 
 LOCK_WAIT_S = 0.2  # far longer than a held() probe keeps the lock, far shorter than a person notices
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_time")
@@ -217,17 +218,21 @@ class RunDir:
             return str(exc)
         return None
 
-    def status(self) -> str:
+    def status(self) -> RunStatus | str:
         """The recorded status, `killed` for a run whose process is gone without saying so, or
-        `damaged` for a summary.json that cannot be read."""
+        `damaged` for a summary.json that cannot be read. A status kerashp does not know (a later
+        version's, or an edit) is returned as written."""
         try:
             summary = run_files.read_summary(self.summary_file)
         except RunError:
-            return "damaged"
-        status = summary.get("status", "unknown")
-        if status == "running" and not self.held(summary.get("pid")):
-            return "killed"
-        return status
+            return RunStatus.DAMAGED
+        status = summary.get("status", RunStatus.UNKNOWN)
+        if status == RunStatus.RUNNING and not self.held(summary.get("pid")):
+            return RunStatus.KILLED
+        try:
+            return RunStatus(status)
+        except ValueError:
+            return status
 
     def held(self, pid: Any = None) -> bool:
         """Whether a process trains this run now: one holds its lock (`lock()`), which the kernel frees

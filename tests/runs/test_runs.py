@@ -16,6 +16,7 @@ import pytest
 
 from kerashp.errors import PresetError
 from kerashp.runs.folder import EventLogTail, RunDir, _alive
+from kerashp.status import RunStatus
 
 
 def test_event_log_tail_reads_whole_new_records_only(tmp_path):
@@ -34,6 +35,19 @@ def a_run(tmp_path: Path) -> RunDir:
     run = RunDir.create(tmp_path / "runs", "lenet5")
     run.preset_file.write_text("")
     return run
+
+
+def test_status_reads_back_as_a_run_status_and_an_unknown_one_as_written(tmp_path):
+    run = a_run(tmp_path)
+    run.write_summary({"status": RunStatus.COMPLETED})
+    assert json.loads(run.summary_file.read_text())["status"] == "completed"  # the file holds the plain string
+    assert run.status() is RunStatus.COMPLETED
+    run.write_summary({})
+    assert run.status() is RunStatus.UNKNOWN
+    run.write_summary({"status": "archived"})  # a later version's, or an edit: shown as written
+    assert run.status() == "archived"
+    run.summary_file.write_text("{")
+    assert run.status() is RunStatus.DAMAGED
 
 
 TRAINER = """
