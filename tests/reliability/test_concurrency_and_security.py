@@ -99,7 +99,7 @@ def test_the_code_never_evaluates_or_unpickles_what_it_reads():
 def test_a_checkpoint_holding_code_is_refused(tmp_path, capsys):
     import keras
 
-    from kerashp.training.run import load_checkpoint
+    from kerashp.training.checkpoints import load_checkpoint
 
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))

@@ -42,7 +42,7 @@ def train_args(tiny_folder: Path, runs: Path) -> list[str]:
 INJECTED = {
     # a checkpoint half on disk: its temp file is truncated and the process dies before the rename
     "mid-checkpoint": """
-real = train._atomic_save
+real = recorder.atomic_save
 def save(model, path):
     if path.name == "epoch-0002.keras":
         temp = path.with_name(f".{path.stem}.tmp.keras")
@@ -51,7 +51,7 @@ def save(model, path):
             handle.truncate(temp.stat().st_size // 2)
         die()
     real(model, path)
-train._atomic_save = save
+recorder.atomic_save = save
 """,
     # the epoch's checkpoint and history row are written, its commit record is not
     "before-commit": """
@@ -64,12 +64,12 @@ runs.RunDir.write_state = write_state
 """,
     # epoch 1 committed as the best so far, but best.keras not yet copied from it
     "before-best-copy": """
-real = train._atomic_copy
+real = recorder.atomic_copy
 def copy(source, target):
     if source.name == "epoch-0001.keras":
         die()
     real(source, target)
-train._atomic_copy = copy
+recorder.atomic_copy = copy
 """,
     # the last epoch committed, the previous epoch's checkpoint not yet deleted
     "before-old-checkpoint-deleted": """
@@ -93,6 +93,7 @@ WRAPPER = """
 import os, signal, sys
 import kerashp.runs.folder as runs
 import kerashp.training.run as train
+import kerashp.training.recorder as recorder
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 {patch}
@@ -172,7 +173,7 @@ def assert_resumes_whole(run: Path, capsys) -> None:
     leftovers = [p.name for folder in (run, run / "checkpoints") for p in folder.iterdir() if p.name.startswith(".")]
     assert leftovers == []
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.keras", f"epoch-{EPOCHS:04d}.keras"]
-    from kerashp.training.run import load_checkpoint
+    from kerashp.training.checkpoints import load_checkpoint
 
     best = load_checkpoint(run / "checkpoints" / "best.keras")
     assert best.count_params() == summary["parameters"]

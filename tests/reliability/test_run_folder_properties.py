@@ -95,9 +95,10 @@ def cli(*args: str) -> tuple[int, str]:
 
 def no_training(run, *args, **kwargs):
     """In place of training: every check and write before it has happened."""
+    from kerashp.status import RunStatus
     from kerashp.training.run import RunResult
 
-    return RunResult(run, "completed", {})
+    return RunResult(run, RunStatus.COMPLETED, {})
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -44,7 +44,7 @@ def fastest_layout(model: keras.Model, batch_size: int) -> str:
         model.set_weights(saved)
         for variable in model.trainable_variables:
             variable.value.grad = None
-    return min(best, key=best.get)
+    return min(best, key=lambda layout: best[layout])
 
 
 def _time_step(model: keras.Model, batch: np.ndarray) -> float:

@@ -14,7 +14,9 @@ probe batch and not used where they differ.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 import numpy as np
@@ -44,11 +46,11 @@ def accelerate(model: keras.Model) -> bool:
 class _Step:
     """One node of the graph, resolved once: what to call, on which tensors, making which."""
 
-    call: object  # the layer's `call`, or its torch-functional equivalent (kerashp.training.fast.lowering)
+    call: Callable[..., Any]  # the layer's `call`, or its torch-functional equivalent (kerashp.training.fast.lowering)
     takes_training: bool
     single_input: int | None  # id of the node's one positional tensor, when its other arguments are constants
     constants: dict  # those constant keyword arguments (e.g. a recorded training=False)
-    arguments: object  # the node's SymbolicArguments, for every other call signature
+    arguments: Any  # the node's keras SymbolicArguments, for every other call signature
     outputs: tuple[int, ...]  # ids of the tensors it makes
 
 
@@ -95,9 +97,8 @@ def _direct_call(model: keras.Model, steps: list[_Step], inputs, training=None, 
             args, kwargs = (values[step.single_input],), step.constants
         else:
             args, kwargs = step.arguments.fill_in(values)
-        if (
-            training is not None and step.takes_training
-        ):  # the node may have recorded training=False (Dropout's default)
+        # the node may have recorded training=False (Dropout's default): the caller's flag wins
+        if training is not None and step.takes_training:
             kwargs = {**kwargs, "training": training}
         outputs = step.call(*args, **kwargs)
         if len(step.outputs) == 1:

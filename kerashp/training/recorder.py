@@ -1,0 +1,134 @@
+"""`EpochRecorder`: the Keras callback that reports a run's progress and writes each finished epoch
+into its run folder, in an order a kill at any point can resume from."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+from kerashp.backend import set_random_seed
+from kerashp.config import Preset
+from kerashp.control import RunControl
+from kerashp.data.batches import batch_seed
+from kerashp.events import BatchEnded, EpochEnded, EpochStarted, Listener
+from kerashp.runs.folder import RunDir
+from kerashp.training.checkpoints import atomic_copy, atomic_save
+from kerashp.training.optim import current_learning_rate
+
+BATCH_EVENTS_PER_EPOCH = 50
+EPOCH_RNG_STREAM = 3  # batch_seed key of the global RNGs per epoch (the feed uses the order, 1 and 2)
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Per-batch and per-epoch bookkeeping: events, divergence, history, checkpoints, commit.
+
+    At each epoch end the order is: epoch checkpoint, history, state.json (the commit record),
+    then best.keras as a copy of the epoch checkpoint. A kill before the commit leaves the previous
+    epoch as the resume point; a kill after it leaves best.keras for `resume` to copy again.
+    """
+
+    def __init__(
+        self,
+        run: RunDir,
+        preset: Preset,
+        emit: Listener,
+        history: list[dict[str, float]],
+        state: dict[str, Any],
+        control: RunControl,
+        wall: Callable[[], float],
+    ):
+        super().__init__()
+        self.run, self.emit, self.history, self.control, self.wall = run, emit, history, control, wall
+        self.model_table = preset["model"]  # recorded so a resume can refuse a changed architecture
+        self.stopped = False
+        self.epochs = preset["train"]["epochs"]
+        self.seed = preset["seed"]
+        self.monitor = preset["train"]["monitor"]
+        self.best_value = state.get("best_value")
+        self.best_epoch = state.get("best_epoch")
+        self.diverged_at: int | None = None
+        self.last_finite: dict | None = None  # the last finite running loss and accuracy seen, for a diverged run
+
+    def _better(self, value: float) -> bool:
+        if self.best_value is None:
+            return True
+        return value > self.best_value if self.monitor.endswith("accuracy") else value < self.best_value
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # every global RNG restarts from (seed, epoch), so a resumed run continues as the unbroken one would
+        set_random_seed(batch_seed(self.seed, epoch, EPOCH_RNG_STREAM))
+        self.epoch_started = time.perf_counter()
+        self.paused_before = self.control.paused_seconds
+        self.steps = self.params.get("steps") or 0
+        self.every = max(1, self.steps // BATCH_EVENTS_PER_EPOCH)
+        self.epoch_number = epoch + 1
+        self.emit(EpochStarted(self.epoch_number, self.epochs, self.steps))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.control.checkpoint():
+            self.stopped = self.model.stop_training = True
+            return
+        step = batch + 1
+        if step % self.every and step != self.steps:
+            return
+        loss = float(logs.get("loss", math.nan))
+        if not math.isfinite(loss):
+            self._diverge(self.epoch_number)
+            return
+        accuracy = float(logs.get("accuracy", math.nan))
+        self.last_finite = {"epoch": self.epoch_number, "batch": step, "loss": loss, "accuracy": accuracy}
+        self.emit(BatchEnded(self.epoch_number, step, self.steps, loss, accuracy))
+
+    def _diverge(self, epoch: int) -> None:
+        self.diverged_at = epoch
+        self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.stopped:
+            return  # an unfinished epoch is not recorded; the run resumes before it
+        if self.diverged_at is not None or not all(math.isfinite(float(v)) for v in logs.values()):
+            self._diverge(epoch + 1)
+            return
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
+        row["lr"] = current_learning_rate(self.model.optimizer)
+        paused = self.control.paused_seconds - self.paused_before
+        row["epoch_time"] = round(time.perf_counter() - self.epoch_started - paused, 3)
+        monitored = row.get(self.monitor, row.get(self.monitor.removeprefix("val_")))
+        best = monitored is not None and self._better(monitored)
+        checkpoint = self.run.epoch_checkpoint(epoch + 1)
+        atomic_save(self.model, checkpoint)
+        if best:
+            self.best_value, self.best_epoch = monitored, epoch + 1
+        self.history.append(row)
+        self.run.write_history(self.history)
+        self.run.write_state(
+            {
+                "epochs_done": epoch + 1,
+                "best_epoch": self.best_epoch,
+                "best_value": self.best_value,
+                "wall_time": self.wall(),  # a kill loses at most the epoch under way
+                "model": self.model_table,
+            }
+        )
+        if best:
+            atomic_copy(checkpoint, self.run.best_checkpoint)
+        self.run.keep_only_checkpoint(epoch + 1)
+        self.emit(EpochEnded(epoch + 1, self.epochs, row, best))
+
+    def summary(self) -> dict[str, Any]:
+        final = self.history[-1] if self.history else {}
+        result = {
+            "epochs_done": len(self.history),
+            "best_epoch": self.best_epoch,
+            "best": {self.monitor: self.best_value},
+            "final": final,
+        }
+        if self.diverged_at is not None:
+            result["diverged_at_epoch"] = self.diverged_at
+            result["last_finite"] = self.last_finite
+        return result
