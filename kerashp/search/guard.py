@@ -23,6 +23,7 @@ from numbers import Real
 from typing import Any
 
 from kerashp.config import Preset
+from kerashp.config.preset import SearchSection, SpaceEntry
 from kerashp.search.directory import SearchDir
 from kerashp.search.records import is_trial_id
 from kerashp.search.space import METRICS, decode_choice, encode_choice
@@ -59,7 +60,7 @@ def trial_problem(trial_id: Any, values: dict, base: Preset, search: SearchDir) 
     return _hyperband_problem(trial_id, values, search_settings, search) if hyperband else None
 
 
-def _in_entry(entry: dict, value: Any) -> bool:
+def _in_entry(entry: SpaceEntry, value: Any) -> bool:
     kind = entry["type"]
     if kind == "bool":
         return isinstance(value, bool)
@@ -74,10 +75,11 @@ def _in_entry(entry: dict, value: Any) -> bool:
         return False
     low, high = entry["min"], entry["max"]
     slack = 1e-9 * max(abs(low), abs(high))  # KerasTuner's log sampling may land a rounding error past an end
-    return low - slack <= value <= high + slack and (kind == "float" or float(value).is_integer())
+    number = float(value)
+    return low - slack <= number <= high + slack and (kind == "float" or number.is_integer())
 
 
-def _hyperband_problem(trial_id: str, values: dict, settings: dict, search: SearchDir) -> str | None:
+def _hyperband_problem(trial_id: str, values: dict, settings: SearchSection, search: SearchDir) -> str | None:
     most = settings["max_epochs"]
     for key in HYPERBAND_VALUES:
         value = values.get(key, 0)

@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from kerashp.config import Preset, apply_override, validate
+from kerashp.config.preset import SpaceEntry
 from kerashp.errors import PresetError
 from kerashp.text import printable, shown_value, toml_value
 
@@ -104,7 +105,7 @@ def check_search(preset: Preset, source: str | None = None) -> None:
     declaration_order(space, source)
 
 
-def _check_entry_type(source: str, key: str, entry: dict) -> None:
+def _check_entry_type(source: str, key: str, entry: SpaceEntry) -> None:
     kind = entry["type"]
     if kind == "int" and not (float(entry["min"]).is_integer() and float(entry["max"]).is_integer()):
         raise PresetError(source, entry_name(key), "an int range needs whole-number min and max", has_value=False)
@@ -152,7 +153,7 @@ def _check_condition(preset: Preset, source: str, key: str, parent: str, wanted:
         )
 
 
-def edge_values(entry: dict) -> list:
+def edge_values(entry: SpaceEntry) -> list:
     """The values that bound what an entry can produce: both range ends, or every choice."""
     kind = entry["type"]
     if kind == "float":
@@ -166,7 +167,7 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def declaration_order(space: dict, source: str = "preset") -> list[str]:
+def declaration_order(space: dict[str, SpaceEntry], source: str = "preset") -> list[str]:
     """Entry keys with every searched `when` parent before its children (KerasTuner needs the
     parent declared first); a cycle is an error."""
     ordered: list[str] = []
@@ -207,7 +208,7 @@ def hyperparameters(preset: Preset):
     return hp
 
 
-def _declare(hp, key: str, entry: dict) -> None:
+def _declare(hp, key: str, entry: SpaceEntry) -> None:
     kind, sampling = entry["type"], "log" if entry["log"] else "linear"
     if kind == "float":
         hp.Float(key, entry["min"], entry["max"], step=entry["step"] or None, sampling=sampling)
@@ -219,16 +220,16 @@ def _declare(hp, key: str, entry: dict) -> None:
         hp.Boolean(key)
 
 
-def _holds_lists(entry: dict) -> bool:
+def _holds_lists(entry: SpaceEntry) -> bool:
     return entry["type"] == "choice" and isinstance(entry["values"][0], list)
 
 
-def encode_choice(entry: dict, value: Any) -> Any:
+def encode_choice(entry: SpaceEntry, value: Any) -> Any:
     """KerasTuner choices are scalars: a list travels as its TOML text."""
     return toml_value(value) if _holds_lists(entry) else value
 
 
-def decode_choice(entry: dict, value: Any) -> Any:
+def decode_choice(entry: SpaceEntry, value: Any) -> Any:
     """The value `encode_choice` encoded. A list's TOML text may span lines: searches started
     before kerashp wrote every TOML value on one line hold their list choices so."""
     return tomllib.loads(f"v = {value}")["v"] if _holds_lists(entry) else value
@@ -255,7 +256,7 @@ def grid_size(hp, limit: int) -> int:
     return min(count(0, {}), limit)
 
 
-def active_values(hp, space: dict) -> dict[str, Any]:
+def active_values(hp, space: dict[str, SpaceEntry]) -> dict[str, Any]:
     """A trial's active preset values as plain Python (KerasTuner may hand out numpy scalars, and
     holds list choices as text), in the space's declared order (a trial that crossed gRPC lists
     them by type); Hyperband's bookkeeping values (`tuner/...`) are left out."""
