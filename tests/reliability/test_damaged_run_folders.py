@@ -93,7 +93,7 @@ def test_3_a_history_that_disagrees_with_the_state_is_refused(rows, run, capsys,
 
 def test_4_a_run_held_by_another_process_is_not_trained_twice(run, capsys, tally):
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"from kerashp.runs import RunDir; import sys, time\n"
+        [sys.executable, "-c", f"from kerashp.runs.folder import RunDir; import sys, time\n"
          f"with RunDir({str(run)!r}).lock():\n    print('held', flush=True); time.sleep(120)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
