@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from kerashp.config import Preset
+from kerashp.config.preset import TrainSection
 from kerashp.data import load_preset_data
 from kerashp.data.augment import build_pipeline
 from kerashp.data.batches import ImageBatches
@@ -62,7 +63,7 @@ def build_feeds(preset: Preset, emit: Listener, saved: dict[str, Any] | None = N
     else:
         mean, std = np.asarray(saved["mean"], np.float32), np.asarray(saved["std"], np.float32)
     height, width = dataset.image_shape[:2]
-    common = dict(
+    common: dict[str, Any] = dict(  # what every feed shares
         num_classes=dataset.num_classes,
         batch_size=train_cfg["batch_size"],
         mean=mean,
@@ -97,7 +98,7 @@ def saved_normalization(run: RunDir) -> dict[str, Any] | None:
     return run_files.read_normalization(saved) if saved.exists() else None
 
 
-def _feed_workers(train_cfg: dict[str, Any], cheap: bool) -> int:
+def _feed_workers(train_cfg: TrainSection, cheap: bool) -> int:
     """Background workers only where a batch costs something to make and a core is free to make it.
 
     A batch of in-memory images without augmentation or mixup takes ~0.4 ms: threads would only

@@ -8,6 +8,8 @@ schedule from the restored step counter.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import keras
 from keras import ops
@@ -18,7 +20,7 @@ from kerashp.errors import PresetError
 CLIP_KEYS = ("clipnorm", "clipvalue", "global_clipnorm")
 
 
-def _with_defaults(fields: dict, values: dict) -> dict:
+def _with_defaults(fields: dict, values: Mapping[str, Any]) -> dict[str, Any]:
     """A section with the schema defaults filled in, so partial dicts (tests, plots) work too."""
     return {**{key: field.default for key, field in fields.items()}, **values}
 
@@ -45,7 +47,7 @@ class PresetSchedule(keras.optimizers.schedules.LearningRateSchedule):
     cosine horizon mean the same with or without warm-up (as in Goyal et al.'s gradual warm-up).
     """
 
-    def __init__(self, schedule: dict, base_lr: float, steps_per_epoch: int, epochs: int):
+    def __init__(self, schedule: Mapping[str, Any], base_lr: float, steps_per_epoch: int, epochs: int):
         super().__init__()
         self.schedule = _with_defaults(schema.SCHEDULE, schedule)
         self.base_lr = float(base_lr)
@@ -131,17 +133,21 @@ def _cosine_anneal(start: float, end: float, fraction):
     return end + (start - end) * (1.0 + ops.cos(math.pi * fraction)) / 2.0
 
 
-def build_schedule(schedule: dict, base_lr: float, steps_per_epoch: int, epochs: int) -> PresetSchedule:
+def build_schedule(schedule: Mapping[str, Any], base_lr: float, steps_per_epoch: int, epochs: int) -> PresetSchedule:
     """The preset's `schedule` section as a per-step learning-rate schedule (see `PresetSchedule`)."""
     return PresetSchedule(schedule, base_lr, steps_per_epoch, epochs)
 
 
-def learning_rate_at(schedule: dict, base_lr: float, steps_per_epoch: int, epochs: int, step: int) -> float:
+def learning_rate_at(
+    schedule: Mapping[str, Any], base_lr: float, steps_per_epoch: int, epochs: int, step: int
+) -> float:
     """The rate at one step, without an optimizer or model, for logging and plotting a schedule."""
     return float(ops.convert_to_numpy(build_schedule(schedule, base_lr, steps_per_epoch, epochs)(step)))
 
 
-def build_optimizer(optimizer: dict, schedule: dict, steps_per_epoch: int, epochs: int) -> keras.optimizers.Optimizer:
+def build_optimizer(
+    optimizer: Mapping[str, Any], schedule: Mapping[str, Any], steps_per_epoch: int, epochs: int
+) -> keras.optimizers.Optimizer:
     """The preset's optimizer, driven by its schedule, with decoupled weight decay and clipping."""
     o = _with_defaults(schema.OPTIMIZER, optimizer)
     adam_like = {"beta_1": o["beta_1"], "beta_2": o["beta_2"], "epsilon": o["epsilon"]}
@@ -168,7 +174,7 @@ def build_optimizer(optimizer: dict, schedule: dict, steps_per_epoch: int, epoch
     )
 
 
-def _clipping(optimizer: dict) -> dict:
+def _clipping(optimizer: dict[str, Any]) -> dict[str, float]:
     """The clipping arguments that are on (> 0); Keras accepts at most one of them."""
     chosen = {key: optimizer[key] for key in CLIP_KEYS if optimizer[key] > 0}
     if len(chosen) > 1:

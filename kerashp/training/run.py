@@ -25,6 +25,7 @@ from kerashp import events
 from kerashp.backend import device_description, set_random_seed, use_torch_backend, versions
 from kerashp.config import Preset
 from kerashp.config.names import check_folder_name
+from kerashp.config.preset import ModelSection
 from kerashp.control import RunControl
 from kerashp.errors import RunError, RunFailedError, UserError
 from kerashp.events import Evaluated, Event, Listener, Progress, RunFailed, RunFinished, RunStarted
@@ -129,9 +130,9 @@ def _resumable(run: RunDir, epochs: int | None) -> tuple[Preset, dict[str, Any],
     return preset, state, recorded
 
 
-def _check_same_model(run: RunDir, trained: dict[str, Any] | None, wanted: dict[str, Any]) -> None:
+def _check_same_model(run: RunDir, trained: dict[str, Any] | None, model: ModelSection) -> None:
     """A resumed run continues the architecture its checkpoints hold: refuse a changed [model] table."""
-    wanted = json.loads(json.dumps(wanted, default=str))
+    wanted = json.loads(json.dumps(model, default=str))  # as state.json records it
     if trained is None or trained == wanted:  # None: a run from before the model was recorded
         return
     key = min(key for key in {*trained, *wanted} if trained.get(key) != wanted.get(key))
