@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from kerashp.errors import UserError
 from kerashp.report import Series, pick_winner
@@ -56,14 +56,14 @@ class StudyFolder:
         self.factors = factors  # per factor studied so far: {"variants": [Variant, ...], "winner": index or None}
 
     @classmethod
-    def open(cls, path: Path | str) -> StudyFolder:
+    def open(cls, path: Path | str) -> Self:
         path = Path(path)
         if not (path / STUDY_FILE).is_file():
             raise UserError(f"{path}: not a study folder (no {STUDY_FILE})")
         return cls(path, *read_study(path / STUDY_FILE))
 
     @classmethod
-    def create_or_resume(cls, studies_dir: Path, plan: StudyPlan) -> StudyFolder:
+    def create_or_resume(cls, studies_dir: Path, plan: StudyPlan) -> Self:
         """The study folder for `plan`: new, or the existing one when its plan is the same."""
         path = Path(studies_dir) / plan.name
         if (path / STUDY_FILE).is_file():

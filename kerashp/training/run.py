@@ -21,31 +21,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import keras
+
 from kerashp import events
-from kerashp.backend import device_description, set_random_seed, use_torch_backend, versions
+from kerashp.backend import device_description, set_random_seed, versions
 from kerashp.config import Preset
 from kerashp.config.names import check_folder_name
 from kerashp.config.preset import ModelSection
 from kerashp.control import RunControl
+from kerashp.data.batches import ImageBatches
 from kerashp.errors import RunError, RunFailedError, UserError
 from kerashp.events import Evaluated, Event, Listener, Progress, RunFailed, RunFinished, RunStarted
+from kerashp.models import build_model
 from kerashp.runs import files as run_files
 from kerashp.runs.folder import RunDir, writing
 from kerashp.status import RunStatus
 from kerashp.text import shown_value
-
-use_torch_backend()
-
-import keras  # noqa: E402
-
-from kerashp.data.batches import ImageBatches  # noqa: E402
-from kerashp.models import build_model  # noqa: E402
-from kerashp.training.checkpoints import atomic_copy, committed_state, load_checkpoint  # noqa: E402
-from kerashp.training.fast.layout import fastest_layout  # noqa: E402
-from kerashp.training.fast.step import accelerate  # noqa: E402
-from kerashp.training.feeds import Feeds, build_feeds, saved_normalization  # noqa: E402
-from kerashp.training.optim import apply_l2, build_optimizer  # noqa: E402
-from kerashp.training.recorder import EpochRecorder  # noqa: E402
+from kerashp.training.checkpoints import atomic_copy, committed_state, load_checkpoint
+from kerashp.training.fast.layout import fastest_layout
+from kerashp.training.fast.step import accelerate
+from kerashp.training.feeds import Feeds, build_feeds, saved_normalization
+from kerashp.training.optim import apply_l2, build_optimizer
+from kerashp.training.recorder import EpochRecorder
 
 UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}  # the disk, not the run, is at fault
 
