@@ -82,8 +82,8 @@ class TrialStatus(StrEnum):
     FAILED = "failed"
 
 
-RESULTS = frozenset({"completed", "diverged"})
-_EXIT_CODES = {"completed": 0, "stopped": 0, "interrupted": 130}
+RESULTS = frozenset({RunStatus.COMPLETED, RunStatus.DIVERGED})  # equal to the strings, so any status enum matches
+_EXIT_CODES = {RunStatus.COMPLETED: 0, RunStatus.STOPPED: 0, RunStatus.INTERRUPTED: 130}
 
 
 def exit_code(status: str) -> int:
