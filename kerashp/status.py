@@ -83,7 +83,7 @@ class TrialStatus(StrEnum):
 
 
 RESULTS = frozenset({RunStatus.COMPLETED, RunStatus.DIVERGED})  # equal to the strings, so any status enum matches
-_EXIT_CODES = {RunStatus.COMPLETED: 0, RunStatus.STOPPED: 0, RunStatus.INTERRUPTED: 130}
+_EXIT_CODES: dict[str, int] = {RunStatus.COMPLETED: 0, RunStatus.STOPPED: 0, RunStatus.INTERRUPTED: 130}
 
 
 def exit_code(status: str) -> int:
