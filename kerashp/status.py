@@ -82,7 +82,9 @@ class TrialStatus(StrEnum):
     FAILED = "failed"
 
 
-RESULTS = frozenset({RunStatus.COMPLETED, RunStatus.DIVERGED})  # equal to the strings, so any status enum matches
+RESULTS: frozenset[str] = frozenset(
+    {RunStatus.COMPLETED, RunStatus.DIVERGED}
+)  # equal to the strings, so any status enum matches
 _EXIT_CODES: dict[str, int] = {RunStatus.COMPLETED: 0, RunStatus.STOPPED: 0, RunStatus.INTERRUPTED: 130}
 
 
