@@ -179,9 +179,10 @@ def processes_using(path: Path) -> list[str]:
 
 
 def test_local_workers_split_the_trials_and_all_exit(tiny_folder, tmp_path):
-    """`--local-workers 2`: a chief here and two worker processes; each worker runs a trial (three
-    epochs at batch 2 outlast the workers' start-up gap) and every process exits by itself."""
-    preset = search_preset(tmp_path, tiny_folder, "max_trials = 2", batch_size=2, epochs=3)
+    """`--local-workers 2`: a chief here and two worker processes; each worker runs a trial (eight
+    epochs at batch 2 outlast the gap between the workers' start-ups, which reached the length of two
+    three-epoch trials on a busy 2-core CI machine) and every process exits by itself."""
+    preset = search_preset(tmp_path, tiny_folder, "max_trials = 2", batch_size=2, epochs=8)
     where = tmp_path / "search"
     chief = subprocess.Popen(command("tune", "--preset", str(preset), "--dir", str(where), "--local-workers", "2"),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
