@@ -10,7 +10,6 @@ from typing import Any, Literal, NotRequired, Required, TypedDict, overload
 from kerashp.config.keys import walk
 
 OVERRIDES = "__overrides__"  # where apply_override records which keys came from --set
-
 ORIGINS = "__origins__"  # where _load_chain records which file of an `extends` chain gave each key
 
 

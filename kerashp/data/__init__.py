@@ -1,7 +1,7 @@
 """Datasets: where images come from (`tfds:NAME`, `folder:PATH`), how they are split and normalised.
 
 Every source yields the same thing, a `Dataset` of uint8 NHWC arrays held in memory, so the
-generator, the models and the reports never care where the pixels came from.
+batches, the models and the reports never care where the pixels came from.
 
 The package itself imports nothing heavy (its loaders come on first use): `check_preset_data`
 runs before a command imports numpy, torch or keras, so a wrong path is refused in a blink.
