@@ -58,16 +58,10 @@ def _glance_folder(base: Path, listed: bool) -> tuple[tuple[int, int] | None, in
 
 
 def _glance_tfds(name: str) -> tuple[tuple[int, int] | None, int]:
-    # imported here: tensorflow_datasets takes about a second to import, and a folder source needs none of it
-    import tensorflow_datasets as tfds
+    # imported here: the tfds source brings tensorflow_datasets (about a second), which a folder needs not
+    from kerashp.data.sources.tfds import builder
 
-    from kerashp.data.sources.tfds import data_dir, register_builders
-
-    register_builders()  # a builder of the user's own ($KERASHP_TFDS_MODULES) is named like a catalog one
-    try:
-        features = tfds.builder(name, data_dir=data_dir()).info.features
-    except tfds.core.registered.DatasetNotFoundError:
-        raise DataError(f"tfds:{name}: no such tfds dataset (see the tfds catalog for names)") from None
+    features = builder(name).info.features
     if "image" not in features or "label" not in features or not hasattr(features["label"], "num_classes"):
         raise DataError(f"tfds:{name}: not an image classification dataset (no 'image' and 'label' class features)")
     height, width = features["image"].shape[:2]

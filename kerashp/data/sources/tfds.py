@@ -48,7 +48,7 @@ def data_dir() -> str:
 def load_tfds(
     name: str, size: tuple[int, int] | None, progress: Progress | None = None, cache: str = "auto"
 ) -> Dataset:
-    features = _builder(name).info.features
+    features = builder(name).info.features
     label_feature = features["label"] if "label" in features and "image" in features else None
     if not hasattr(label_feature, "names"):
         raise DataError(f"tfds:{name}: not an image classification dataset (no 'label' class feature)")
@@ -96,7 +96,9 @@ def register_builders() -> None:
             raise DataError(f"{MODULES_ENV}: cannot import {module} ({type(exc).__name__}: {reason})") from None
 
 
-def _builder(name: str):
+def builder(name: str):
+    """The tfds builder named `name`, a user's own ($KERASHP_TFDS_MODULES) included; a DataError for an
+    unknown name."""
     import tensorflow_datasets as tfds
 
     register_builders()
@@ -186,7 +188,7 @@ def prepare(name: str) -> None:
     """Download and prepare `name` as array_record in a TensorFlow-capable subprocess, its
     progress shown on stderr (a first download can take many minutes and must not look like a hang).
     Offline, it fails at once: the download hosts are probed first."""
-    _refuse_unreachable(name, _builder(name))  # an unknown name fails in _builder, with its own message
+    _refuse_unreachable(name, builder(name))  # an unknown name fails in builder(), with its own message
     print(f"preparing tfds:{name} in {data_dir()} (can take minutes)...", file=sys.stderr, flush=True)
     command = [sys.executable, "-m", "kerashp.data.prepare", name]
     quiet = {"TF_CPP_MIN_LOG_LEVEL": "1", **os.environ}  # unless asked, TensorFlow's C++ start-up notes are noise
@@ -204,11 +206,11 @@ def check_available(name: str) -> None:
     try:
         _data_sources(name)
     except Exception:  # not prepared (tfds raises several kinds): preparing must be possible
-        _refuse_unreachable(name, _builder(name))
+        _refuse_unreachable(name, builder(name))
 
 
-def _refuse_unreachable(name: str, builder) -> None:
-    unreachable = unreachable_hosts(builder.url_infos or {})
+def _refuse_unreachable(name: str, dataset_builder) -> None:
+    unreachable = unreachable_hosts(dataset_builder.url_infos or {})
     if unreachable:
         raise DataError(
             f"tfds:{name}: not prepared in {data_dir()}, and {', '.join(unreachable)} cannot be reached "
