@@ -57,9 +57,7 @@ class FieldRow(Vertical):
 
         def __init__(self, row: FieldRow) -> None:
             super().__init__()
-            self.row = row
-            self.key = row.spec.key
-            self.text = row.text
+            self.row = row  # its key and new text: row.spec.key, row.text
 
         @property
         def control(self) -> FieldRow:
