@@ -7,11 +7,14 @@ import difflib
 import os
 import tomllib
 from pathlib import Path
+from typing import Any, TypeVar
 
 import tomli_w
 
 from kerashp.errors import PresetError
 from kerashp.text import printable
+
+Document = TypeVar("Document", bound=dict[str, Any])  # a plain document, or a Preset: the copy is of its type
 
 PRESET_PATH_ENV = "KERASHP_PRESET_PATH"
 
@@ -67,7 +70,7 @@ def looks_like_path(name_or_path: str) -> bool:
     return name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path
 
 
-def portable(document: dict) -> dict:
+def portable(document: Document) -> Document:
     """A copy of a preset (or of the part of one a file writes) whose paths work from any directory:
     a relative `folder:PATH` source and an `extends` given by path are made absolute from the current
     directory, which is where they were read from. For every preset written to be run again."""

@@ -51,7 +51,7 @@ class SearchDir:
         search.path.mkdir(parents=True, exist_ok=True)
         with search._lock():  # workers started together prepare it one at a time
             if search.preset_file.is_file():
-                _check_same(search.read_preset(), Preset(portable(preset)), search.path)
+                _check_same(search.read_preset(), portable(preset), search.path)
             search.trials.mkdir(exist_ok=True)
             document = {key: value for key, value in preset.items() if key != "name"}
             header = f"# Search of preset '{preset.name}': the resolved preset, [search] included.\n"
