@@ -7,7 +7,13 @@ metrics, events and per-epoch checkpoints, in the memory layout it picks itself.
 loop runs in both layouts (plain NCHW and channels_last) and the faster one is the reference.
 They run alternately, `--repeats` times, and the medians of images/s are compared.
 
+On a GPU (`--device auto` finds one, `cuda` insists on one) both sides train there: the PyTorch
+loop copies each uint8 batch from pinned memory and normalises it on the device, and clocks are
+read after `torch.cuda.synchronize()`. `--precision mixed_bfloat16` runs the PyTorch loop under
+`torch.autocast` (bfloat16) and kerashp with `train.precision = "mixed_bfloat16"`.
+
     python benchmarks/step_throughput.py [--models lenet5 resnet20] [--repeats 3] [--epochs 3]
+        [--batch-size 128] [--precision float32|mixed_bfloat16] [--device auto|cpu|cuda]
 """
 
 from __future__ import annotations
@@ -22,6 +28,35 @@ from pathlib import Path
 
 from common import machine
 
+LAYOUTS = ("contiguous", "channels_last")
+MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-mini"
+OVERRIDES = {
+    "lenet5": [],
+    "resnet20": ['model.name="resnet"', "model.stages=[16, 32, 64]", "model.blocks=3"],
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(OVERRIDES), choices=list(OVERRIDES))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3, help="kerashp epochs per repeat (the first is warm-up)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--data", default=str(MINI), help="ImageFolder dataset (default: shared cifar10-mini)")
+    return parser.parse_args(argv)
+
+
+def hide_gpus_for(device: str) -> None:
+    """Keras's torch backend picks its device when it is imported: `--device cpu` hides the GPUs first."""
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        os.environ["KERAS_TORCH_DEVICE"] = "cpu"
+
+
+ARGS = parse_args() if __name__ == "__main__" else parse_args([])
+hide_gpus_for(ARGS.device)
 os.environ.setdefault("KERAS_BACKEND", "torch")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -32,13 +67,6 @@ from torch import nn  # noqa: E402
 from kerashp.config import load_preset  # noqa: E402
 from kerashp.data import load_dataset  # noqa: E402
 from kerashp.training.run import train  # noqa: E402
-
-LAYOUTS = ("contiguous", "channels_last")
-MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-mini"
-OVERRIDES = {
-    "lenet5": [],
-    "resnet20": ['model.name="resnet"', "model.stages=[16, 32, 64]", "model.blocks=3"],
-}
 
 
 # ----------------------------------------------------------------------------------- plain PyTorch
@@ -83,40 +111,71 @@ def torch_resnet20() -> nn.Module:
     return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 
 
-def torch_epoch(model: nn.Module, images: np.ndarray, labels: np.ndarray, batch: int, epoch: int, layout: str) -> float:
-    """One epoch of a well-written PyTorch loop in `layout` (contiguous NCHW or channels_last); returns images/s."""
+def pick_device(wanted: str) -> torch.device:
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA device here; use --device auto or cpu")
+    return torch.device("cuda" if wanted != "cpu" and torch.cuda.is_available() else "cpu")
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so the clock reads what was done, not what was queued."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def torch_epoch(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch: int,
+    epoch: int,
+    layout: str,
+    device: torch.device,
+    precision: str,
+) -> float:
+    """One epoch of a well-written PyTorch loop in `layout` (contiguous NCHW or channels_last) on
+    `device`, in `precision`; returns images/s."""
     optimizer = model.optimizer
-    mean = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
-    std = torch.tensor([0.2023, 0.1994, 0.2010]).view(1, 3, 1, 1)
+    mean = torch.tensor([0.4914, 0.4822, 0.4465], device=device).view(1, 3, 1, 1)
+    std = torch.tensor([0.2023, 0.1994, 0.2010], device=device).view(1, 3, 1, 1)
     order = np.random.default_rng(epoch).permutation(len(labels))
-    loss_sum = torch.zeros(())
-    correct = torch.zeros((), dtype=torch.long)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    cuda = device.type == "cuda"
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "mixed_bfloat16")
     model.train()
+    synchronize(device)
     started = time.perf_counter()
     for start in range(0, len(order), batch):
         picked = order[start : start + batch]
-        x = torch.from_numpy(images[picked]).permute(0, 3, 1, 2)  # channels_last memory
+        x = torch.from_numpy(images[picked])
+        y = torch.from_numpy(labels[picked])
+        if cuda:  # uint8 over the bus (a quarter of float32's bytes), from pinned memory, without waiting
+            x = x.pin_memory().to(device, non_blocking=True)
+            y = y.pin_memory().to(device, non_blocking=True)
+        x = x.permute(0, 3, 1, 2)  # channels_last memory
         if layout == "contiguous":
             x = x.contiguous()
         x = (x.float() / 255.0 - mean) / std
-        y = torch.from_numpy(labels[picked])
-        logits = model(x)
-        loss = nn.functional.cross_entropy(logits, y)
+        with autocast:
+            logits = model(x)
+            loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        loss_sum += loss.detach() * len(picked)
+        loss_sum += loss.detach().float() * len(picked)
         correct += (logits.argmax(1) == y).sum()
     float(loss_sum), int(correct)  # one host sync per epoch, as a careful loop does
+    synchronize(device)
     return len(order) / (time.perf_counter() - started)
 
 
 # ----------------------------------------------------------------------------------- kerashp
 
 
-def kerashp_epochs(name: str, source: str, runs: Path, batch: int, epochs: int) -> tuple[float, str]:
+def kerashp_epochs(name: str, source: str, runs: Path, batch: int, epochs: int, precision: str) -> tuple[float, str]:
     """`kerashp.training.run.train` for `epochs`: median images/s of the epochs after the first, and the
-    memory layout it chose."""
+    memory layout it chose. (Keras's torch backend trains on the GPU whenever torch sees one.)"""
     overrides = [
         f"data.source={source}",
         "data.validation=0",
@@ -126,6 +185,8 @@ def kerashp_epochs(name: str, source: str, runs: Path, batch: int, epochs: int) 
         "augment.transforms=[]",
         *OVERRIDES[name],
     ]
+    if precision != "float32":  # the default: so this also runs on a kerashp without the key
+        overrides.append(f'train.precision="{precision}"')
     preset = load_preset("lenet5", overrides)
     result = train(preset, runs)
     images = len(np.load(result.run.path / "split.npz")["train"])
@@ -134,21 +195,20 @@ def kerashp_epochs(name: str, source: str, runs: Path, batch: int, epochs: int) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(OVERRIDES), choices=list(OVERRIDES))
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=3, help="kerashp epochs per repeat (the first is warm-up)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--data", default=str(MINI), help="ImageFolder dataset (default: shared cifar10-mini)")
-    args = parser.parse_args()
+    args = ARGS
+    device = pick_device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as a careful GPU loop does (kerashp's run shares the process)
     source = f"folder:{args.data}"
     dataset = load_dataset(source)
     images, labels = dataset.train.images, dataset.train.labels
     torch.manual_seed(0)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"step_throughput on {machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"batch {args.batch_size}, {len(labels)} training images, {args.repeats} interleaved repeats")
+          f"device {where}, {args.precision}, batch {args.batch_size}, {len(labels)} training images, "
+          f"{args.repeats} interleaved repeats")
     for name in args.models:
-        model = {"lenet5": torch_lenet5, "resnet20": torch_resnet20}[name]()
+        model = {"lenet5": torch_lenet5, "resnet20": torch_resnet20}[name]().to(device)
         optimizer = load_preset("lenet5")["optimizer"]  # kerashp's side trains with the same settings
         kernels = [p for p in model.parameters() if p.ndim > 1]  # kerashp's L2 covers kernels, not biases or norms
         others = [p for p in model.parameters() if p.ndim <= 1]
@@ -158,13 +218,15 @@ def main() -> None:
         )
         plain: dict[str, list[float]] = {layout: [] for layout in LAYOUTS}
         ours, chosen = [], []
-        for layout in LAYOUTS:
-            torch_epoch(model, images[:512], labels[:512], args.batch_size, 0, layout)  # warm-up
+        for layout in LAYOUTS:  # warm-up
+            torch_epoch(model, images[:512], labels[:512], args.batch_size, 0, layout, device, args.precision)
         with tempfile.TemporaryDirectory() as runs:
             for repeat in range(args.repeats):
                 for layout in LAYOUTS:
-                    plain[layout].append(torch_epoch(model, images, labels, args.batch_size, repeat, layout))
-                speed, layout = kerashp_epochs(name, source, Path(runs), args.batch_size, args.epochs)
+                    plain[layout].append(
+                        torch_epoch(model, images, labels, args.batch_size, repeat, layout, device, args.precision)
+                    )
+                speed, layout = kerashp_epochs(name, source, Path(runs), args.batch_size, args.epochs, args.precision)
                 ours.append(speed)
                 chosen.append(layout)
         best = max(LAYOUTS, key=lambda layout: statistics.median(plain[layout]))  # PyTorch at its best
