@@ -147,6 +147,11 @@ def _check_search(checker: _Checker, body: Any) -> dict:
     if not isinstance(space, dict):
         raise checker.fail("search.space", "expected a table of preset keys", space)
     resolved["space"] = {key: _check_space_entry(checker, key, entry) for key, entry in space.items()}
+    if resolved["algorithm"] == "grid":
+        for key, entry in resolved["space"].items():
+            if entry["type"] == "float" and not entry["step"]:  # KerasTuner would silently try 10 samples
+                problem = "a grid search needs a step for a float range (add step = ..., or list the values)"
+                raise checker.fail(f'search.space."{key}"', problem, has_value=False)
     return resolved
 
 
