@@ -65,7 +65,7 @@ def _epoch_axis(axis) -> None:
     from matplotlib.ticker import MaxNLocator  # on first use, as _pyplot
 
     axis.set_xlabel("epoch")
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # one epoch: one tick, "1"
 
 
 def _column(history: History, key: str) -> tuple[list[int], list[float]]:
