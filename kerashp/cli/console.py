@@ -139,7 +139,8 @@ class ConsoleView:
             self.console.print("\n".join(lines), soft_wrap=True)
         elif event.status in (RunStatus.INTERRUPTED, RunStatus.STOPPED) and self.resume_hint:
             self.console.print(
-                f"[yellow]stopped[/]: resume with  kerashp train --resume {escape(str(event.run_dir))}", soft_wrap=True
+                f"[yellow]{event.status}[/]: resume with  kerashp train --resume {escape(str(event.run_dir))}",
+                soft_wrap=True,
             )
         self.console.print(f"wall time {s.get('wall_time', 0):.1f}s")
 
