@@ -18,7 +18,9 @@ from kerashp.cli.options import Parser
 from kerashp.errors import RunFailedError, UserError
 
 # subcommand modules, in the order `--help` lists them
-COMMANDS = ("train", "tune", "study", "report", "summary", "presets", "runs", "data", "augment_preview", "info")
+COMMANDS = (
+    "train", "tune", "study", "report", "export", "summary", "presets", "runs", "data", "augment_preview", "info",
+)  # fmt: skip
 
 EXAMPLES = """examples:
   kerashp train --preset lenet5_aug

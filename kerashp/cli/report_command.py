@@ -1,7 +1,8 @@
 """`kerashp report`: figures and final-epoch tables for runs, a study or a search.
 
-The engine's report writer knows sections, not sources; this command decides what each path is and
-asks the study, the search or the runs for its sections. Those modules load on use, not at start-up."""
+The engine's report writer knows sections, not sources; this command asks `kerashp.export.sources`
+what each path is, then the study, the search or the runs for its sections. Those modules load on use,
+not at start-up."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kerashp.cli.options import subcommand
-from kerashp.errors import UserError
 from kerashp.text import slug
 
 if TYPE_CHECKING:
@@ -61,24 +61,10 @@ def report(paths: list[Path], out: Path | None = None, compare_reference: bool =
     return write_report(out or default_out, title, sections, intro, compare_reference)
 
 
-def source_kind(path: Path) -> str:
-    """study (study.json), search (trials.csv), run (preset.toml) or runs (a folder of runs)."""
-    from kerashp.runs.folder import list_runs
-    from kerashp.study.folder import STUDY_FILE
-
-    if not path.exists():
-        raise UserError(f"{path}: no such file or folder")
-    for kind, marker in (("study", STUDY_FILE), ("search", "trials.csv"), ("run", "preset.toml")):
-        if (path / marker).is_file():
-            return kind
-    if list_runs(path):
-        return "runs"
-    raise UserError(f"{path}: not a run, runs folder, study or search (no preset.toml, study.json or trials.csv)")
-
-
 def collect(paths: list[Path]) -> tuple[str, list[str], list[Section], Path]:
     """Title, introduction, sections and default output folder for any mix of runs, runs folders,
     studies and searches."""
+    from kerashp.export.sources import source_kind
     from kerashp.report import runs_section
     from kerashp.runs.folder import list_runs
     from kerashp.search.report_section import search_section
