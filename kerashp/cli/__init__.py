@@ -12,11 +12,15 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
+from pathlib import Path
 
 from kerashp import __version__
 from kerashp.cli.options import Parser
 from kerashp.errors import RunFailedError, UserError
 
+PACKAGE = Path(__file__).resolve().parent.parent
+SHOW_WARNING = warnings.showwarning
 # subcommand modules, in the order `--help` lists them
 COMMANDS = (
     "train", "tune", "study", "report", "export", "summary", "presets", "runs", "data", "augment_preview", "info",
@@ -52,8 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """kerashp's own warnings (data settings it adapted, say) as one line, like its errors; other
+    libraries' warnings as Python shows them."""
+    if Path(filename).is_relative_to(PACKAGE):
+        print(f"kerashp: warning: {message}", file=sys.stderr)
+    else:
+        SHOW_WARNING(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         return args.handler(args)
     except (UserError, RunFailedError) as exc:

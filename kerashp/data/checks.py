@@ -3,19 +3,26 @@ refused in a blink, not after torch and keras have loaded."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from kerashp.config.preset import Preset
+from kerashp.data.classes import excluded_classes
+from kerashp.data.sources.folder_files import folder_files
+from kerashp.data.split import validation_count
 from kerashp.errors import DataError
 
 
 def check_preset_data(preset: Preset) -> None:
-    """Refuse a folder source that cannot load (the tfds name's syntax is checked with the preset):
-    a glance at the disk, cheap enough for every keystroke in the TUI's tweak screen."""
+    """Refuse a folder source that cannot load (the tfds name's syntax is checked with the preset),
+    and warn of the settings it adapts (`check_fit`): a glance at the directory listing, no image
+    opened, cheap enough for every keystroke in the TUI's tweak screen."""
     data = preset["data"]
     kind, _, target = data["source"].partition(":")
     if kind == "folder":
-        check_folder(target, (data["train_list"], data["test_list"]))
+        lists = (data["train_list"], data["test_list"])
+        files = folder_files(check_folder(target, lists), target, lists)
+        check_fit(preset, files.class_names, [label for _, label in files.train])
 
 
 def check_data_available(preset: Preset) -> None:
@@ -29,6 +36,20 @@ def check_data_available(preset: Preset) -> None:
         from kerashp.data.sources.tfds import check_available
 
         check_available(name)
+
+
+def check_fit(preset: Preset, class_names: list[str], train_labels: list[int]) -> None:
+    """What the preset's [data] asks of data with these classes and training labels, before any
+    image is decoded: an excluded class the data lacks and a validation count larger than the data
+    allows are warned of and adapted (as the loader and the split will); a setting that leaves
+    nothing to train on is refused."""
+    data = preset["data"]
+    excluded = set(excluded_classes(data["exclude_classes"], class_names, data["source"]))
+    if len(excluded) == len(class_names):
+        raise DataError(f"data.exclude_classes: leaves no classes of {data['source']} to train on")
+    counts = Counter(label for label in train_labels if class_names[label] not in excluded)
+    classes = len(counts) if data["split"] == "stratified" else 1
+    validation_count(sum(counts.values()), data["validation"], classes)
 
 
 def check_folder(root: str, split_lists: tuple[str, str] = ("", "")) -> Path:

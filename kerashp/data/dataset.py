@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kerashp.data.classes import excluded_classes
 from kerashp.data.lazy import Images, LazyImages
-from kerashp.errors import DataError
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
@@ -42,13 +42,9 @@ class Dataset:
         return tuple(self.train.images.shape[1:])
 
     def without_classes(self, names: list[str]) -> Dataset:
-        """Drop whole classes (like Caltech101's background) and renumber the rest from 0."""
-        unknown = sorted(set(names) - set(self.class_names))
-        if unknown:
-            raise DataError(
-                f"data.exclude_classes: {', '.join(unknown)} not in {self.source} "
-                f"(classes: {', '.join(self.class_names)})"
-            )
+        """Drop whole classes (like Caltech101's background) and renumber the rest from 0; names
+        match as `excluded_classes` says (any case; one the data lacks is warned of)."""
+        names = excluded_classes(names, self.class_names, self.source)
         kept = [i for i, name in enumerate(self.class_names) if name not in names]
         relabel = np.full(len(self.class_names), -1)
         relabel[kept] = np.arange(len(kept))

@@ -8,6 +8,8 @@ from pathlib import Path
 from kerashp.config.model_table import native_input_size
 from kerashp.config.preset import Preset
 from kerashp.data.checks import check_folder
+from kerashp.data.classes import excluded_classes
+from kerashp.data.sources.folder_files import class_folders, images_in
 from kerashp.errors import DataError, UserError
 
 CHANNELS = 3  # every data source delivers RGB
@@ -25,39 +27,39 @@ def preset_image_size(preset: Preset) -> tuple[int, int] | None:
 
 
 def preset_input(preset: Preset) -> tuple[tuple[int, int, int], int]:
-    """The input shape (height, width, channels) and class count training would see."""
+    """The input shape (height, width, channels) and class count training would see: the data's
+    classes less those data.exclude_classes names that the data has (in any case)."""
     data = preset["data"]
     kind, _, target = data["source"].partition(":")
+    size = preset_image_size(preset)
     if kind == "folder":
         base = check_folder(target, (data["train_list"], data["test_list"]))
-        size, classes = _glance_folder(base, bool(data["train_list"]))
+        classes = class_folders(base if data["train_list"] else base / "train")
+        class_names = [folder.name for folder in classes]
+        size = size or _first_image_size(classes)
     else:
-        size, classes = _glance_tfds(target)
-    size = preset_image_size(preset) or size
+        native, class_names = _glance_tfds(target)
+        size = size or native
     if size is None:
         raise UserError(f"{data['source']}: images have no fixed size; pass --input-shape H,W,C or set data.image_size")
-    return (*size, CHANNELS), classes - len(data["exclude_classes"])
+    excluded = excluded_classes(data["exclude_classes"], class_names, data["source"])
+    return (*size, CHANNELS), len(class_names) - len(set(excluded))
 
 
-def _glance_folder(base: Path, listed: bool) -> tuple[tuple[int, int] | None, int]:
-    # imported here: PIL, and OpenCV under the folder source, take a while to import; a tfds source needs neither
+def _first_image_size(classes: list[Path]) -> tuple[int, int] | None:
+    """The (height, width) of the first image in the class folders, whose size the others share."""
+    # imported here: PIL takes a while to import, and a preset that sets its image size needs it not
     from PIL import Image
 
-    from kerashp.data.sources.folder import IMAGE_SUFFIXES
-
-    root = base if listed else base / "train"
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    first = next(
-        (f for folder in classes for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES), None
-    )
+    first = next((image for folder in classes for image in images_in(folder)), None)
     if first is None:
-        return None, len(classes)
+        return None
     with Image.open(first) as image:
         width, height = image.size
-    return (height, width), len(classes)
+    return height, width
 
 
-def _glance_tfds(name: str) -> tuple[tuple[int, int] | None, int]:
+def _glance_tfds(name: str) -> tuple[tuple[int, int] | None, list[str]]:
     # imported here: the tfds source brings tensorflow_datasets (about a second), which a folder needs not
     from kerashp.data.sources.tfds import builder
 
@@ -65,4 +67,6 @@ def _glance_tfds(name: str) -> tuple[tuple[int, int] | None, int]:
     if "image" not in features or "label" not in features or not hasattr(features["label"], "num_classes"):
         raise DataError(f"tfds:{name}: not an image classification dataset (no 'image' and 'label' class features)")
     height, width = features["image"].shape[:2]
-    return (height, width) if height and width else None, features["label"].num_classes
+    label = features["label"]
+    names = list(getattr(label, "names", None) or (str(index) for index in range(label.num_classes)))
+    return (height, width) if height and width else None, names

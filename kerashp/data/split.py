@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from kerashp.config.preset import Preset
+from kerashp.data.classes import DataWarning
 from kerashp.errors import DataError
+from kerashp.text import number
+
+CAP_SHARE = 5  # a validation count takes at most a fifth of the training images
 
 
-def validation_count(total: int, validation: float | int) -> int:
-    """A fraction in [0, 1) of `total`, or an absolute count."""
-    count = validation if isinstance(validation, int) else int(round(total * validation))
+def validation_count(total: int, validation: float | int, classes: int = 1) -> int:
+    """A fraction in [0, 1) of `total`, or an absolute count capped at a fifth of `total` (at least
+    `classes`, one per class for a stratified split, while a training image remains): a preset's
+    count is written for its own dataset (5,000 of CIFAR-10's 50,000), so on a smaller folder it is
+    cut to a share the data allows rather than leaving nothing to train on."""
+    if isinstance(validation, int):
+        count = min(validation, max(total // CAP_SHARE, min(classes, total - 1)))
+        if count < validation:
+            warnings.warn(  # one line for the quick check and the split, so it is said once
+                f"data.validation = {validation}: using {number(count, group_thousands=True)} validation images "
+                f"(a count takes at most a fifth of the {number(total, group_thousands=True)} training images, "
+                "and at least one per class when stratified)",
+                DataWarning,
+                stacklevel=1,
+            )
+        return count
+    count = int(round(total * validation))
     if count >= total:
         raise DataError(f"data.validation = {validation}: leaves no training images (the training split has {total})")
     return count
 
 
 def split_indices(labels: np.ndarray, validation: float | int, mode: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train_indices, validation_indices), reproducible from `seed`, each sorted."""
-    count = validation_count(len(labels), validation)
+    """(train_indices, validation_indices), reproducible from `seed`, each sorted; a count is capped
+    as `validation_count` says (`kerashp.data.checks` warns of it before the images are read)."""
+    classes = len(np.unique(labels)) if mode == "stratified" else 1
+    count = validation_count(len(labels), validation, classes)
     rng = np.random.default_rng(seed)
     if count == 0:
         return np.arange(len(labels)), np.arange(0)

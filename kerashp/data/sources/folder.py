@@ -1,9 +1,5 @@
-"""`folder:PATH`: class-per-subfolder images, any size, grayscale or RGB (kept as RGB).
-
-Two layouts:
-- `PATH/train/<class>/*.jpg` and `PATH/test/<class>/*.jpg` (ImageFolder);
-- `PATH/<class>/*.jpg` plus split lists (`data.train_list`, `data.test_list`): one path per line,
-  relative to PATH, like the Caltech101 homework's train.txt / test.txt.
+"""`folder:PATH`: class-per-subfolder images, any size, grayscale or RGB (kept as RGB), in either
+layout `folder_files` lists.
 
 Small datasets are decoded once, in parallel threads (decoding releases the GIL), into uint8
 arrays; large ones (or `data.cache = "stream"`) are decoded per batch from disk.
@@ -21,9 +17,9 @@ from kerashp.data.checks import check_folder
 from kerashp.data.dataset import Dataset, ImageSet, Progress
 from kerashp.data.images import as_rgb, check_size, fit_size
 from kerashp.data.lazy import LazyImages, should_stream
+from kerashp.data.sources.folder_files import Labelled, folder_files
 from kerashp.errors import DataError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 # what PIL raises for a file it cannot decode (a header claiming billions of pixels is a DecompressionBombError)
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
@@ -36,78 +32,13 @@ def load_folder(
     split_lists: tuple[str, str] = ("", ""),
     cache: str = "auto",
 ) -> Dataset:
-    base = check_folder(root, split_lists)
-    if any(split_lists):
-        class_names = _class_names(base)
-        train_files, test_files = (_listed(base, name, class_names) for name in split_lists)
-    else:
-        class_names = _class_names(base / "train")
-        train_files = _walk(base / "train", class_names, require_every_class=True)
-        test_files = _walk(base / "test", class_names, require_every_class=False)
-        if not test_files:  # otherwise the run trains for nothing and fails evaluating an empty test set
-            raise DataError(f"{base / 'test'}: no images in any class folder (expected {root}/test/<class>/*.jpg)")
+    files = folder_files(check_folder(root, split_lists), root, split_lists)
+    train_files, test_files = files.train, files.test
     stream = should_stream(cache, len(train_files) + len(test_files), lambda: _decode(train_files[0][0], size).nbytes)
     train = _read(train_files, size, stream, "reading train", progress)
     # test images must match the train images' size too, or the run fails only when it evaluates
     test = _read(test_files, size, stream, "reading test", progress, shape=train.images.shape[1:])
-    return Dataset(f"folder:{root}", train, test, class_names)
-
-
-Labelled = list[tuple[Path, int]]
-
-
-def _class_names(directory: Path) -> list[str]:
-    names = sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not names:
-        raise DataError(f"{directory}: no class subfolders (expected {directory}/<class>/*.jpg)")
-    return names
-
-
-def _images_in(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        return []
-    return sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-
-
-def _walk(split_dir: Path, class_names: list[str], require_every_class: bool) -> Labelled:
-    for extra in split_dir.iterdir():
-        if extra.is_dir() and extra.name not in class_names and not extra.name.startswith("."):
-            raise DataError(f"{extra}: class '{extra.name}' is not in train/ (classes: {', '.join(class_names)})")
-    files: Labelled = []
-    for label, name in enumerate(class_names):
-        found = _images_in(split_dir / name)
-        if not found and require_every_class:
-            raise DataError(
-                f"{split_dir / name}: empty class folder (no images with suffix {', '.join(sorted(IMAGE_SUFFIXES))})"
-            )
-        files += [(path, label) for path in found]
-    return files
-
-
-def _listed(base: Path, list_name: str, class_names: list[str]) -> Labelled:
-    """Paths from a split list; each one's class is its first folder."""
-    list_file = base / list_name
-    try:
-        lines = list_file.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DataError(f"{list_file}: cannot read split list ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{list_file}: not a text file of paths (byte {exc.start} is not UTF-8)") from None
-    index = {name: label for label, name in enumerate(class_names)}
-    files: Labelled = []
-    for number, line in enumerate(lines, start=1):
-        relative = line.strip()
-        if not relative or relative.startswith("#"):
-            continue
-        path = base / relative
-        label = index.get(Path(relative).parts[0])
-        if label is None or not path.is_file():
-            problem = "no such file" if label is not None else f"first folder is not a class ({', '.join(class_names)})"
-            raise DataError(f"{list_file}:{number}: {relative}: {problem}")
-        files.append((path, label))
-    if not files:
-        raise DataError(f"{list_file}: lists no images")
-    return files
+    return Dataset(f"folder:{root}", train, test, files.class_names)
 
 
 def _read(files: Labelled, size, stream: bool, what: str, progress: Progress | None, shape=None) -> ImageSet:
