@@ -6,15 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from kerashp.cli.options import add_overrides, add_runs_dir, positive_int, runs_dir, subcommand
+from kerashp.config.fields import Choice
+from kerashp.config.schema import SEARCH
 from kerashp.errors import UserError
 from kerashp.search.pruning import MIN_TRIALS as PRUNE_AFTER
 from kerashp.status import TrialStatus
 
-ALGORITHMS = ("random", "hyperband", "bayesian", "grid")
+assert isinstance(SEARCH["algorithm"], Choice)
+ALGORITHMS = SEARCH["algorithm"].choices  # the schema's list, so a preset and --algorithm accept the same
 
 EXAMPLES = """  kerashp tune --preset lenet5_search
   kerashp tune --preset lenet5_search --max-trials 4 --epochs 3
   kerashp tune --preset lenet5_search --algorithm hyperband --epochs 9
+  kerashp tune --preset mlp_cifar10 --algorithm tpe --max-trials 30
+  kerashp tune --preset lenet5_search --algorithm bohb --epochs 27 --max-trials 60
   kerashp tune --preset lenet5_search --max-trials 30 --prune \\
       --set data.source=folder:../shared/data/cifar10-mini
   kerashp tune --preset lenet5_search --local-workers 2    # 2 workers here
@@ -24,14 +29,14 @@ EXAMPLES = """  kerashp tune --preset lenet5_search
   kerashp tune --results runs/lenet5_search-random --export-best best.toml
   kerashp train --preset best.toml
 
---epochs N: each trial trains N epochs (hyperband: at most N).
+--epochs N: each trial trains N epochs (hyperband, bohb: at most N).
 Running the same command again continues a search that was stopped or killed.
 """
 
 
 def register(subcommands) -> None:
     parser = subcommand(
-        subcommands, "tune", "search hyperparameters with KerasTuner (random, hyperband, bayesian, grid)", EXAMPLES
+        subcommands, "tune", f"search hyperparameters with KerasTuner ({', '.join(ALGORITHMS)})", EXAMPLES
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", metavar="NAME|FILE", help="preset with a [search] section")
@@ -51,9 +56,11 @@ def register(subcommands) -> None:
         "--epochs",
         type=positive_int,
         metavar="N",
-        help="epochs per trial (train.epochs); with hyperband the most a trial gets (search.max_epochs)",
+        help="epochs per trial (train.epochs); with hyperband or bohb the most a trial gets (search.max_epochs)",
     )
-    epochs.add_argument("--max-epochs", type=positive_int, metavar="N", help="override search.max_epochs (Hyperband)")
+    epochs.add_argument(
+        "--max-epochs", type=positive_int, metavar="N", help="override search.max_epochs (hyperband, bohb)"
+    )
     add_overrides(parser)
     parser.add_argument(
         "--prune",
@@ -63,7 +70,7 @@ def register(subcommands) -> None:
         metavar="MIN_TRIALS",
         help=f"override search.prune: median stopping, which stops a trial whose objective at epoch k is "
         f"worse than the median of earlier trials at epoch k, once MIN_TRIALS (default {PRUNE_AFTER}) "
-        "reached it (not with hyperband)",
+        "reached it (not with hyperband or bohb)",
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="delete an earlier search in the directory and start over"
@@ -118,7 +125,7 @@ def _check_options(args) -> None:
 def _open_search(args):
     from kerashp.config import find_preset, load_preset
     from kerashp.search.directory import SearchDir
-    from kerashp.search.space import check_search, epochs_key
+    from kerashp.search.space import bracketed, check_search, epochs_key, prune_refusal
 
     if args.preset:
         options = {
@@ -131,10 +138,8 @@ def _open_search(args):
         base = load_preset(args.preset, overrides)
         if args.epochs:  # its key depends on the algorithm, which the preset or --set may choose
             base = load_preset(args.preset, [*overrides, f"{epochs_key(base['search']['algorithm'])}={args.epochs}"])
-        if args.prune and base["search"]["algorithm"] == "hyperband":
-            raise UserError(
-                "--prune: hyperband stops trials early through its brackets; use it with random, bayesian or grid"
-            )
+        if args.prune and bracketed(base["search"]["algorithm"]):
+            raise UserError(f"--prune: {prune_refusal(base['search']['algorithm'], 'leave it out')}")
         check_search(base, source=str(find_preset(args.preset)))
         directory = args.dir or runs_dir(args) / f"{base.name}-{base['search']['algorithm']}"
         search = SearchDir.prepare(directory, base, overwrite=args.overwrite)

@@ -99,6 +99,8 @@ class SearchSection(TypedDict):
     max_trials: int
     max_epochs: int
     factor: int
+    startup_trials: int
+    random_fraction: float
     executions_per_trial: int
     prune: int
     space: dict[str, SpaceEntry]

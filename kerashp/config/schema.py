@@ -161,12 +161,18 @@ TRAIN: dict[str, Field] = {
 }
 
 SEARCH: dict[str, Field] = {
-    "algorithm": Choice("random", "KerasTuner oracle", choices=("random", "hyperband", "bayesian", "grid")),
+    "algorithm": Choice(
+        "random", "KerasTuner oracle", choices=("random", "hyperband", "bayesian", "grid", "tpe", "bohb")
+    ),
     "objective": Str("val_accuracy", "metric to optimise"),
     "direction": Choice("max", "whether the objective is maximised or minimised", choices=("max", "min")),
-    "max_trials": Int(10, "trials for random/bayesian/grid", lo=1),
-    "max_epochs": Int(10, "Hyperband: most epochs a trial gets", lo=1),
-    "factor": Int(3, "Hyperband: reduction factor", lo=2),
+    "max_trials": Int(10, "trials for random/bayesian/grid/tpe/bohb", lo=1),
+    "max_epochs": Int(10, "Hyperband/BOHB: most epochs a trial gets", lo=1),
+    "factor": Int(3, "Hyperband/BOHB: reduction factor", lo=2),
+    "startup_trials": Int(10, "tpe: random trials before the TPE model proposes (Optuna's default)", lo=1),
+    "random_fraction": Float(
+        1 / 3, "bohb: share of new configurations drawn at random rather than from the model", lo=0.0, hi=1.0
+    ),
     "executions_per_trial": Int(1, "models trained per trial", lo=1),
     "prune": Int(
         0,

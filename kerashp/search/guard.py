@@ -8,7 +8,7 @@ chokes on (`EndTrial` for an unknown trial) would leave the chief waiting foreve
 refused with INVALID_ARGUMENT, and should one still get through, the lock is given back.
 
 A worker checks every trial it is handed (`trial_problem`) before it writes anything: the trial id,
-each hyperparameter's name and value against the preset's space, and for Hyperband the trial it
+each hyperparameter's name and value against the preset's space, and for Hyperband (and BOHB) the trial it
 continues, which must be a trial folder of this search. Refusals are logged on stderr.
 """
 
@@ -26,7 +26,7 @@ from kerashp.config import Preset
 from kerashp.config.preset import SearchSection, SpaceEntry
 from kerashp.search.directory import SearchDir
 from kerashp.search.records import is_trial_id
-from kerashp.search.space import METRICS, decode_choice, encode_choice
+from kerashp.search.space import METRICS, bracketed, decode_choice, encode_choice
 from kerashp.text import printable
 
 WORKER_ID = re.compile(r"worker[1-9][0-9]{0,5}")
@@ -49,7 +49,7 @@ def trial_problem(trial_id: Any, values: dict, base: Preset, search: SearchDir) 
     if not is_trial_id(trial_id):
         return f"trial id {printable(str(trial_id))[:40]!r}: expected digits"
     search_settings = base["search"]
-    space, hyperband = search_settings["space"], search_settings["algorithm"] == "hyperband"
+    space, hyperband = search_settings["space"], bracketed(search_settings["algorithm"])
     for key, value in values.items():
         if hyperband and key in (*HYPERBAND_VALUES, PARENT):
             continue

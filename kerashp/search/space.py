@@ -21,6 +21,7 @@ from kerashp.text import printable, shown_value, toml_value
 
 METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")  # what history.csv records per epoch
 CHOICE_TYPES = (bool, int, float, str, list)  # lists (e.g. MLP widths) go to KerasTuner as their TOML text
+BRACKETED = ("hyperband", "bohb")  # algorithms whose trials get their epochs from Hyperband's brackets
 
 
 def entry_name(key: str) -> str:
@@ -43,11 +44,17 @@ def trial_preset(base: Preset, values: dict[str, Any], source: str = "search") -
     return preset
 
 
+def bracketed(algorithm: str) -> bool:
+    """Whether the algorithm gives each trial its epochs itself, through Hyperband's brackets
+    (hyperband, bohb): up to search.max_epochs, never train.epochs."""
+    return algorithm in BRACKETED
+
+
 def epochs_key(algorithm: str) -> str:
     """The key that "epochs per trial" sets (`kerashp tune --epochs`, the TUI's search dialog): each
-    trial's train.epochs, or for Hyperband, which gives its trials different epochs itself,
-    search.max_epochs, the most any trial gets (train.epochs would change nothing)."""
-    return "search.max_epochs" if algorithm == "hyperband" else "train.epochs"
+    trial's train.epochs, or for Hyperband and BOHB, which give their trials different epochs
+    themselves, search.max_epochs, the most any trial gets (train.epochs would change nothing)."""
+    return "search.max_epochs" if bracketed(algorithm) else "train.epochs"
 
 
 def epochs_per_trial(preset: Preset, algorithm: str | None = None) -> int:
@@ -81,19 +88,14 @@ def check_search(preset: Preset, source: str | None = None) -> None:
         raise PresetError(
             source, "search.objective", "needs a validation split (data.validation > 0)", search["objective"]
         )
-    if search["algorithm"] == "hyperband" and search["prune"]:
-        raise PresetError(
-            source,
-            "search.prune",
-            "hyperband stops trials early through its brackets; "
-            "set 0, or use median stopping with random, bayesian or grid",
-            search["prune"],
-        )
-    if search["algorithm"] == "hyperband" and "train.epochs" in space:
+    algorithm = search["algorithm"]
+    if bracketed(algorithm) and search["prune"]:
+        raise PresetError(source, "search.prune", prune_refusal(algorithm, "set 0"), search["prune"])
+    if bracketed(algorithm) and "train.epochs" in space:
         raise PresetError(
             source,
             entry_name("train.epochs"),
-            "hyperband sets each trial's epochs itself (search.max_epochs, search.factor); remove this entry",
+            f"{algorithm} sets each trial's epochs itself (search.max_epochs, search.factor); remove this entry",
             has_value=False,
         )
     for key, entry in space.items():
@@ -103,6 +105,14 @@ def check_search(preset: Preset, source: str | None = None) -> None:
         for parent, wanted in entry["when"].items():
             _check_condition(preset, source, key, parent, _as_list(wanted))
     declaration_order(space, source)
+
+
+def prune_refusal(algorithm: str, instead: str) -> str:
+    """Why a bracketed search takes no median stopping, and what to do `instead`."""
+    return (
+        f"{algorithm} stops trials early through its brackets; "
+        f"{instead}, or use median stopping with random, bayesian, grid or tpe"
+    )
 
 
 def _check_entry_type(source: str, key: str, entry: SpaceEntry) -> None:

@@ -32,6 +32,7 @@ from kerashp.search.distributed import reconnect_quickly
 from kerashp.search.events import TrialEnded, TrialStarted
 from kerashp.search.executions import Execution, run_execution
 from kerashp.search.guard import log_refusal, trial_problem
+from kerashp.search.oracles import BOHBOracle, TPEOracle
 from kerashp.search.pruning import MedianStopping
 from kerashp.search.records import TrialRecord, best
 from kerashp.search.space import active_values, grid_size, hyperparameters, trial_preset
@@ -74,8 +75,13 @@ def build_oracle(preset: Preset) -> keras_tuner.Oracle:
         max_retries_per_trial=0,
         max_consecutive_failed_trials=sys.maxsize,  # failed trials are recorded; the search goes on
     )
+    space, brackets = search["space"], dict(max_epochs=search["max_epochs"], factor=search["factor"])
     if search["algorithm"] == "hyperband":
-        return keras_tuner.oracles.HyperbandOracle(max_epochs=search["max_epochs"], factor=search["factor"], **common)
+        return keras_tuner.oracles.HyperbandOracle(**brackets, **common)
+    if search["algorithm"] == "bohb":
+        return BOHBOracle(space, search["random_fraction"], search["max_trials"], **brackets, **common)
+    if search["algorithm"] == "tpe":
+        return TPEOracle(space, search["startup_trials"], max_trials=search["max_trials"], **common)
     oracle = {
         "random": keras_tuner.oracles.RandomSearchOracle,
         "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
@@ -85,14 +91,19 @@ def build_oracle(preset: Preset) -> keras_tuner.Oracle:
 
 
 def planned_trials(oracle: keras_tuner.Oracle) -> int | None:
-    """max_trials (for a grid, no more than its combinations), or for Hyperband the trials of one
-    iteration over all its brackets."""
-    if isinstance(oracle, keras_tuner.oracles.HyperbandOracle):
-        brackets = oracle._get_num_brackets()
-        return sum(oracle._get_size(bracket, rnd) for bracket in range(brackets) for rnd in range(bracket + 1))
+    """max_trials (for a grid, no more than its combinations), or for Hyperband, which has none, the
+    trials of one iteration over all its brackets."""
     if isinstance(oracle, keras_tuner.oracles.GridSearchOracle):
         return grid_size(oracle.hyperparameters, oracle.max_trials)
+    if oracle.max_trials is None and isinstance(oracle, keras_tuner.oracles.HyperbandOracle):
+        return hyperband_iteration(oracle)
     return oracle.max_trials
+
+
+def hyperband_iteration(oracle: keras_tuner.oracles.HyperbandOracle) -> int:
+    """The trials of one Hyperband iteration over all its brackets."""
+    brackets = oracle._get_num_brackets()
+    return sum(oracle._get_size(bracket, rnd) for bracket in range(brackets) for rnd in range(bracket + 1))
 
 
 class PresetTuner(keras_tuner.Tuner):
