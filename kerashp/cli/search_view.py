@@ -5,6 +5,7 @@ and the final table, best first."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.measure import Measurement
@@ -19,6 +20,9 @@ from kerashp.search.labels import short_names, shown, value_pairs
 from kerashp.search.records import TrialRecord
 from kerashp.status import TrialStatus
 from kerashp.text import number, plural
+
+if TYPE_CHECKING:
+    from kerashp.search.importance import Importance  # imports Optuna, which only --results needs
 
 LIVE = ("Progress", "EpochStarted", "BatchEnded", "EpochEnded", "Evaluated", "RunFailed")  # handed to ConsoleView
 COLOURS: dict[str, str] = {
@@ -51,6 +55,23 @@ def results_table(
         rest = rest[len(fitted) :]
         if not rest:
             return Group(*parts)
+
+
+IMPORTANCE_BAR = 30  # characters of the largest share's bar
+
+
+def importance_text(found: Importance) -> Text:
+    """Each key's share of the objective's variance as a number and a bar, largest first, then the note."""
+    text = Text()
+    if found.shares:
+        text.append("parameter importance (fANOVA: share of the objective's variance):\n", style="bold")
+        width = max(len(key) for key in found.shares)
+        for key, share in found.shares.items():
+            text.append(f"  {key:<{width}}  {share:4.2f}  ")
+            text.append("█" * round(share * IMPORTANCE_BAR) + "\n", style="cyan")
+    if found.note:
+        text.append(found.note + "\n", style="dim" if found.shares else "")
+    return text
 
 
 def _fitting_keys(

@@ -170,7 +170,7 @@ def _role(args):
 def show_results(directory: Path, export_best: Path | None) -> int:
     from rich.console import Console
 
-    from kerashp.cli.search_view import results_table
+    from kerashp.cli.search_view import importance_text, results_table
     from kerashp.search.results import SearchResults
 
     results = SearchResults.load(directory)
@@ -179,6 +179,7 @@ def show_results(directory: Path, export_best: Path | None) -> int:
         return 0
     console = Console(highlight=False)
     console.print(results_table(results.records, results.objective, results.space_keys, str(directory), console))
+    console.print(importance_text(results.importance()), end="")
     if export_best:
         _export(directory, export_best)
     return 0

@@ -306,3 +306,46 @@ def _as_numbers(values: list) -> list[float] | None:
         return [float(v) for v in values]
     except (TypeError, ValueError):
         return None
+
+
+def best_so_far_figure(
+    path: Path, objectives: Sequence[float | None], spent: Sequence[int], objective: str, maximize: bool, title: str
+) -> Path:
+    """A search's best objective so far against trials run and against epochs spent (both in trial
+    order; a trial without an objective spends its epochs and leaves the best as it was)."""
+    plt = _pyplot()
+    fig, (by_trial, by_epoch) = plt.subplots(1, 2, figsize=(9.0, 3.6), sharey=True)
+    pick = max if maximize else min
+    best: list[float | None] = []
+    for value in objectives:
+        earlier = best[-1] if best else None
+        best.append(value if earlier is None else earlier if value is None else pick(earlier, value))
+    epochs = [sum(spent[: i + 1]) for i in range(len(spent))]
+    shown = [i for i, value in enumerate(best) if value is not None]  # from the first trial with an objective on
+    values = [value for value in best if value is not None]
+    for axis, xs, label in (
+        (by_trial, [i + 1 for i in shown], "trials run"),
+        (by_epoch, [epochs[i] for i in shown], "epochs spent"),
+    ):
+        axis.step(xs, values, where="post", color=PALETTE[0], marker="o", markersize=3)
+        axis.set_xlabel(label)
+    if "loss" in objective:
+        _maybe_log(by_trial, values)
+    by_trial.set_ylabel(f"best {objective} so far")
+    fig.suptitle(title)
+    return _save(plt, fig, path)
+
+
+def importance_figure(path: Path, shares: dict[str, float], title: str) -> Path:
+    """Each hyperparameter's importance as a horizontal bar, the largest on top."""
+    plt = _pyplot()
+    keys = list(shares)[::-1]
+    fig, axis = plt.subplots(figsize=(7.0, 0.9 + 0.45 * len(keys)))
+    axis.barh(keys, [shares[key] for key in keys], color=PALETTE[0])
+    for position, key in enumerate(keys):
+        axis.text(shares[key], position, f" {shares[key]:.2f}", va="center")
+    axis.set_xlim(0, max(1.0, max(shares.values()) * 1.15))
+    axis.set_xlabel("importance (fANOVA: share of the objective's variance)")
+    axis.set_title(title)
+    axis.grid(axis="y", visible=False)
+    return _save(plt, fig, path)

@@ -62,6 +62,8 @@ class Trials:
     hyperparameters: list[str]
     objective: str
     maximize: bool
+    epochs_spent: list[int] = field(default_factory=list)  # per row: epochs it trained (not its Hyperband parent's)
+    importance: dict[str, float] = field(default_factory=dict)  # fANOVA importance per hyperparameter, if rated
 
     def scored(self) -> list[dict[str, str]]:
         return [row for row in self.rows if parse_number(row["objective"]) is not None]

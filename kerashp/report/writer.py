@@ -33,9 +33,10 @@ from kerashp.report.tables import (
     winner_sentence,
 )
 from kerashp.runs.folder import atomic_write
-from kerashp.text import slug
+from kerashp.text import parse_number, slug
 
-FIGURES = ("loss.png", "accuracy.png", "lr.png", "objective.png", "parallel.png")  # every figure a section may draw
+# every figure a section may draw
+FIGURES = ("loss.png", "accuracy.png", "lr.png", "objective.png", "best_so_far.png", "importance.png", "parallel.png")
 
 
 def write_report(root: Path, title: str, sections: list[Section], intro=(), compare_reference: bool = False) -> Path:
@@ -138,6 +139,24 @@ def _trial_figures(trials: Trials, section_title: str, folder: Path, root: Path,
         folder / "objective.png", points, objective, trials.maximize, f"Objective per trial: {title}"
     )
     lines += _figure(path, root, numbers, f"{md_text(trials.objective)} of each trial in order, and the best so far.")
+    if trials.epochs_spent:
+        path = figures.best_so_far_figure(
+            folder / "best_so_far.png",
+            [parse_number(row["objective"]) for row in trials.rows],
+            trials.epochs_spent,
+            objective,
+            trials.maximize,
+            f"Best so far: {title}",
+        )
+        lines += _figure(path, root, numbers, "The best objective so far against trials run and epochs spent.")
+    if trials.importance:
+        path = figures.importance_figure(
+            folder / "importance.png",
+            {plot_text(key): share for key, share in trials.importance.items()},
+            f"Parameter importance: {title}",
+        )
+        caption = "How much each hyperparameter mattered (fANOVA over the completed trials)."
+        lines += _figure(path, root, numbers, caption)
     if trials.hyperparameters:
         columns = {plot_text(name): [plot_text(row[name]) for row in scored] for name in trials.hyperparameters}
         path = figures.parallel_figure(folder / "parallel.png", columns, objectives, objective, trials.maximize,

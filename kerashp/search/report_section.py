@@ -1,5 +1,5 @@
-"""A search's part of a report: its trials.csv as a table, objective and parallel-coordinates
-figures, and the curves of its best trials."""
+"""A search's part of a report: its trials.csv as a table, objective, best-so-far, parameter
+importance and parallel-coordinates figures, and the curves of its best trials."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from kerashp.config import read_toml
 from kerashp.errors import UserError
 from kerashp.report import Section, Series, Trials, md_text
 from kerashp.runs.folder import list_runs
+from kerashp.search.results import SearchResults
 from kerashp.text import number, slug
 
 SEARCH_CURVES = 8  # a search report draws the curves of its best trials only
@@ -50,7 +51,12 @@ def search_section(path: Path) -> Section:
     search = _search_settings(path, list(series_by_trial.values()))
     hyperparameters = [c for c in header if c not in TRIAL_BOOKKEEPING and any(row[c] for row in rows)]
     trials = Trials(
-        rows, hyperparameters, search.get("objective", "objective"), search.get("direction", "max") == "max"
+        rows,
+        hyperparameters,
+        search.get("objective", "objective"),
+        search.get("direction", "max") == "max",
+        epochs_spent(rows),
+        _importance(path),
     )
     ranked = sorted(trials.scored(), key=lambda row: float(row["objective"]), reverse=trials.maximize)
     shown = [series_by_trial[row["trial_id"]] for row in ranked if row["trial_id"] in series_by_trial][:SEARCH_CURVES]
@@ -64,6 +70,23 @@ def search_section(path: Path) -> Section:
         notes.append(f"The curves and table show the best {len(shown)} trials.")
     name = path.resolve().name
     return Section(f"search {name}", shown, folder_name=slug(name), notes=notes, trials=trials)
+
+
+def epochs_spent(rows: list[dict[str, str]]) -> list[int]:
+    """The epochs each trial trained: its `epochs`, less those of the Hyperband trial it continued."""
+    epochs = {row["trial_id"]: _whole(row.get("epochs", "")) for row in rows}
+    return [max(0, epochs[row["trial_id"]] - epochs.get(row.get("parent") or "", 0)) for row in rows]
+
+
+def _whole(cell: str) -> int:
+    return int(cell) if cell.isdigit() else 0
+
+
+def _importance(path: Path) -> dict[str, float]:
+    """Each hyperparameter's importance, for a search kerashp ran (it has search.toml and records)."""
+    if not (path / "search.toml").is_file():
+        return {}
+    return SearchResults.load(path).importance().shares
 
 
 def _trial_run(search_dir: Path, row: dict[str, str]) -> Path | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kerashp.config import Preset, preset_toml
 from kerashp.errors import UserError
@@ -11,6 +12,9 @@ from kerashp.runs.folder import atomic_write
 from kerashp.search.directory import SearchDir
 from kerashp.search.records import TrialRecord, best, ranked
 from kerashp.search.space import trial_preset
+
+if TYPE_CHECKING:
+    from kerashp.search.importance import Importance
 
 
 @dataclass
@@ -36,6 +40,13 @@ class SearchResults:
     @property
     def best(self) -> TrialRecord | None:
         return best(self.records, self.preset["search"]["direction"])
+
+    def importance(self) -> Importance:
+        """How much each hyperparameter mattered over the completed trials (kerashp.search.importance)."""
+        from kerashp.search.importance import importance  # on first use: Optuna and scikit-learn take seconds
+
+        settings = self.preset["search"]
+        return importance(settings["space"], settings["direction"], self.records)
 
     def _exportable_best(self) -> TrialRecord:
         """The best trial; a UserError when no trial has completed yet."""
