@@ -78,6 +78,8 @@ class TrainSection(TypedDict):
     monitor: str
     evaluate_test: bool
     memory_layout: str
+    precision: str
+    compile: bool
 
 
 class SpaceEntry(TypedDict):

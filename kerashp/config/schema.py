@@ -154,10 +154,18 @@ TRAIN: dict[str, Field] = {
     "evaluate_test": Bool(True, "evaluate the best checkpoint on the test split at the end"),
     "memory_layout": Choice(
         "auto",
-        "auto: time both and keep the faster (a resumed run keeps its first choice); contiguous: plain NCHW; "
-        "channels_last: torch's channels_last (pin one for bit-for-bit repeatable runs)",
+        "auto: time both, keep contiguous unless channels_last is 15% faster (decided once per model in a "
+        "process; a resumed run keeps its first choice); contiguous: plain NCHW; channels_last: torch's "
+        "channels_last (pin one for bit-for-bit repeatable runs)",
         choices=("auto", "contiguous", "channels_last"),
     ),
+    "precision": Choice(
+        "float32",
+        "Keras dtype policy: mixed_bfloat16 (CPU or GPU) or mixed_float16 (GPU only, with loss scaling) "
+        "compute in 16 bits and keep float32 weights",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+    ),
+    "compile": Bool(False, "compile the training step with torch.compile (Keras jit_compile); eager if unavailable"),
 }
 
 SEARCH: dict[str, Field] = {

@@ -216,6 +216,7 @@ def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
     `optimizer.learning_rate` is the rate of the *next* step, which after a decay boundary already
     belongs to the following epoch.
     """
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # a LossScaleOptimizer's rate is its inner one's
     schedule = optimizer._learning_rate  # Keras has no public accessor for the schedule object
     if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
         return float(ops.convert_to_numpy(optimizer.learning_rate))

@@ -38,10 +38,12 @@ from kerashp.runs.folder import RunDir, writing
 from kerashp.status import RunStatus
 from kerashp.text import shown_value
 from kerashp.training.checkpoints import atomic_copy, committed_state, load_checkpoint
-from kerashp.training.fast.layout import fastest_layout
+from kerashp.training.device import check_precision, on_device, prepare_device, use_compile
+from kerashp.training.fast.layout import LAYOUTS, PINNED, RESUMED, LayoutChoice, decide_layout
 from kerashp.training.fast.step import accelerate
 from kerashp.training.feeds import Feeds, build_feeds, saved_normalization
 from kerashp.training.optim import apply_l2, build_optimizer
+from kerashp.training.precision import build_in_precision, loss_scaled, model_precision
 from kerashp.training.recorder import EpochRecorder
 
 UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}  # the disk, not the run, is at fault
@@ -70,6 +72,7 @@ def train(
     if epochs is not None:
         preset["train"]["epochs"] = epochs
     name = check_folder_name(preset.name or "run", "preset")  # refused now, not after the data has loaded
+    check_precision(preset["train"]["precision"], preset.name or "preset")
     feeds = _load_feeds(preset, listeners)
     run = RunDir.create(Path(runs_dir), name)
     with run.lock():
@@ -90,8 +93,9 @@ def resume(
     run = RunDir.open(run_path)
     with run.lock():
         preset, state, recorded = _resumable(run, epochs)
+        check_precision(preset["train"]["precision"], str(run.preset_file))
         epochs_done = state["epochs_done"]
-        model = load_checkpoint(run.epoch_checkpoint(epochs_done)) if epochs_done else None
+        model = _resumed_model(run, preset, epochs_done) if epochs_done else None
         feeds = _load_feeds(preset, listeners, saved_normalization(run), epochs_done)
         with writing(run.path):
             if epochs is not None:
@@ -127,6 +131,20 @@ def _resumable(run: RunDir, epochs: int | None) -> tuple[Preset, dict[str, Any],
     return preset, state, recorded
 
 
+def _resumed_model(run: RunDir, preset: Preset, epochs_done: int) -> keras.Model:
+    """The last committed checkpoint, which must compute in the preset's precision (its layers
+    record their dtype policies, so it restores the one the run began with)."""
+    path = run.epoch_checkpoint(epochs_done)
+    model = load_checkpoint(path)
+    wanted, found = preset["train"]["precision"], model_precision(model)
+    if found != wanted:
+        raise RunError(
+            f"{run.preset_file}: train.precision = {shown_value(wanted)}, but {path.name} computes in "
+            f"{shown_value(found)}; start a new run to train in another precision"
+        )
+    return model
+
+
 def _check_same_model(run: RunDir, trained: dict[str, Any] | None, model: ModelSection) -> None:
     """A resumed run continues the architecture its checkpoints hold: refuse a changed [model] table."""
     wanted = json.loads(json.dumps(model, default=str))  # as state.json records it
@@ -148,7 +166,10 @@ def _load_feeds(
 
 
 def build_compiled_model(preset: Preset, feeds: Feeds) -> keras.Model:
-    model = build_model(preset["model"]["name"], preset["model"], feeds.input_shape, feeds.num_classes)
+    model = build_in_precision(
+        lambda: build_model(preset["model"]["name"], preset["model"], feeds.input_shape, feeds.num_classes),
+        preset["train"]["precision"],
+    )
     apply_l2(model, preset["optimizer"]["l2"])
     compile_model(model, preset, len(feeds.train))
     accelerate(model)
@@ -157,10 +178,12 @@ def build_compiled_model(preset: Preset, feeds: Feeds) -> keras.Model:
 
 def compile_model(model: keras.Model, preset: Preset, steps_per_epoch: int) -> None:
     train_cfg = preset["train"]
+    optimizer = build_optimizer(preset["optimizer"], preset["schedule"], steps_per_epoch, train_cfg["epochs"])
     model.compile(
-        optimizer=build_optimizer(preset["optimizer"], preset["schedule"], steps_per_epoch, train_cfg["epochs"]),
+        optimizer=loss_scaled(optimizer, train_cfg["precision"]),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=train_cfg["label_smoothing"]),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        jit_compile=use_compile(train_cfg["compile"]),
     )
 
 
@@ -194,14 +217,23 @@ def _execute(
         "started": started,
         "epochs": preset["train"]["epochs"],
         "device": device_description(),
+        "precision": preset["train"]["precision"],
         "versions": versions(),
     }
     with writing(run.path):
         run.write_summary(summary)
     try:
-        model = model or build_compiled_model(preset, feeds)
-        summary["memory_layout"] = _memory_layout(preset, model, previous if epochs_done else {})
-        feeds.use_layout(summary["memory_layout"])
+        prepare_device()
+        if model is None:
+            model = build_compiled_model(preset, feeds)
+        else:
+            model.jit_compile = use_compile(preset["train"]["compile"])  # as a new run's compile_model decides
+        summary["compiled"] = bool(model.jit_compile)
+        layout = _memory_layout(run, preset, feeds, model, previous if epochs_done else {})
+        summary["memory_layout"] = layout.layout
+        if layout.how != RESUMED:  # a resumed run keeps the record of its first decision
+            summary["memory_layout_choice"] = layout.record()
+        feeds.use_layout(layout.layout)
         history = run_files.read_history(run.history_file)[:epochs_done]
         recorder = EpochRecorder(run, preset, emit, history, state, control, lambda: _wall(summary, started))
         emit(
@@ -211,15 +243,15 @@ def _execute(
                 preset["train"]["epochs"],
                 epochs_done,
                 len(feeds.train),
-                summary["device"],
+                _how_it_computes(summary),
                 model.count_params(),
             )
         )
         status = RunStatus.COMPLETED
         try:
             model.fit(
-                feeds.train,
-                validation_data=feeds.validation,
+                on_device(feeds.train),
+                validation_data=on_device(feeds.validation),
                 epochs=preset["train"]["epochs"],
                 initial_epoch=epochs_done,
                 callbacks=[recorder],
@@ -285,9 +317,27 @@ def _evaluate(model: keras.Model, feed: ImageBatches, emit: Listener) -> dict[st
     return result
 
 
-def _memory_layout(preset: Preset, model: keras.Model, previous: dict[str, Any]) -> str:
-    """The preset's layout, else the one a resumed run chose at its start, else the faster one now."""
-    chosen = preset["train"]["memory_layout"]
-    if chosen != "auto":
-        return chosen
-    return previous.get("memory_layout") or fastest_layout(model, preset["train"]["batch_size"])
+def _how_it_computes(summary: dict[str, Any]) -> str:
+    """The device, precision and compilation, as `kerashp train`'s header shows them."""
+    compiled = ", torch.compile" if summary["compiled"] else ""
+    return f"{summary['device']}, {summary['precision']}{compiled}"
+
+
+def _memory_layout(
+    run: RunDir, preset: Preset, feeds: Feeds, model: keras.Model, previous: dict[str, Any]
+) -> LayoutChoice:
+    """The preset's layout, else the one a resumed run chose at its start, else the one probed for
+    this model, batch size, precision and device (once per process: see kerashp.training.fast.layout)."""
+    train_cfg = preset["train"]
+    if train_cfg["memory_layout"] != "auto":
+        return LayoutChoice(train_cfg["memory_layout"], PINNED)
+    recorded = previous.get("memory_layout")
+    if recorded is not None:
+        if recorded not in LAYOUTS:
+            raise RunError(
+                f"{run.summary_file}: memory_layout = {shown_value(recorded)}: expected one of {', '.join(LAYOUTS)}"
+            )
+        return LayoutChoice(recorded, RESUMED)
+    same_model = [preset["model"], feeds.input_shape, feeds.num_classes, train_cfg["precision"]]
+    key = json.dumps([*same_model, train_cfg["batch_size"], device_description()], sort_keys=True, default=str)
+    return decide_layout(model, train_cfg["batch_size"], key)

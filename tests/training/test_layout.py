@@ -1,11 +1,12 @@
-"""The memory-layout probe: it leaves the model as it found it, and either layout trains alike."""
+"""The memory-layout probe: it leaves the model as it found it, picks channels_last only by a clear
+margin, decides once per model in a process, and either layout trains alike."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from kerashp.backend import use_torch_backend
+from kerashp.backend import set_random_seed, use_torch_backend
 
 use_torch_backend()
 
@@ -14,23 +15,58 @@ import keras  # noqa: E402
 from kerashp.config import load_preset  # noqa: E402
 from kerashp.data.batches import ImageBatches  # noqa: E402
 from kerashp.models import build_model  # noqa: E402
-from kerashp.training.fast.layout import CHANNELS_LAST, CONTIGUOUS, fastest_layout  # noqa: E402
+from kerashp.training.fast.layout import (  # noqa: E402
+    CHANNELS_LAST,
+    CONTIGUOUS,
+    PROBED,
+    REUSED,
+    decide_layout,
+    pick_layout,
+    probe_timings,
+)
 
 
 def lenet(seed: int = 0) -> keras.Model:
-    keras.utils.set_random_seed(seed)
+    set_random_seed(seed)
     model = build_model("lenet5", load_preset("lenet5")["model"], (32, 32, 3), 4)
     model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
     return model
 
 
-def test_the_probe_picks_a_layout_and_leaves_every_weight_as_it_was():
+def test_the_probe_times_both_layouts_and_leaves_every_weight_as_it_was():
     model = lenet()
     before = model.get_weights()  # batch norm's moving statistics included
-    assert fastest_layout(model, batch_size=16) in (CONTIGUOUS, CHANNELS_LAST)
+    timings = probe_timings(model, batch_size=16)
+    assert set(timings) == {CONTIGUOUS, CHANNELS_LAST} and all(seconds > 0 for seconds in timings.values())
     for old, new in zip(before, model.get_weights()):
         np.testing.assert_array_equal(old, new)
     assert all(v.value.grad is None for v in model.trainable_variables)
+
+
+@pytest.mark.parametrize(
+    ("contiguous", "channels_last", "picked"),
+    [
+        (1.0, 0.5, CHANNELS_LAST),  # twice as fast
+        (1.0, 0.88, CONTIGUOUS),  # 1.14x: within what load can fake
+        (1.0, 0.87, CONTIGUOUS),  # 1.149x: just short of the margin
+        (1.0, 0.85, CHANNELS_LAST),  # 1.18x
+        (0.5, 1.0, CONTIGUOUS),
+    ],
+)
+def test_channels_last_is_picked_only_when_clearly_faster(contiguous, channels_last, picked):
+    assert pick_layout({CONTIGUOUS: contiguous, CHANNELS_LAST: channels_last}) == picked
+
+
+def test_without_timings_the_default_layout_is_kept():
+    assert pick_layout({}) == CONTIGUOUS and pick_layout({CHANNELS_LAST: 0.1}) == CONTIGUOUS
+
+
+def test_a_process_probes_each_model_once():
+    first = decide_layout(lenet(), 16, key="test: lenet5 at 16")
+    again = decide_layout(lenet(seed=1), 16, key="test: lenet5 at 16")
+    assert first.how == PROBED and again.how == REUSED
+    assert (again.layout, again.timings) == (first.layout, first.timings)
+    assert again.record()["timings"] == first.timings
 
 
 @pytest.mark.parametrize("layout", [CONTIGUOUS, CHANNELS_LAST])

@@ -1,32 +1,80 @@
-"""Pick the memory layout a model trains fastest in: plain NCHW or torch's `channels_last`.
+"""Pick the memory layout a model trains in: plain NCHW (contiguous) or torch's `channels_last`.
 
 Both layouts hold the same channels-first tensors; only the order of their bytes differs, and
 every layer keeps the layout of its input. Which one is faster depends on the model: on the
 2-core CPU, a plain PyTorch ResNet-20 ran about 1.4x faster in channels_last (oneDNN's preferred
 layout for convolutions with many channels), while LeNet-5, with its 6- and 16-channel
 convolutions, ran 1.2x faster in plain NCHW. So before training, kerashp times a training step
-in each and keeps the faster, as cuDNN's benchmark mode does for convolution algorithms. The
-weights are restored afterwards, so the probe leaves no trace in the run.
+in each, as cuDNN's benchmark mode does for convolution algorithms (on a GPU, on the GPU, between
+`torch.cuda.synchronize()` calls). The weights are restored afterwards, so the probe leaves no trace.
+
+The two layouts sum in different orders, so their results differ in the last bits, and a run's
+numbers would depend on the machine's load at its start (`study --jobs 2` flipped LeNet-5's pick).
+So the decision is made to be stable: contiguous wins unless channels_last is faster by MARGIN;
+the decision and its timings are recorded in the run (a resumed run reuses them); a process that
+trains many runs of one model (a search's trials) probes once; and `train.memory_layout` pins it.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
+import torch
 
 from kerashp.data.batches import CHANNELS_LAST, CONTIGUOUS
 
+LAYOUTS = (CONTIGUOUS, CHANNELS_LAST)
 ROUNDS = 3  # the first round warms up kernels and allocator caches; the faster of the rest counts
 PROBE_BATCH = 64  # enough to rank the layouts; keeps the probe short for large models on a CPU
+MARGIN = 0.15  # channels_last must take at most 1 / 1.15 of contiguous's time to be picked
+
+PINNED, PROBED, REUSED, RESUMED = "preset", "probe", "probe earlier in this process", "resumed run"
 
 
-def fastest_layout(model: keras.Model, batch_size: int) -> str:
-    """The layout in which `model` (channels-first) runs a forward and backward pass faster."""
+@dataclass(frozen=True)
+class LayoutChoice:
+    """A layout and how it was decided; `timings` (seconds per probe step) when it was probed."""
+
+    layout: str
+    how: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def record(self) -> dict[str, object]:
+        """What the run folder keeps of the decision (summary.json's `memory_layout_choice`)."""
+        return {"how": self.how, "margin": MARGIN, "timings": self.timings}
+
+
+_decided: dict[str, LayoutChoice] = {}  # probe results of this process, by `decide_layout`'s key
+
+
+def decide_layout(model: keras.Model, batch_size: int, key: str) -> LayoutChoice:
+    """The layout for `model`, probed once per `key` (the model's configuration, batch size and
+    device) in this process; later runs of the same key reuse the first decision."""
+    if key in _decided:
+        return LayoutChoice(_decided[key].layout, REUSED, _decided[key].timings)
+    timings = probe_timings(model, batch_size)
+    _decided[key] = LayoutChoice(pick_layout(timings), PROBED, timings)
+    return _decided[key]
+
+
+def pick_layout(timings: dict[str, float]) -> str:
+    """Contiguous, unless channels_last's step is faster by a clear MARGIN (noise under load must
+    not flip the pick); contiguous too when either layout was not timed."""
+    contiguous, channels_last = timings.get(CONTIGUOUS), timings.get(CHANNELS_LAST)
+    if contiguous is None or channels_last is None or channels_last * (1 + MARGIN) > contiguous:
+        return CONTIGUOUS
+    return CHANNELS_LAST
+
+
+def probe_timings(model: keras.Model, batch_size: int) -> dict[str, float]:
+    """Seconds of a forward and backward pass of `model` (channels-first) in each layout, the
+    fastest of ROUNDS - 1 after a warm-up; {} where layouts do not apply (not 4-D, not torch)."""
     shape = model.input_shape
     if keras.backend.backend() != "torch" or len(shape) != 4:
-        return CONTIGUOUS
+        return {}
     images = np.random.default_rng(0).normal(size=(min(batch_size, PROBE_BATCH), *shape[1:])).astype(np.float32)
     batches = {
         CONTIGUOUS: images,
@@ -44,16 +92,17 @@ def fastest_layout(model: keras.Model, batch_size: int) -> str:
         model.set_weights(saved)
         for variable in model.trainable_variables:
             variable.value.grad = None
-    return min(best, key=lambda layout: best[layout])
+    return {layout: round(seconds, 6) for layout, seconds in best.items()}
 
 
 def _time_step(model: keras.Model, batch: np.ndarray) -> float:
-    import torch
-
     inputs = torch.from_numpy(batch).to(keras.ops.convert_to_tensor(0.0).device)
+    cuda = inputs.is_cuda
+    if cuda:
+        torch.cuda.synchronize()  # the copy and any earlier work are not the step's
     started = time.perf_counter()
     outputs = model(inputs, training=True)
     outputs.float().square().mean().backward()
-    if outputs.is_cuda:
-        torch.cuda.synchronize()
+    if cuda:
+        torch.cuda.synchronize()  # kernels run asynchronously: wait for the step's own
     return time.perf_counter() - started
