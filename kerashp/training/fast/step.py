@@ -7,8 +7,9 @@ Functional model needs none of it during training, so its forward pass can call 
 `call` directly (or, for plain layers, its torch-functional equivalent from `kerashp.training.fast.lowering`), in
 the graph's own order, from a plan of the graph resolved once (Keras re-sorts the graph and
 re-maps every node's arguments at each call). Keras's `fit`, callbacks, metrics, optimizers and
-`.keras` checkpoints are unchanged. The direct pass is checked against the stock one on a
-probe batch and not used where they differ.
+`.keras` checkpoints are unchanged (`kerashp.training.fast.train_step` reaches the same
+optimizer and metric arithmetic with less Python). Mixed-precision models keep Keras's path.
+The direct pass is checked against the stock one on a probe batch and not used where they differ.
 """
 
 from __future__ import annotations
@@ -23,18 +24,21 @@ import numpy as np
 
 from kerashp.training.fast.loss import accelerate_loss
 from kerashp.training.fast.lowering import lowered
+from kerashp.training.fast.train_step import lean_train_step
 
 
 def accelerate(model: keras.Model) -> bool:
-    """Swap in the torch loss (kerashp.training.fast.loss) and the direct forward pass where each is safe;
-    True when the forward pass was."""
+    """Swap in the torch loss (kerashp.training.fast.loss), the lean train step
+    (kerashp.training.fast.train_step) and the direct forward pass where each is safe; True when
+    the forward pass was."""
     if keras.backend.backend() != "torch" or not isinstance(model, keras.Model):
         return False
-    accelerate_loss(model)
+    if any(layer.dtype_policy.name != "float32" for layer in (model, *model._flatten_layers(include_self=False))):
+        return False  # mixed precision needs Keras's autocasting, its loss's casts and loss scaling
+    if accelerate_loss(model):
+        lean_train_step(model)
     if not hasattr(model, "_nodes_by_depth") or len(model.inputs or ()) != 1:
         return False  # only Functional models have a graph to walk
-    if model.dtype_policy.name != "float32":
-        return False  # mixed precision needs __call__'s autocasting
     direct = functools.partial(_direct_call, model, _plan(model))
     if not _agrees(model, direct):
         return False

@@ -1,0 +1,87 @@
+"""The lean train step (kerashp.training.fast.train_step) trains exactly as Keras's own step does."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from kerashp.backend import set_random_seed
+from kerashp.config import load_preset
+from kerashp.models import build_model
+from kerashp.training.fast.step import accelerate
+from kerashp.training.optim import apply_l2
+from kerashp.training.run import compile_model
+
+STEPS = 3
+
+# every optimizer the presets can name, with the options that change its update
+OPTIMIZERS = {
+    "sgd nesterov, L2": ["optimizer.name='sgd'", "optimizer.momentum=0.9", "optimizer.nesterov=true"],
+    "sgd, weight decay, clipnorm": [
+        "optimizer.name='sgd'",
+        "optimizer.momentum=0.5",
+        "optimizer.weight_decay=0.01",
+        "optimizer.clipnorm=0.5",
+    ],
+    "plain sgd, clipvalue, step schedule": [
+        "optimizer.name='sgd'",
+        "optimizer.momentum=0.0",
+        "optimizer.clipvalue=0.01",
+        "schedule.name='step'",
+        "schedule.step_epochs=1",
+        "schedule.gamma=0.5",
+    ],
+    "adam, global clipnorm": ["optimizer.name='adam'", "optimizer.global_clipnorm=1.0"],
+    "adamw, cosine": ["optimizer.name='adamw'", "optimizer.weight_decay=0.05", "schedule.name='cosine'"],
+    "adagrad": ["optimizer.name='adagrad'"],
+    "rmsprop": ["optimizer.name='rmsprop'", "optimizer.momentum=0.9"],
+}
+
+
+def _fit(overrides: list[str], lean: bool) -> tuple[keras.Model, dict]:
+    preset = load_preset("lenet5", ["model.dropout=0.2", "train.label_smoothing=0.1", *overrides])
+    set_random_seed(0)
+    model = build_model("lenet5", preset["model"], (32, 32, 3), 10)
+    apply_l2(model, preset["optimizer"]["l2"])
+    compile_model(model, preset, steps_per_epoch=STEPS)
+    accelerate(model)
+    assert ("train_step" in vars(model)) is True  # the lean step is in place for every preset optimizer
+    if not lean:
+        del model.train_step  # Keras's own TorchTrainer.train_step, on the same forward pass and loss
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(STEPS * 8, *model.input_shape[1:])).astype("float32")
+    y = rng.dirichlet(np.ones(10), STEPS * 8).astype("float32")  # soft labels, as mixup gives
+    set_random_seed(1)
+    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    return model, history.history
+
+
+@pytest.mark.parametrize("overrides", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+def test_lean_step_gives_keras_weights_optimizer_state_and_logs(overrides):
+    (lean, lean_logs), (stock, stock_logs) = _fit(overrides, lean=True), _fit(overrides, lean=False)
+    assert lean_logs == stock_logs  # loss and accuracy per epoch, to the bit
+    for ours, theirs in zip(lean.weights, stock.weights, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.path)
+    for ours, theirs in zip(lean.optimizer.variables, stock.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.path)
+    assert int(lean.optimizer.iterations.numpy()) == 2 * STEPS
+
+
+def test_lean_step_steps_aside_where_it_would_differ():
+    preset = load_preset("lenet5", ["optimizer.momentum=10"])  # kerashp's SGD subclass updates per variable
+    model = build_model("lenet5", preset["model"], (32, 32, 3), 10)
+    compile_model(model, preset, steps_per_epoch=STEPS)
+    accelerate(model)
+    assert "train_step" not in vars(model)
+
+
+def test_mixed_precision_keeps_the_stock_step():
+    preset = load_preset("lenet5")
+    model = build_model("lenet5", preset["model"], (32, 32, 3), 10)
+    model.dtype_policy = keras.DTypePolicy("mixed_bfloat16")
+    for layer in model._flatten_layers(include_self=False):
+        layer.dtype_policy = keras.DTypePolicy("mixed_bfloat16")
+    compile_model(model, preset, steps_per_epoch=STEPS)
+    assert accelerate(model) is False
+    assert {"train_step", "call", "compute_loss"}.isdisjoint(vars(model))
