@@ -105,8 +105,14 @@ def layer_rows(model: keras.Model, depth: int = 0, channels_first: bool = False)
     return rows
 
 
+def trainable_parameters(model: keras.Model) -> int:
+    """The parameters a study counts: the weights training changes, without batch norm's moving
+    statistics (which Keras's `count_params` includes) or a frozen base."""
+    return sum(math.prod(weight.shape) for weight in model.trainable_weights)
+
+
 def summarize(model: keras.Model) -> ModelSummary:
-    trainable = sum(math.prod(weight.shape) for weight in model.trainable_weights)
+    trainable = trainable_parameters(model)
     channels_first = _channels_first(model)
     input_shape = _hwc(_shape(model.inputs), channels_first)
     num_classes = _shape(model.outputs)[-1]

@@ -50,6 +50,7 @@ class Series:
             "test_loss": test.get("loss"),
             "test_accuracy": test.get("accuracy"),
             "parameters": self.summary.get("parameters"),
+            "trainable_parameters": self.summary.get("trainable_parameters"),
             "run_dir": str(self.run.path),
         }
 

@@ -35,7 +35,7 @@ REFERENCE_MEASURES = {
     "train_accuracy": "train_accuracy",
     "val_accuracy": "val_accuracy",
     "test_accuracy": "test_accuracy",
-    "parameters": "parameters",
+    "parameters": "trainable_parameters",  # as the studies counted them; the total is shown beside
     "epochs": "epochs",
 }
 # what could turn a name into markup: HTML, links, images, code, emphasis (an `_` between letters
@@ -136,6 +136,14 @@ def trials_table(trials: Trials, number: int) -> list[str]:
     return [*lines, ""]
 
 
+def _measured(key: str, measured: Any, row: dict) -> str:
+    """A measured figure; for parameters the trainable count, with Keras's total (batch-norm moving
+    statistics included) beside it."""
+    if key != "parameters":
+        return statistic(measured)
+    return f"{statistic(measured)} trainable ({statistic(row.get('parameters'))} in all)"
+
+
 def reference_table(references: list[dict], rows: list[dict], number: int) -> list[str]:
     """Each run's preset's [reference] figures next to the measured ones; its texts as notes below."""
     lines = [f"**Table {number}.** Figures the presets' source studies reported, next to the measured ones.", ""]
@@ -152,7 +160,7 @@ def reference_table(references: list[dict], rows: list[dict], number: int) -> li
                 if isinstance(measured, (int, float)) and isinstance(reported, (int, float))
                 else None
             )
-            cells = [md_text(row["variant"]), md_text(key), md_text(statistic(reported)), statistic(measured),
+            cells = [md_text(row["variant"]), md_text(key), md_text(statistic(reported)), _measured(key, measured, row),
                      statistic(difference)]  # fmt: skip
             body.append("| " + " | ".join(cells) + " |")
     caveats = [*notes, ""] if notes else []

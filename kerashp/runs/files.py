@@ -70,7 +70,7 @@ def _optional(check: Check) -> Check:
 
 SUMMARY_FIELDS: dict[str, Check] = {
     **dict.fromkeys(("status", "preset", "device", "memory_layout", "error"), _text),
-    **dict.fromkeys(("epochs", "epochs_done", "parameters", "diverged_at_epoch"), _count),
+    **dict.fromkeys(("epochs", "epochs_done", "parameters", "trainable_parameters", "diverged_at_epoch"), _count),
     **dict.fromkeys(("wall_time", "wall_time_before", "started", "finished"), _seconds),
     **dict.fromkeys(("best", "final", "test"), _metrics),
     "best_epoch": _optional(_count),

@@ -33,6 +33,7 @@ from kerashp.data.batches import ImageBatches
 from kerashp.errors import RunError, RunFailedError, UserError
 from kerashp.events import Evaluated, Event, Listener, Progress, RunFailed, RunFinished, RunStarted
 from kerashp.models import build_model
+from kerashp.models.summary import trainable_parameters
 from kerashp.runs import files as run_files
 from kerashp.runs.folder import RunDir, writing
 from kerashp.status import RunStatus
@@ -266,6 +267,7 @@ def _execute(
             status = RunStatus.STOPPED
         summary |= recorder.summary()
         summary["parameters"] = model.count_params()
+        summary["trainable_parameters"] = trainable_parameters(model)  # as studies count them
         if status.is_result and preset["train"]["evaluate_test"] and run.best_checkpoint.exists():
             summary["test"] = _evaluate(load_checkpoint(run.best_checkpoint), feeds.test, emit)
     except KeyboardInterrupt:
