@@ -123,7 +123,13 @@ placement() {
     local rc=$?
     [ -z "$watcher" ] || kill "$watcher"
     [ -s "$WORK/placement.txt" ] && echo "GPU processes seen (pid, bus id, memory):" && sort -u "$WORK/placement.txt"
-    grep -h '"device"' "$WORK"/studies/placement/*/*/summary.json 2>/dev/null | sort | uniq -c
+    "$PYTHON" - "$WORK/studies" <<'EOF'
+import json, sys
+from pathlib import Path
+for summary in sorted(Path(sys.argv[1]).rglob("summary.json")):
+    s = json.loads(summary.read_text())
+    print(f"  {summary.parent.parent.name}: pid {s.get('pid')} on {s.get('device')}, {s.get('wall_time')} s")
+EOF
     return $rc
 }
 
@@ -132,7 +138,7 @@ export DATA PYTHON WORK
 GPU=$("$PYTHON" -c 'import torch; print(torch.cuda.device_count())' 2>/dev/null || echo 0)
 echo "gpu_check $(date -u +%FT%TZ) on $(hostname), $GPU GPU(s), data $DATA$([ $DRY = 1 ] && echo ', --dry-run')"
 
-section "versions and warm-up" 120 versions
+section "versions and warm-up" $([ $DRY = 1 ] && echo 120 || echo 45) versions
 
 if [ "$DRY" = 1 ]; then
     tiny_copy
@@ -145,17 +151,16 @@ if [ "$DRY" = 1 ]; then
     section "search placement" 200 placement 1 "$WORK/tiny"
 else
     for precision in float32 mixed_bfloat16; do
-        section "step throughput, $precision, batch 512" 85 "$PYTHON" benchmarks/step_throughput.py \
+        section "step throughput, $precision, batch 512" 80 "$PYTHON" benchmarks/step_throughput.py \
             --models lenet5 resnet20 --repeats 3 --epochs 3 --batch-size 512 --precision "$precision" --data "$DATA"
     done
     workers=()
     grep -q -- '"--workers"' benchmarks/input_pipeline.py && workers=(--workers auto)
     section "input pipeline" 60 "$PYTHON" benchmarks/input_pipeline.py --repeats 1 --epochs 3 --data "$DATA" \
-        "${workers[@]}"
+        ${workers[@]+"${workers[@]}"}
     section "lenet5_aug run, mixed_bfloat16" 50 run_and_show aug --preset lenet5_aug --epochs 3 \
         --set "data.source=folder:$DATA" --set train.precision=mixed_bfloat16
-    section "torch.compile" 60 run_and_show compile --preset lenet5 --epochs 3 --set "data.source=folder:$DATA" \
-        --set train.compile=true --set train.batch_size=512
+    section "torch.compile" 90 "$PYTHON" benchmarks/compile_step.py --model resnet20 --steps 50 --batch-size 512
     section "search placement" 70 placement 2 "$DATA"
 fi
 

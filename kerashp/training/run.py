@@ -129,6 +129,10 @@ def _resumable(run: RunDir, epochs: int | None) -> tuple[Preset, dict[str, Any],
     if done > target:
         raise RunError(f"{run.path}: has trained {done} epochs already; pass --epochs {done + 1} or more")
     _check_same_model(run, state.get("model"), preset["model"])
+    layout = recorded.get("memory_layout")
+    if layout is not None and layout not in LAYOUTS:
+        allowed = ", ".join(LAYOUTS)
+        raise RunError(f"{run.summary_file}: memory_layout = {shown_value(layout)}: expected one of {allowed}")
     return preset, state, recorded
 
 
@@ -230,7 +234,7 @@ def _execute(
         else:
             model.jit_compile = use_compile(preset["train"]["compile"])  # as a new run's compile_model decides
         summary["compiled"] = bool(model.jit_compile)
-        layout = _memory_layout(run, preset, feeds, model, previous if epochs_done else {})
+        layout = _memory_layout(preset, feeds, model, previous if epochs_done else {})
         summary["memory_layout"] = layout.layout
         if layout.how != RESUMED:  # a resumed run keeps the record of its first decision
             summary["memory_layout_choice"] = layout.record()
@@ -325,20 +329,14 @@ def _how_it_computes(summary: dict[str, Any]) -> str:
     return f"{summary['device']}, {summary['precision']}{compiled}"
 
 
-def _memory_layout(
-    run: RunDir, preset: Preset, feeds: Feeds, model: keras.Model, previous: dict[str, Any]
-) -> LayoutChoice:
+def _memory_layout(preset: Preset, feeds: Feeds, model: keras.Model, previous: dict[str, Any]) -> LayoutChoice:
     """The preset's layout, else the one a resumed run chose at its start, else the one probed for
     this model, batch size, precision and device (once per process: see kerashp.training.fast.layout)."""
     train_cfg = preset["train"]
     if train_cfg["memory_layout"] != "auto":
         return LayoutChoice(train_cfg["memory_layout"], PINNED)
     recorded = previous.get("memory_layout")
-    if recorded is not None:
-        if recorded not in LAYOUTS:
-            raise RunError(
-                f"{run.summary_file}: memory_layout = {shown_value(recorded)}: expected one of {', '.join(LAYOUTS)}"
-            )
+    if recorded is not None:  # checked by _resumable
         return LayoutChoice(recorded, RESUMED)
     same_model = [preset["model"], feeds.input_shape, feeds.num_classes, train_cfg["precision"]]
     key = json.dumps([*same_model, train_cfg["batch_size"], device_description()], sort_keys=True, default=str)

@@ -19,7 +19,7 @@ SECTIONS = ("versions and warm-up", "step throughput", "input pipeline", "lenet5
 def test_the_dry_run_prints_every_section_and_a_summary(tiny_folder, tmp_path):
     env = dict(os.environ, PYTHON=sys.executable, OUT=str(tmp_path), TMPDIR=str(tmp_path))
     result = subprocess.run(
-        ["bash", str(SCRIPT), "--dry-run", str(tiny_folder)], capture_output=True, text=True, timeout=400, env=env
+        ["bash", str(SCRIPT), "--dry-run", str(tiny_folder)], capture_output=True, text=True, timeout=900, env=env
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     for heading in (*SECTIONS, "search placement", "summary"):

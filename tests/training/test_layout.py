@@ -3,6 +3,8 @@ margin, decides once per model in a process, and either layout trains alike."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -14,7 +16,9 @@ import keras  # noqa: E402
 
 from kerashp.config import load_preset  # noqa: E402
 from kerashp.data.batches import ImageBatches  # noqa: E402
+from kerashp.errors import RunError  # noqa: E402
 from kerashp.models import build_model  # noqa: E402
+from kerashp.training.fast import layout as layout_module  # noqa: E402
 from kerashp.training.fast.layout import (  # noqa: E402
     CHANNELS_LAST,
     CONTIGUOUS,
@@ -24,12 +28,15 @@ from kerashp.training.fast.layout import (  # noqa: E402
     pick_layout,
     probe_timings,
 )
+from kerashp.training.run import resume, train  # noqa: E402
 
 
 def lenet(seed: int = 0) -> keras.Model:
     set_random_seed(seed)
     model = build_model("lenet5", load_preset("lenet5")["model"], (32, 32, 3), 4)
-    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss=keras.losses.CategoricalCrossentropy(from_logits=True)
+    )
     return model
 
 
@@ -88,3 +95,24 @@ def test_training_in_either_layout_gives_the_same_losses():
         feed.layout = layout
         losses[layout] = lenet().fit(feed, epochs=2, verbose=0).history["loss"]
     np.testing.assert_allclose(losses[CONTIGUOUS], losses[CHANNELS_LAST], rtol=1e-4)
+
+
+def test_a_resumed_run_keeps_its_recorded_layout_without_probing_again(tiny_folder, tmp_path, monkeypatch):
+    overrides = [f"data.source=folder:{tiny_folder}", "train.batch_size=8", "data.validation=8", "train.epochs=1"]
+    first = train(load_preset("lenet5", overrides), tmp_path)
+    choice = first.summary["memory_layout_choice"]
+    assert choice["how"] in (PROBED, REUSED) and set(choice["timings"]) == {CONTIGUOUS, CHANNELS_LAST}
+    assert first.summary["memory_layout"] == pick_layout(choice["timings"])
+
+    def no_probe(*args):
+        raise AssertionError("a resumed run probed its layout again")
+
+    monkeypatch.setattr(layout_module, "probe_timings", no_probe)
+    recorded = json.loads(first.run.summary_file.read_text())
+    first.run.summary_file.write_text(json.dumps(recorded | {"memory_layout": "diagonal"}))
+    with pytest.raises(RunError, match='memory_layout = "diagonal": expected one of contiguous, channels_last'):
+        resume(first.run.path, epochs=2)
+    first.run.summary_file.write_text(json.dumps(recorded))
+    resumed = resume(first.run.path, epochs=2)
+    assert resumed.summary["memory_layout"] == first.summary["memory_layout"]
+    assert resumed.summary["memory_layout_choice"] == choice

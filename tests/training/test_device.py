@@ -1,0 +1,73 @@
+"""Device decisions (kerashp.training.device): each is a function of plain facts, checked here for a
+machine with and without CUDA; what needs a real GPU is skipped without one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kerashp.backend import use_torch_backend
+
+use_torch_backend()
+
+import torch  # noqa: E402
+
+from kerashp.data.batches import ImageBatches  # noqa: E402
+from kerashp.training import device  # noqa: E402
+
+CUDA = torch.cuda.is_available()
+NEEDS_CUDA = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
+WITHOUT_CUDA = pytest.mark.skipif(CUDA, reason="checks the CPU fallback")
+
+
+def feed(count: int = 8) -> ImageBatches:
+    images = np.random.default_rng(0).integers(0, 256, (count, 8, 8, 3), dtype=np.uint8)
+    return ImageBatches(images, np.arange(count) % 2, 2, 4, np.zeros(3), np.ones(3), channels_first=True)
+
+
+@pytest.mark.parametrize(
+    ("cuda", "processes", "pinned"),
+    [(False, False, False), (False, True, False), (True, False, True), (True, True, False)],
+)
+def test_batches_are_pinned_only_on_cuda_and_only_when_made_in_this_process(cuda, processes, pinned):
+    assert device.pins_batches(cuda, processes) is pinned
+
+
+def test_compile_is_off_unless_asked_for():
+    assert device.use_compile(False) is False
+
+
+def test_compile_falls_back_with_one_warning_where_the_compiler_is_missing(monkeypatch):
+    monkeypatch.setattr(device, "compile_unavailable", lambda: "torch.compile does not support this Python or platform")
+    with pytest.warns(UserWarning, match="train.compile = true: torch.compile does not support") as caught:
+        assert device.use_compile(True) is False
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+
+
+def test_the_compiler_check_names_a_reason_or_none():
+    reason = device.compile_unavailable()
+    assert reason is None or (isinstance(reason, str) and reason)
+
+
+@WITHOUT_CUDA
+def test_without_cuda_the_feed_and_cudnn_are_left_alone():
+    batches = feed()
+    assert device.on_device(batches) is batches and device.on_device(None) is None
+    device.prepare_device()
+    assert torch.backends.cudnn.benchmark is False
+
+
+@NEEDS_CUDA
+def test_on_cuda_batches_arrive_on_the_gpu_with_their_values_and_layout():
+    batches = feed()
+    batches.layout = "channels_last"
+    x, y = batches[0]
+    on_gpu = device.on_device(batches)
+    gx, gy = on_gpu[0]
+    torch.cuda.synchronize()
+    assert gx.is_cuda and gy.is_cuda and len(on_gpu) == len(batches)
+    assert gx.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_array_equal(gx.cpu().numpy(), x)
+    np.testing.assert_array_equal(gy.cpu().numpy(), y)
+    device.prepare_device()
+    assert torch.backends.cudnn.benchmark is True
