@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 # Okabe & Ito (2008), ordered so the first colours differ most in lightness as well as hue
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
@@ -22,6 +23,7 @@ PARALLEL_COLOURS_UP_TO = 0.82  # of viridis: beyond it the yellow is too pale to
 TICKS_AT_MOST = 6  # a parallel axis labels every value trials had up to this many, else the extremes and the best
 TICK_SPACING = 0.07  # the least distance (of the 0..1 axis) between two labelled values
 TICK_HALF_WIDTH = 0.04
+BAR_SPACING = 0.04  # epochs between the interval bars of a one-epoch band figure
 
 History = Sequence[dict]
 
@@ -97,11 +99,7 @@ def curves_figure(
             every = max(1, len(epochs) // MARKERS_PER_CURVE)
             axis.plot(epochs, values, linestyle=dashes, markevery=every, markersize=5, linewidth=1.6, **look)
             drawn += values
-    reference_handles = []
-    for index, (label, value) in enumerate(references):
-        look = {"color": "0.3", "linestyle": REFERENCE_DASHES[index % len(REFERENCE_DASHES)], "linewidth": 1.4}
-        axis.axhline(value, **look)
-        reference_handles.append(Line2D([], [], label=label, **look))
+    reference_handles = _reference_lines(axis, references)
     if metric == "loss":
         _maybe_log(axis, drawn)
     if references:
@@ -117,6 +115,89 @@ def curves_figure(
     ]
     axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     return _save(plt, fig, path)
+
+
+def band_figure(
+    path: Path,
+    variants: Sequence[tuple[str, Sequence[History]]],
+    metric: str,
+    title: str,
+    references: Sequence[tuple[str, float]] = (),
+) -> Path:
+    """`metric` per epoch, the mean over each variant's runs (its seeds): training dashed, validation
+    solid, each in a shaded band, the 95% confidence interval of the mean (Student's t) at the
+    epochs two or more runs reached. `references` as in `curves_figure`."""
+    plt = _pyplot()
+    from matplotlib.lines import Line2D  # on first use, as _pyplot
+    from matplotlib.patches import Patch
+
+    from kerashp.report.significance import CONFIDENCE, spread
+
+    fig, axis = plt.subplots(figsize=(7.5, 4.5))
+    drawn: list[float] = []
+    for index, (_, histories) in enumerate(variants):
+        look = style(index)
+        for key, dashes in ((metric, "--"), (f"val_{metric}", "-")):
+            by_epoch: dict[int, list[float]] = {}
+            for history in histories:
+                for epoch, value in zip(*_column(history, key)):
+                    by_epoch.setdefault(epoch, []).append(value)
+            epochs = sorted(by_epoch)
+            spreads = [spread(by_epoch[epoch]) for epoch in epochs]
+            means = [one.mean for one in spreads]
+            if len(epochs) == 1:  # a band one epoch wide has no area: an interval bar, set beside the others
+                xs: list[float] = [epochs[0] + BAR_SPACING * (2 * index + (key != metric) - len(variants) + 0.5)]
+                if spreads[0].low is not None and spreads[0].high is not None:
+                    bar = [spreads[0].low, spreads[0].high]
+                    axis.plot(xs * 2, bar, color=look["color"], alpha=0.35, linewidth=5, linestyle=dashes)
+                    drawn += bar
+                axis.set_xlim(epochs[0] - 0.5, epochs[0] + 0.5)
+            else:
+                xs = [float(epoch) for epoch in epochs]
+                banded = [(epoch, one.low, one.high) for epoch, one in zip(epochs, spreads) if one.low is not None]
+                if banded:
+                    band_epochs, lows, highs = zip(*banded)
+                    axis.fill_between(band_epochs, lows, highs, color=look["color"], alpha=0.15, linewidth=0)
+                    drawn += [*lows, *highs]
+            every = max(1, len(epochs) // MARKERS_PER_CURVE)
+            axis.plot(xs, means, linestyle=dashes, markevery=every, markersize=5, linewidth=1.6, **look)
+            drawn += [mean for mean in means if mean is not None]
+    reference_handles = _reference_lines(axis, references)
+    if metric == "loss":
+        _maybe_log(axis, drawn)
+    if references:
+        _include(axis, drawn + [value for _, value in references])
+    _epoch_axis(axis)
+    axis.set_ylabel(f"{metric} (mean over seeds)")
+    axis.set_title(title)
+    handles: list[Any] = [
+        Line2D([], [], linestyle="-", **style(i), label=f"{label} ({len(runs)} seeds)" if len(runs) > 1 else label)
+        for i, (label, runs) in enumerate(variants)
+    ]
+    handles += [
+        Line2D([], [], color="0.3", linestyle="--", label="training"),
+        Line2D([], [], color="0.3", linestyle="-", label="validation"),
+        Patch(color="0.3", alpha=0.15, label=f"{CONFIDENCE:.0%} CI of the mean (t)"),
+        *reference_handles,
+    ]
+    axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return _save(plt, fig, path)
+
+
+def _reference_lines(axis, references: Sequence[tuple[str, float]]) -> list:
+    """Reported figures as grey horizontal lines, each in its own dash pattern; their legend handles."""
+    from matplotlib.lines import Line2D  # on first use, as _pyplot
+
+    handles = []
+    for index, (label, value) in enumerate(references):
+        look: dict[str, Any] = {
+            "color": "0.3",
+            "linestyle": REFERENCE_DASHES[index % len(REFERENCE_DASHES)],
+            "linewidth": 1.4,
+        }
+        axis.axhline(value, **look)
+        handles.append(Line2D([], [], label=label, **look))
+    return handles
 
 
 def _include(axis, values: list[float]) -> None:

@@ -1,6 +1,7 @@
-"""What a report shows: sections of labelled series (one run each), and the section for runs named
-by the user. A study (`kerashp.study`) and a search
-(`kerashp.search.report_section`) build their own sections from these types. Nothing here draws or writes."""
+"""What a report shows: sections of labelled series (one run each; series sharing a label are one
+variant's seeds, grouped by `groups`), and the section for runs named by the user. A study
+(`kerashp.study`) and a search (`kerashp.search.report_section`) build their own sections from
+these types. Nothing here draws or writes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from kerashp.text import parse_number
 
 LABEL_KEYS_AT_MOST = 3  # runs differing in more preset keys than this are labelled by folder name
 IGNORED_PRESET_KEYS = ("description", "study", "reference")
+SEED_KEY = "seed"  # runs differing only in it are repeats of one variant, not variants
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Series:
         test = self.summary.get("test") or {}
         return {
             "variant": self.label,
+            "seed": self.preset.get(SEED_KEY),
             "status": self.run.status(),
             "epochs": last.get("epoch"),
             "train_loss": last.get("loss"),
@@ -82,8 +85,18 @@ class Section:
     subject: str = ""  # what the figure titles name (default: the title), e.g. the study and its factor
 
 
+def groups(series: list[Series]) -> list[list[Series]]:
+    """The series of each variant, in order of first appearance: series sharing a label are the
+    variant's runs with different seeds."""
+    grouped: dict[str, list[Series]] = {}
+    for one in series:
+        grouped.setdefault(one.label, []).append(one)
+    return list(grouped.values())
+
+
 def runs_section(paths: list[Path]) -> Section:
-    """Runs named by the user, labelled by the preset keys in which they differ; titled by the run's
+    """Runs named by the user, labelled by the preset keys in which they differ (not the seed:
+    runs that differ only in it are one variant's repeats, and share a label); titled by the run's
     name, or by how many runs of which presets."""
     series = [Series.load(path) for path in paths]
     for one, label in zip(series, distinguishing_labels(series)):
@@ -94,18 +107,21 @@ def runs_section(paths: list[Path]) -> Section:
 
 
 def distinguishing_labels(series: list[Series]) -> list[str]:
-    """`learning_rate=0.05`-style labels from the preset keys that differ between runs; the run's
-    folder name when none or too many differ. Labels stay unique."""
+    """`learning_rate=0.05`-style labels from the preset keys other than the seed that differ
+    between runs, so runs differing only in their seed share a label; the preset's name when no
+    key differs but the seed, and the run's folder name when none or too many differ."""
     flat = [_flatten({"preset": one.summary.get("preset", ""), **one.preset}) for one in series]
     differing = [
         key
         for key in sorted({key for keys in flat for key in keys})
         if key.split(".")[0] not in IGNORED_PRESET_KEYS and len({_short(keys.get(key)) for keys in flat}) > 1
     ]
-    if len(series) < 2 or not differing or len(differing) > LABEL_KEYS_AT_MOST:
+    varied = [key for key in differing if key != SEED_KEY]
+    if len(series) < 2 or not differing or len(varied) > LABEL_KEYS_AT_MOST:
         return [one.run.name for one in series]
-    labels = [", ".join(f"{key.split('.')[-1]}={_short(keys.get(key))}" for key in differing) for keys in flat]
-    return [label if labels.count(label) == 1 else f"{label} ({one.run.name})" for label, one in zip(labels, series)]
+    if not varied:  # repeats of one preset and overrides with different seeds
+        return [str(keys.get("preset") or series[0].run.name) for keys in flat]
+    return [", ".join(f"{key.split('.')[-1]}={_short(keys.get(key))}" for key in varied) for keys in flat]
 
 
 def _short(value: Any) -> str:

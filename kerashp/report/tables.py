@@ -1,5 +1,6 @@
-"""Report tables: the final-epoch statistics of a section's runs (table.md, table.csv), its winner,
-a search's trials and the reference figures, as markdown and CSV text. Inputs are the rows of
+"""Report tables: the final-epoch statistics of a section's variants (table.md, table.csv: the mean
+over each variant's seeds, with their spread), its winner (only a significant lead wins), a
+search's trials and the reference figures, as markdown and CSV text. Inputs are the rows of
 `Series.stats()`; nothing here reads files or draws."""
 
 from __future__ import annotations
@@ -7,18 +8,23 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from typing import Any
 
 from kerashp.report.sections import Trials
+from kerashp.report.significance import ALPHA, TEST_NAME, Verdict, decide, spread
 from kerashp.status import RunStatus
 from kerashp.text import number, parse_number
 
 # a run that diverged, failed or has not finished (running, stopped, killed) never wins
 CAN_WIN = frozenset(status for status in RunStatus if status.can_win)
 TABLE_COLUMNS = (
-    "variant", "status", "epochs", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-    "best_val_accuracy", "best_val_epoch", "test_loss", "test_accuracy", "parameters", "winner", "run_dir",
+    "variant", "runs", "seeds", "status", "epochs", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+    "val_accuracy_std", "val_accuracy_ci_low", "val_accuracy_ci_high", "best_val_accuracy", "best_val_epoch",
+    "test_loss", "test_accuracy", "parameters", "p_value", "winner", "run_dirs",
 )  # fmt: skip
+MEAN_COLUMNS = ("epochs", "train_loss", "train_accuracy", "val_loss", "best_val_accuracy", "best_val_epoch",
+                "test_loss", "test_accuracy")  # fmt: skip
 # (column, header, which value is best) for table.md; None: not compared
 SHOWN_COLUMNS = (
     ("train_loss", "train loss", min),
@@ -68,52 +74,138 @@ def pick_winner(rows: list[dict]) -> int | None:
     return max(usable, key=lambda i: rows[i]["val_accuracy"], default=None)
 
 
-def winner_sentence(rows: list[dict], winner: int | None) -> str:
-    if winner is None:
+def variant_row(runs: list[dict]) -> dict[str, Any]:
+    """One variant's runs (`Series.stats()` rows sharing a label, one per seed) as one row: the mean
+    of each statistic over the runs that may win (all runs when none may), the spread of the final
+    validation accuracy, and in `values` the accuracies a significance test compares."""
+    usable = [row for row in runs if row["status"] in CAN_WIN and row["val_accuracy"] is not None]
+    basis = usable or runs
+    statuses = Counter(str(row["status"]) for row in runs)
+    values = [row["val_accuracy"] for row in usable]
+    accuracy = spread(values if usable else [row["val_accuracy"] for row in runs if row["val_accuracy"] is not None])
+    means = {column: _mean([row[column] for row in basis]) for column in MEAN_COLUMNS}
+    return {
+        "variant": runs[0]["variant"],
+        "runs": len(runs),
+        "seeds": [row["seed"] for row in runs],
+        "status": next(iter(statuses)) if len(statuses) == 1 else ", ".join(f"{n} {s}" for s, n in statuses.items()),
+        **means,
+        "val_accuracy": accuracy.mean,
+        "val_accuracy_std": accuracy.std,
+        "val_accuracy_ci_low": accuracy.low,
+        "val_accuracy_ci_high": accuracy.high,
+        "parameters": runs[0]["parameters"],
+        "run_dirs": [row["run_dir"] for row in runs],
+        "values": values,
+    }
+
+
+def _mean(values: list[Any]) -> float | None:
+    present = [value for value in values if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    if not present:
+        return None
+    mean = sum(present) / len(present)
+    whole = all(isinstance(value, int) for value in present) and mean.is_integer()
+    return int(mean) if whole else mean  # epochs that agree stay whole numbers
+
+
+def variant_verdict(variants: list[dict]) -> Verdict:
+    """Which variant leads by mean final validation accuracy, and whether its lead is a win."""
+    return decide([variant["values"] for variant in variants])
+
+
+def verdict_sentence(variants: list[dict], verdict: Verdict) -> str:
+    """The verdict in words: the winner only when the test found a significant difference."""
+    if verdict.leader is None:
         return "No winner: no completed run recorded a validation accuracy."
-    row = rows[winner]
-    test = f"; test accuracy {statistic(row['test_accuracy'])}" if row["test_accuracy"] is not None else ""
-    return (
-        f"Winner by validation accuracy: **{md_text(row['variant'])}** with {statistic(row['val_accuracy'])} "
-        "at the final epoch "
-        f"(best {statistic(row['best_val_accuracy'])} at epoch {row['best_val_epoch']}{test})."
-    )
+    leader = variants[verdict.leader]
+    name, mean = md_text(leader["variant"]), statistic(leader["val_accuracy"])
+    if verdict.runner_up is None:
+        return f"Winner by validation accuracy: **{name}** ({_mean_text(leader)}), the only variant that completed."
+    other = variants[verdict.runner_up]
+    versus = f"**{name}** ({_mean_text(leader)}) vs the runner-up **{md_text(other['variant'])}** ({_mean_text(other)})"
+    if verdict.significant:
+        return (
+            f"Winner by validation accuracy: {versus}; the difference is significant "
+            f"({TEST_NAME}, p = {_p(verdict.p_value)} < {ALPHA:g})."
+        )
+    if verdict.reason == "tie":
+        return f"No winner: **{name}** and **{md_text(other['variant'])}** tie at {mean}; a tie is never a win."
+    if verdict.reason == "one seed":
+        return (
+            f"No winner: {versus}, but with one seed per variant no test is possible; "
+            "repeat the variants with several seeds (`--seeds N`)."
+        )
+    if verdict.reason == "no spread":
+        return f"No winner: {versus}, but every seed gave the same value, so {TEST_NAME} is undefined."
+    return f"No significant difference: {versus}; {TEST_NAME}, p = {_p(verdict.p_value)} (not below {ALPHA:g})."
 
 
-def table_markdown(rows: list[dict], winner: int | None, number: int) -> list[str]:
-    """Final-epoch statistics, best value of each column in bold, winner named."""
+def _mean_text(variant: dict) -> str:
+    if variant["runs"] == 1:
+        return statistic(variant["val_accuracy"])
+    interval = f"95% CI {statistic(variant['val_accuracy_ci_low'])} to {statistic(variant['val_accuracy_ci_high'])}"
+    return f"mean {statistic(variant['val_accuracy'])} over {variant['runs']} seeds, {interval}"
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def table_markdown(variants: list[dict], verdict: Verdict, number: int) -> list[str]:
+    """One row per variant: the mean over its seeds of each final-epoch statistic (the best in
+    bold), the spread of the validation accuracy, the winner named only when significant."""
     best = {}
     for column, _, better in SHOWN_COLUMNS:
-        values = [row[column] for row in rows if row[column] is not None and row["status"] in CAN_WIN]
+        values = [row[column] for row in variants if row[column] is not None and row["values"]]
         if better and len(set(values)) > 1:  # bold only a value that stands out
             best[column] = better(values)
-    header = ["variant", *(title for _, title, _ in SHOWN_COLUMNS), "status"]
+    titles = [title for column, title, _ in SHOWN_COLUMNS for title in _titles(column, title)]
+    header = ["variant", "runs", *titles, "status"]
     lines = [
-        f"**Table {number}.** Final-epoch training and validation statistics; test loss and accuracy are measured with "
-        "the best checkpoint (by `train.monitor`). Best value of each column in bold.",
+        f"**Table {number}.** Final-epoch training and validation statistics, the mean over each variant's seeds; "
+        "test loss and accuracy are measured with the best checkpoint (by `train.monitor`). The 95% confidence "
+        f"interval is Student's t over the seeds; a variant is the winner only when {TEST_NAME} finds its final "
+        f"validation accuracy significantly above the runner-up's (p < {ALPHA:g}). Best value of each column in bold.",
         "",
         "| " + " | ".join(header) + " |",
-        "| --- | " + " | ".join("---:" for _ in SHOWN_COLUMNS) + " | --- |",
+        "| --- | " + " | ".join("---:" for _ in header[1:-1]) + " | --- |",
     ]
-    for index, row in enumerate(rows):
-        variant = md_text(row["variant"]) + (" **(winner)**" if index == winner else "")
-        cells = []
+    for index, row in enumerate(variants):
+        mark = " **(winner)**" if index == verdict.winner else ""
+        ahead = verdict.runner_up is not None and row["val_accuracy"] > variants[verdict.runner_up]["val_accuracy"]
+        if index == verdict.leader and verdict.reason == "not significant" and ahead:
+            mark = " (highest mean, not significant)"
+        cells = [md_text(row["variant"]) + mark, str(row["runs"])]
         for column, _, _ in SHOWN_COLUMNS:
             text = statistic(row[column])
             cells.append(f"**{text}**" if column in best and row[column] == best[column] else text)
-        lines.append("| " + " | ".join([variant, *cells, md_text(row["status"])]) + " |")
+            if column == "val_accuracy":
+                cells += [statistic(row["val_accuracy_std"]), _interval(row)]
+        lines.append("| " + " | ".join([*cells, md_text(row["status"])]) + " |")
     return lines
 
 
-def table_csv(rows: list[dict], winner: int | None) -> str:
-    """Full-precision final-epoch statistics; `winner` is 1 on the winning row."""
+def _titles(column: str, title: str) -> list[str]:
+    return [title, "val acc std", "val acc 95% CI"] if column == "val_accuracy" else [title]
+
+
+def _interval(row: dict) -> str:
+    low, high = row["val_accuracy_ci_low"], row["val_accuracy_ci_high"]
+    return "-" if low is None else f"{statistic(low)} to {statistic(high)}"
+
+
+def table_csv(variants: list[dict], verdict: Verdict) -> str:
+    """Full-precision statistics, one row per variant; `winner` is 1 on the winning row (only a
+    significant lead wins), `p_value` the test's on the leader's row."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=TABLE_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=TABLE_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
-    for index, row in enumerate(rows):
-        writer.writerow(
-            {key: "" if value is None else value for key, value in row.items()} | {"winner": int(index == winner)}
-        )
+    for index, row in enumerate(variants):
+        listed = {"seeds": " ".join(map(str, row["seeds"])), "run_dirs": " ".join(row["run_dirs"])}
+        p_value = verdict.p_value if index == verdict.leader else None
+        extra = {"winner": int(index == verdict.winner), "p_value": p_value}
+        writer.writerow({key: "" if value is None else value for key, value in {**row, **listed, **extra}.items()})
     return out.getvalue()
 
 

@@ -9,9 +9,11 @@ the figures inline, one file to open or send.
 This module draws and writes; what is shown comes in as sections (`sections`), tables are made in
 `tables` and the HTML page in `pages`.
 
-The winner is the run with the highest final-epoch validation accuracy among completed runs (a
-diverged run's last weights are not usable; a run still training, stopped or killed has not
-finished), as the studies compared them.
+Runs sharing a label are one variant's seeds: the tables show their mean, spread and 95% confidence
+interval, the figures their mean curve in a shaded band. The winner is the variant with the highest
+mean final-epoch validation accuracy over its completed runs (a diverged run's last weights are not
+usable; a run still training, stopped or killed has not finished), and only when Welch's t-test
+finds it significantly above the runner-up (`significance`).
 """
 
 from __future__ import annotations
@@ -22,15 +24,16 @@ from pathlib import Path
 
 from kerashp.report import figures
 from kerashp.report.pages import markdown_to_html
-from kerashp.report.sections import Section, Series, Trials
+from kerashp.report.sections import Section, Series, Trials, groups
 from kerashp.report.tables import (
     md_text,
-    pick_winner,
     reference_table,
     table_csv,
     table_markdown,
     trials_table,
-    winner_sentence,
+    variant_row,
+    variant_verdict,
+    verdict_sentence,
 )
 from kerashp.runs.folder import atomic_write
 from kerashp.text import parse_number, slug
@@ -72,23 +75,36 @@ def _write_section(section: Section, folder: Path, root: Path, numbers: _Numbers
     lines = _paragraphs(section.notes)
     rows = [one.stats() for one in section.series]
     drawn = [(plot_text(one.label), one.history) for one in section.series if one.history]
+    repeated = [
+        (plot_text(runs[0].label), [one.history for one in runs if one.history]) for runs in groups(section.series)
+    ]
     subject = plot_text(section.subject or section.title)
     if drawn:
         reported = _reference_lines(section.series) if compare_reference else []
         for metric in ("loss", "accuracy"):
             title = f"{metric.capitalize()} per epoch: {subject}"
             references = reported if metric == "accuracy" else []  # the reported figures are accuracies
-            path = figures.curves_figure(folder / f"{metric}.png", drawn, metric, title, references)
-            lines += _figure(path, root, numbers, f"Training (dashed) and validation (solid) {metric} per epoch.")
+            if len(repeated) < len(drawn):  # a variant ran with several seeds: its mean and band
+                path = figures.band_figure(folder / f"{metric}.png", repeated, metric, title, references)
+                caption = (
+                    f"Training (dashed) and validation (solid) {metric} per epoch, the mean over each variant's "
+                    "seeds; shaded: the 95% confidence interval of the mean."
+                )
+            else:
+                path = figures.curves_figure(folder / f"{metric}.png", drawn, metric, title, references)
+                caption = f"Training (dashed) and validation (solid) {metric} per epoch."
+            lines += _figure(path, root, numbers, caption)
         if learning_rates_differ([history for _, history in drawn]):
-            path = figures.lr_figure(folder / "lr.png", drawn, f"Learning rate per epoch: {subject}")
+            firsts = [(label, histories[0]) for label, histories in repeated if histories]  # seeds share a schedule
+            path = figures.lr_figure(folder / "lr.png", firsts, f"Learning rate per epoch: {subject}")
             lines += _figure(path, root, numbers, "Learning rate at the end of each epoch.")
     if rows:
-        winner = pick_winner(rows)
-        table = table_markdown(rows, winner, next(numbers.tables))
+        variants = [variant_row([one.stats() for one in runs]) for runs in groups(section.series)]
+        verdict = variant_verdict(variants)
+        table = table_markdown(variants, verdict, next(numbers.tables))
         atomic_write(folder / "table.md", "\n".join(table) + "\n")
-        atomic_write(folder / "table.csv", table_csv(rows, winner))
-        lines += [*table, "", winner_sentence(rows, winner), ""]
+        atomic_write(folder / "table.csv", table_csv(variants, verdict))
+        lines += [*table, "", verdict_sentence(variants, verdict), ""]
     if section.trials and section.trials.scored():
         lines += _trial_figures(section.trials, section.title, folder, root, numbers)
     if compare_reference:

@@ -58,12 +58,16 @@ def test_runs_report_tabulates_final_epochs_and_marks_the_winner(tmp_path):
         last = RunDir(path).read_history()[-1]
         assert float(row["val_accuracy"]) == last["val_accuracy"] and float(row["train_loss"]) == last["loss"]
         assert int(row["epochs"]) == last["epoch"]
-    # the diverged run has the highest accuracy but cannot win; 0.55 at the final epoch beats 0.5
-    assert [row["winner"] for row in rows] == ["0", "1", "0"]
-    assert rows[1]["best_val_accuracy"] == "0.6" and rows[1]["best_val_epoch"] == "2"
+    # the diverged run has the highest accuracy but cannot lead; 0.55 at the final epoch leads 0.5, but
+    # one number per variant allows no test, so nothing is called a winner
+    assert [row["winner"] for row in rows] == ["0", "0", "0"] and [row["runs"] for row in rows] == ["1", "1", "1"]
+    assert rows[1]["best_val_accuracy"] == "0.6" and rows[1]["best_val_epoch"] == "2" and rows[1]["p_value"] == ""
     text = md.read_text()
-    assert "| learning_rate=0.01 **(winner)** |" in text and "**0.5500**" in text
-    assert "Winner by validation accuracy: **learning_rate=0.01** with 0.5500" in text
+    assert "**(winner)**" not in text and "**0.5500**" in text
+    assert (
+        "No winner: **learning_rate=0.01** (0.5500) vs the runner-up **learning_rate=0.1** (0.5000), "
+        "but with one seed per variant no test is possible" in text
+    )
     page = (out / "report.html").read_text()
     assert page.count('src="data:image/png;base64,') == 3 and "<table>" in page
 
@@ -201,3 +205,43 @@ def test_a_study_whose_one_variant_has_loss_30_draws_loss_on_a_log_axis(tmp_path
     figures.curves_figure(tmp_path / "calm.png", [("calm", calm)], "loss", "Loss")
     figures.objective_figure(tmp_path / "objective.png", [("0", 30.0), ("1", 1.5)], "val_loss", False, "Objective")
     assert scales == {"loss.png": "log", "calm.png": "linear", "objective.png": "log"}
+
+
+def seeded_runs(runs: Path, overrides: list[str], finals: list[float]) -> list[Path]:
+    """A variant's runs, one per seed, each ending at one of `finals`."""
+    return [make_run(runs, "lenet5", [*overrides, f"seed={1000 * k}"], [0.2, final]) for k, final in enumerate(finals)]
+
+
+def test_runs_differing_only_in_their_seed_are_one_variant_with_mean_spread_and_a_test(tmp_path):
+    runs = tmp_path / "runs"
+    low = seeded_runs(runs, ["optimizer.learning_rate=0.1"], [0.40, 0.42, 0.41])
+    high = seeded_runs(runs, ["optimizer.learning_rate=0.01"], [0.60, 0.63, 0.61])
+    md = report([*low, *high], tmp_path / "out")
+    rows = read_csv(md.parent / "table.csv")
+    assert [(row["variant"], row["runs"], row["seeds"]) for row in rows] == [
+        ("learning_rate=0.1", "3", "0 1000 2000"), ("learning_rate=0.01", "3", "0 1000 2000")
+    ]
+    assert float(rows[1]["val_accuracy"]) == pytest.approx(0.61333, abs=1e-4)
+    assert float(rows[1]["val_accuracy_std"]) == pytest.approx(0.015275, abs=1e-5)  # sample std (ddof 1)
+    # t-interval: mean +- t(0.975, 2) * std / sqrt(3), t = 4.3027
+    assert float(rows[1]["val_accuracy_ci_low"]) == pytest.approx(0.61333 - 4.3027 * 0.015275 / 3**0.5, abs=1e-4)
+    assert [row["winner"] for row in rows] == ["0", "1"] and float(rows[1]["p_value"]) < 0.05
+    text = md.read_text()
+    assert "| learning_rate=0.01 **(winner)** | 3 |" in text and "Welch's t-test, p = " in text
+    assert "Winner by validation accuracy: **learning_rate=0.01** (mean 0.6133 over 3 seeds, 95% CI" in text
+    assert "shaded: the 95% confidence interval of the mean" in text
+    with Image.open(md.parent / "accuracy.png") as image:
+        assert image.width > 800
+
+
+def test_overlapping_seeds_are_no_significant_difference_and_ties_never_win(tmp_path):
+    runs = tmp_path / "runs"
+    close = [*seeded_runs(runs, ["train.batch_size=32"], [0.40, 0.50, 0.45]),
+             *seeded_runs(runs, ["train.batch_size=64"], [0.41, 0.49, 0.46])]  # fmt: skip
+    text = report(close, tmp_path / "close").read_text()
+    assert "No significant difference: **batch_size=64**" in text and "(highest mean, not significant)" in text
+    assert "**(winner)**" not in text and "p = 0.9" in text
+    tied = [make_run(runs, "lenet5", [f"train.batch_size={size}"], [0.1, 0.2]) for size in (16, 128)]
+    text = report(tied, tmp_path / "tied").read_text()
+    assert "No winner: **batch_size=16** and **batch_size=128** tie at 0.2000; a tie is never a win." in text
+    assert [row["winner"] for row in read_csv(tmp_path / "tied" / "table.csv")] == ["0", "0"]
