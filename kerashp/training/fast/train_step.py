@@ -56,7 +56,8 @@ def _train_step(model: keras.Model, metrics: list, data):
     x, y = (keras.ops.convert_to_tensor(v) for v in (x, y))  # train_on_batch may hand over NumPy arrays
     variables = model.trainable_variables
 
-    y_pred = model(x, training=True)
+    # the direct pass (fast.step) needs none of Model.__call__'s wrapping: no autocast, masks or added losses
+    y_pred = model.call(x, training=True) if "call" in vars(model) else model(x, training=True)
     parameters = [v.value for v in variables]
     for parameter in parameters:  # Module.zero_grad()
         parameter.grad = None
