@@ -35,7 +35,8 @@ TEN = [f"class{i}" for i in range(10)]
 
 def test_a_validation_count_is_capped_at_a_fifth_and_at_least_one_per_class_when_stratified():
     assert validation_count(50_000, 5000) == 5000 and validation_count(50_000, 10_000) == 10_000  # as written for
-    with pytest.warns(DataWarning, match=r"data.validation = 5000: using 1000 validation images \(a count takes at most a fifth of the 5000"):
+    capped = r"data.validation = 5000: using 1000 validation images \(a count takes at most a fifth of the 5000"
+    with pytest.warns(DataWarning, match=capped):
         assert validation_count(5000, 5000) == 1000
     with pytest.warns(DataWarning):
         assert validation_count(20, 5000, classes=10) == 10  # stratified: one per class, not a fifth (4)
@@ -57,7 +58,8 @@ def test_the_quick_check_caps_the_validation_count_without_decoding_an_image(tmp
 def test_an_excluded_class_the_folder_lacks_is_a_warning_and_the_class_count_comes_from_the_data(tmp_path):
     source = undecodable_folder(tmp_path / "d", TEN, train_per_class=2)
     caltech = load_preset("alexnet_caltech101", [f"data.source=folder:{source}"])
-    with pytest.warns(DataWarning, match=r"data.exclude_classes: background_google not in folder:.* \(10 classes: class0, class1"):
+    lacking = r"data.exclude_classes: background_google not in folder:.* \(10 classes: class0, class1"
+    with pytest.warns(DataWarning, match=lacking):
         check_preset_data(caltech)
     with pytest.warns(DataWarning):
         assert preset_input(caltech) == ((224, 224, 3), 10)  # not 10 - 1
@@ -70,13 +72,15 @@ def test_class_names_match_in_any_case_and_an_ambiguous_or_total_exclusion_is_re
         warnings.simplefilter("error", DataWarning)  # background_google is BACKGROUND_Google: nothing to warn of
         check_preset_data(caltech)
         assert preset_input(caltech)[1] == 2
-    everything = load_preset("lenet5", [f"data.source=folder:{source}", "data.exclude_classes=['background_google', 'FACES_EASY', 'Accordion']"])
+    every_class = "data.exclude_classes=['background_google', 'FACES_EASY', 'Accordion']"
+    everything = load_preset("lenet5", [f"data.source=folder:{source}", every_class])
     with pytest.raises(DataError, match="data.exclude_classes: leaves no classes of folder:"):
         check_preset_data(everything)
     both = undecodable_folder(tmp_path / "e", ["Cat", "cat", "dog"], train_per_class=2)
     with pytest.raises(DataError, match="'CAT' matches Cat, cat in folder:.*; write one exactly"):
         check_preset_data(load_preset("lenet5", [f"data.source=folder:{both}", "data.exclude_classes=['CAT']"]))
-    check_preset_data(load_preset("lenet5", [f"data.source=folder:{both}", "data.exclude_classes=['cat']"]))  # exact wins
+    exact = load_preset("lenet5", [f"data.source=folder:{both}", "data.exclude_classes=['cat']"])
+    check_preset_data(exact)  # an exact match wins
 
 
 def test_the_cli_says_each_adaptation_in_one_line_before_it_reads_an_image(tmp_path, capsys):
