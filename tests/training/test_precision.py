@@ -26,6 +26,7 @@ from kerashp.training.optim import current_learning_rate  # noqa: E402
 from kerashp.training.precision import build_in_precision, model_precision  # noqa: E402
 from kerashp.training.run import compile_model, resume, train  # noqa: E402
 
+MINI = Path("/work/shared/data/cifar10-mini")
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
 
 
@@ -86,3 +87,26 @@ def test_a_bfloat16_run_resumes_in_bfloat16_and_refuses_a_changed_precision(tiny
     assert model_precision(load_checkpoint(resumed.run.epoch_checkpoint(2))) == "mixed_bfloat16"
     assert json.loads(resumed.run.summary_file.read_text())["memory_layout"] == first.summary["memory_layout"]
 
+
+@pytest.mark.skipif(not MINI.is_dir(), reason=f"needs the CIFAR-10 subset at {MINI}")
+def test_bfloat16_trains_lenet5_on_cifar10_as_well_as_float32(tmp_path):
+    """Three epochs on 900 CIFAR-10 images, the same seed, split, initial weights and batches:
+    bfloat16's test accuracy is within 0.08 of float32's. The two drift apart from the first step
+    (bfloat16 keeps 8 bits of mantissa), so this is the noise between two runs: 300 test images
+    give an accuracy near 0.25 a standard error of 0.025 each. Measured (seeds 1, 2): float32
+    0.237, 0.217; bfloat16 0.257, 0.207."""
+    subset = tmp_path / "cifar10-subset"
+    for split, count in (("train", 100), ("test", 30)):
+        for folder in sorted((MINI / split).iterdir()):
+            (subset / split / folder.name).mkdir(parents=True)
+            for image in sorted(folder.iterdir())[:count]:
+                (subset / split / folder.name / image.name).symlink_to(image)
+    accuracy = {}
+    for precision in ("float32", "mixed_bfloat16"):
+        overrides = [
+            f"data.source=folder:{subset}", "data.validation=100", "train.batch_size=32", "train.epochs=3",
+            f"train.precision={precision}", "train.memory_layout=contiguous", "seed=1",
+        ]  # fmt: skip
+        accuracy[precision] = train(load_preset("lenet5", overrides), tmp_path / "runs").summary["test"]["accuracy"]
+    assert accuracy["float32"] > 0.18  # it learned: chance is 0.1
+    assert abs(accuracy["mixed_bfloat16"] - accuracy["float32"]) <= 0.08, accuracy
