@@ -48,8 +48,9 @@ def pins_batches(cuda: bool, worker_processes: bool) -> bool:
 
 class DeviceBatches(keras.utils.PyDataset):
     """A feed whose batches arrive on the GPU already: each array is copied into pinned (page-locked)
-    host memory and sent with `non_blocking=True`, so the copy overlaps the previous step's kernels
-    (Keras would copy from pageable memory, synchronously). Keras passes tensors on its device through."""
+    host memory and sent with `non_blocking=True`, so the copy is a DMA transfer queued behind the
+    step under way and the thread making batches does not wait for it (Keras would copy from
+    pageable memory, synchronously, in the training thread). Keras passes tensors on its device through."""
 
     def __init__(self, feed: keras.utils.PyDataset):
         super().__init__(workers=feed.workers, use_multiprocessing=False, max_queue_size=feed.max_queue_size)
