@@ -124,10 +124,15 @@ def test_a_search_killed_mid_trial_resumes_that_trial_from_its_checkpoint(tiny_f
     assert float(rows[1]["time_s"]) == pytest.approx(trained, abs=0.01) and trained > killed_state["wall_time"]
 
 
-def test_a_chief_and_two_workers_split_the_trials_and_all_exit(tiny_folder, tmp_path):
+@pytest.mark.parametrize(
+    "search, planned",
+    [("max_trials = 2", 2), ('algorithm = "tpe"\nmax_trials = 3\nstartup_trials = 1', 3)],  # tpe: 2 from its model
+    ids=["random", "tpe"],
+)
+def test_a_chief_and_two_workers_split_the_trials_and_all_exit(tiny_folder, tmp_path, search, planned):
     from kerashp.search.distributed import free_port
 
-    preset = search_preset(tmp_path, tiny_folder, "max_trials = 2")
+    preset = search_preset(tmp_path, tiny_folder, search)
     where, port = tmp_path / "search", free_port()
     base = ("tune", "--preset", str(preset), "--dir", str(where))
     logs = [tmp_path / f"worker{n}.log" for n in (1, 2)]
@@ -151,10 +156,12 @@ def test_a_chief_and_two_workers_split_the_trials_and_all_exit(tiny_folder, tmp_
     assert chief.returncode == 0, chief.stdout + chief.stderr
     assert codes == [0, 0], outputs
     rows = trials(where)
-    assert len(rows) == 2 and {r["status"] for r in rows} == {"completed"}
+    assert [int(r["trial_id"]) for r in rows] == list(range(planned)) and {r["status"] for r in rows} == {"completed"}
+    for row in rows:  # no trial lost or run twice: one run each
+        assert len([p for p in (where / "trials" / row["trial_id"]).iterdir() if p.is_dir()]) == 1
     # usually one trial each; a worker that reaches the chief late may find none left, and must still exit
     assert {r["worker"] for r in rows} <= {"worker1", "worker2"}
-    assert chief.stdout.count("completed after") == 2 and "trials, best first" in chief.stdout
+    assert chief.stdout.count("completed after") == planned and "trials, best first" in chief.stdout
     assert all("no trials left" in output for output in outputs)
     assert not stray_prints(chief.stdout + chief.stderr, *outputs)
 
@@ -209,6 +216,8 @@ def test_local_workers_split_the_trials_and_all_exit(tiny_folder, tmp_path):
     [
         (["--preset", "lenet5"], "search.space: nothing to search"),
         (["--preset", "lenet5_search", "--algorithm", "hyperband", "--prune"], "--prune: hyperband"),
+        (["--preset", "lenet5_search", "--algorithm", "bohb", "--prune"], "--prune: bohb stops trials early"),
+        (["--preset", "lenet5_search", "--set", "search.random_fraction=1.5"], "search.random_fraction = 1.5"),
         (["--preset", "lenet5_search", "--worker", "127.0.0.1:1"], "--worker HOST:PORT and --id N go together"),
         (["--preset", "lenet5_search", "--chief", "host:port"], "--chief host:port: expected [HOST:]PORT"),
         (["--preset", "lenet5_search", "--chief", "192.0.2.1:8000"], "cannot listen there"),  # no gRPC log line either
@@ -294,10 +303,11 @@ def test_tune_epochs_must_be_a_whole_number_of_at_least_one(value, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("algorithm", ["random", "bayesian", "hyperband"])
+@pytest.mark.parametrize("algorithm", ["random", "bayesian", "tpe", "hyperband", "bohb"])
 def test_tune_epochs_is_each_trials_epochs_and_hyperbands_most(algorithm, tmp_path):
     """`--epochs N` lands in search.toml under kerashp.search.space.epochs_key, the key the TUI's
-    dialog sets too: train.epochs, or search.max_epochs for Hyperband (train.epochs does nothing there)."""
+    dialog sets too: train.epochs, or search.max_epochs for Hyperband and BOHB (train.epochs does
+    nothing there)."""
     from kerashp.cli import build_parser
     from kerashp.cli.tune_command import _open_search
 
@@ -305,6 +315,6 @@ def test_tune_epochs_is_each_trials_epochs_and_hyperbands_most(algorithm, tmp_pa
                                       "--runs-dir", str(tmp_path)])
     _, search = _open_search(args)  # what `kerashp tune` sets up before torch is imported
     stored = search.read_preset()
-    hyperband = algorithm == "hyperband"
+    hyperband = algorithm in ("hyperband", "bohb")
     assert stored["search"]["max_epochs"] == (4 if hyperband else 9)  # lenet5_search's max_epochs
     assert (stored["train"]["epochs"] == 4) != hyperband
