@@ -48,9 +48,17 @@ def class_folders(directory: Path) -> list[Path]:
 
 
 def images_in(directory: Path) -> list[Path]:
+    """The image files in `directory`, sorted; scandir's entries know their type without a stat per
+    file, which keeps the quick check of a large folder quick."""
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    with os.scandir(directory) as entries:
+        names = [entry.name for entry in entries if _is_image(entry.name) and entry.is_file()]
+    return [directory / name for name in sorted(names)]
+
+
+def _is_image(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
 
 
 def _class_names(directory: Path) -> list[str]:
