@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,8 @@ EXAMPLES = """  kerashp study --preset lenet5 --epochs 30 \\
       --name lr-mini
   kerashp study --preset lenet5 --jobs 2 \\
       --vary train.batch_size=32,128 --vary optimizer.l2=0,1e-4
+  kerashp study --preset lenet5 --vary train.batch_size=32,128 --seeds 3
+                                         # mean, spread and a significance test
   kerashp study lenet5_factors           # a study file from presets/studies/
   kerashp study my_study.toml --epochs 5
   kerashp study studies/lr-mini          # resume: finished variants are skipped
@@ -54,6 +57,11 @@ def register(subcommands) -> None:
     )  # fmt: skip
     add_overrides(parser)
     parser.add_argument("--epochs", type=positive_int, help="override train.epochs for every variant")
+    parser.add_argument(
+        "--seeds", type=positive_int, metavar="N",
+        help="train every variant with N seeds (the preset's seed S, then S+1000, S+2000, ...) and compare their "
+        "means; a winner needs a significant difference (Welch's t-test, 5%%)",
+    )  # fmt: skip
     parser.add_argument("--name", help="study folder name (default: preset and varied keys, or the study file's name)")
     parser.add_argument(
         "--jobs", type=positive_int, default=1, help="variants trained at once, in separate processes (one GPU each)"
@@ -72,19 +80,19 @@ def run(args) -> int:
 
     studies_dir = args.studies_dir or Path(os.environ.get(STUDIES_DIR_ENV, "studies"))
     if args.source and Path(args.source).is_dir():
-        if args.preset or args.vary or args.overrides or args.epochs or args.name:
+        if args.preset or args.vary or args.overrides or args.epochs or args.name or args.seeds:
             raise UserError(
                 f"{args.source}: a study folder resumes with its own plan; "
-                "--preset, --vary, --set, --epochs and --name do not apply"
+                "--preset, --vary, --set, --epochs, --seeds and --name do not apply"
             )
         study = Study.open(args.source)
     else:
         if args.source:
             if args.preset or args.vary:
                 raise UserError("give either a study file or --preset with --vary, not both")
-            plan = plan_from_file(args.source, args.overrides, args.epochs, args.name)
+            plan = plan_from_file(args.source, args.overrides, args.epochs, args.name, args.seeds)
         elif args.preset and args.vary:
-            plan = plan_from_args(args.preset, args.vary, args.overrides, args.epochs, args.name)
+            plan = plan_from_args(args.preset, args.vary, args.overrides, args.epochs, args.name, args.seeds)
         else:
             raise UserError("nothing to study: give --preset NAME with --vary KEY=V1,V2,..., or a study file")
         validate_plan(plan)  # every variant, before importing torch
@@ -184,25 +192,47 @@ class StudyView:
 def factor_table(event):
     """The factor's final-epoch table, narrow enough for 80 columns: variants show only the varied
     value when every label is `key=value` (the key heads the column), a variant that did not
-    complete says so beside its name, headers take two lines, and only the variant column wraps."""
+    complete says so beside its name, headers take two lines, and only the variant column wraps.
+    With several seeds each figure is their mean, to three decimals: the validation accuracy gains
+    its standard deviation and 95% confidence interval, and the best epoch's column (in the report)
+    makes room for them. The verdict is the caption."""
     from rich.table import Table
 
     from kerashp.text import number
 
     prefix = event.factor.split(".")[-1] + "="
     bare = all(row["variant"].startswith(prefix) for row in event.rows)
+    seeds = max((row.get("runs", 1) for row in event.rows), default=1)  # a row without a count is one run
+    repeated = seeds > 1
+    caption = "test: the best checkpoint (by train.monitor)"
+    if repeated:
+        caption = f"mean over {seeds} seeds, val acc ± its std; {caption}"
+    if event.verdict:
+        caption += "\n" + plain_verdict(event.verdict)
     table = Table(title=f"Final epoch, varying {escape(event.factor)}", title_justify="left",
-                  caption="test: the best checkpoint (by train.monitor)", caption_justify="left")  # fmt: skip
-    table.add_column(escape(prefix[:-1]) if bare else "variant", overflow="fold")  # wraps, never cut short
-    for header in ("train\nloss", "train\nacc", "val\nloss", "val\nacc", "best val\nacc (epoch)", "test\nacc"):
+                  caption=escape(caption), caption_justify="left")  # fmt: skip
+    table.add_column(escape(prefix[:-1]) if bare else "variant", overflow="fold", min_width=8)  # wraps, never cut
+    headers = ("val acc\n95% CI",) if repeated else ("best val\nacc (epoch)",)
+    for header in ("train\nloss", "train\nacc", "val\nloss", "val\nacc", *headers, "test\nacc"):
         table.add_column(header, justify="right", no_wrap=True)
     for index, row in enumerate(event.rows):
         name = escape(row["variant"][len(prefix) :] if bare else row["variant"])
         if row["status"] != VariantStatus.COMPLETED:
-            name += f" [yellow]{row['status']}[/]"
+            name += f" [yellow]{escape(row['status'])}[/]"
         if index == event.winner:
             name += " [green]winner[/]"
-        best = f"{number(row['best_val_accuracy'])} ({number(row['best_val_epoch'])})"
-        figures = (row[key] for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"))
-        table.add_row(name, *map(number, figures), best, number(row["test_accuracy"]))
+        digits = 3 if repeated else 4
+        cells = [number(row[key], digits) for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")]
+        if repeated:
+            low, high, std = row["val_accuracy_ci_low"], row["val_accuracy_ci_high"], row["val_accuracy_std"]
+            cells[-1] += f"±{number(std, digits)}" if std is not None else ""
+            cells.append("-" if low is None else f"{number(low, digits)} to {number(high, digits)}")
+        else:
+            cells.append(f"{number(row['best_val_accuracy'])} ({number(row['best_val_epoch'])})")
+        table.add_row(name, *cells, number(row["test_accuracy"], digits))
     return table
+
+
+def plain_verdict(markdown: str) -> str:
+    """The report's verdict sentence for a terminal: without markdown's bold, code and escapes."""
+    return re.sub(r"\\(.)", r"\1", markdown.replace("**", "").replace("`", ""))

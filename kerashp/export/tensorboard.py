@@ -153,13 +153,15 @@ def _search_sessions(path: Path, source: str) -> list[Session]:
 
 
 def _study_runs(path: Path, source: str) -> list[tuple[str, Path]]:
-    """Each variant that has a run, named by its folder in the study (`1.2-lr=0.05`)."""
+    """Each variant's runs that exist (one per seed), named by their folder in the study (`1.2-lr=0.05`,
+    or `1.2-lr=0.05/seed-1000` when the study has several seeds)."""
     study = StudyFolder.open(path)
     return [
-        (f"{source}/{variant.folder.removeprefix('runs/')}", study.path / variant.run_dir)
+        (f"{source}/{run.folder.removeprefix('runs/')}", study.path / run.run_dir)
         for factor in study.factors
         for variant in factor["variants"]
-        if variant.run_dir
+        for run in variant.runs
+        if run.run_dir
     ]
 
 

@@ -60,8 +60,9 @@ class VariantFinished(Event):
 @dataclass(frozen=True)
 class FactorFinished(Event):
     factor: str
-    rows: list = field(default_factory=list)  # report.Series.stats() of each variant
-    winner: int | None = None
+    rows: list = field(default_factory=list)  # report.tables.variant_row() of each variant: over its seeds
+    winner: int | None = None  # only a significant lead wins (report.significance)
+    verdict: str = ""  # the verdict in words (markdown), significant or not
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""A study's plan: the preset, its overrides and the factors (a key and its values), from --vary or
-a study file, and the check that loads every variant's preset before anything trains."""
+"""A study's plan: the preset, its overrides, the factors (a key and its values) and the seeds each
+variant is trained with, from --vary or a study file, and the check that loads every variant's
+preset before anything trains."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from kerashp.errors import PresetError, UserError
 from kerashp.text import printable, slug, toml_value
 
 PRESET_FACTOR = "preset"  # a factor over whole presets, e.g. lenet5 (no augmentation) vs lenet5_aug
-STUDY_KEYS = ("description", "preset", "set", "epochs", "factor")
+STUDY_KEYS = ("description", "preset", "set", "epochs", "seeds", "factor")
+SEED_STRIDE = 1000  # `seeds = N`: the preset's seed S, then S + 1000, S + 2000, ...
 FACTOR_KEYS = ("key", "values", "labels")
 
 
@@ -30,12 +32,28 @@ def is_texts(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
+def is_seeds(value: Any) -> bool:
+    """A count of seeds (1 or more), or a list of distinct seeds (whole numbers, 0 or more)."""
+    if type(value) is int:
+        return value >= 1
+    return (
+        isinstance(value, list)
+        and value != []
+        and all(type(seed) is int and seed >= 0 for seed in value)
+        and len(set(value)) == len(value)
+    )
+
+
+SEEDS_PROBLEM = "expected a number of seeds (1 or more) or a list of distinct seeds (whole numbers, 0 or more)"
+
+
 PLAN_FIELDS: Fields = {  # study.json's plan
     "name": (is_text, "expected a string"),
     "preset": (lambda value: isinstance(value, str) and value != "", "expected a preset name or .toml path"),
     "factors": (lambda value: isinstance(value, list) and value != [], "expected a list of one or more factors"),
     "overrides": (is_texts, "expected a list of strings"),
     "description": (is_text, "expected a string"),
+    "seeds": (is_seeds, SEEDS_PROBLEM),
 }
 FACTOR_FIELDS: Fields = {
     "key": (lambda value: isinstance(value, str) and value != "", "expected a preset key"),
@@ -91,36 +109,57 @@ class StudyPlan:
     factors: list[Factor]
     overrides: list[str] = field(default_factory=list)
     description: str = ""
+    seeds: int | list[int] = 1  # how many seeds each variant gets (derived, see seeds_for), or which
 
     def to_json(self) -> dict:
         return asdict(self)
 
+    def seeds_for(self, preset_seed: int) -> list[int]:
+        """The seeds a variant whose preset says `seed = preset_seed` is trained with: the plan's
+        list, or the preset's seed followed by one every SEED_STRIDE."""
+        if isinstance(self.seeds, list):
+            return list(self.seeds)
+        return [preset_seed + SEED_STRIDE * repeat for repeat in range(self.seeds)]
+
+    @property
+    def seed_count(self) -> int:
+        return len(self.seeds) if isinstance(self.seeds, list) else self.seeds
+
     @classmethod
     def from_json(cls, data: Any, source: str) -> StudyPlan:
         """The plan study.json recorded, checked as a new plan is: study.json is read back from disk,
-        so anything in it may have been edited."""
+        so anything in it may have been edited. A plan from before seeds has one."""
+        if isinstance(data, dict) and "seeds" not in data:
+            data = {**data, "seeds": 1}
         check_fields(data, PLAN_FIELDS, source, "plan")
         factors = []
         for index, factor in enumerate(data["factors"]):
             check_fields(factor, FACTOR_FIELDS, source, f"plan.factors[{index}]")
             factors.append(Factor.from_texts(factor["key"], factor["values"], factor["labels"], source))
         name = check_folder_name(data["name"], source, "plan.name")
-        return cls(name, data["preset"], factors, data["overrides"], data["description"])
+        return cls(name, data["preset"], factors, data["overrides"], data["description"], data["seeds"])
 
     @property
     def total(self) -> int:
-        return sum(len(factor.values) for factor in self.factors)
+        """The runs of the whole study: every variant with every seed."""
+        return sum(len(factor.values) for factor in self.factors) * self.seed_count
 
 
-def plan_from_args(preset: str, vary: list[str], overrides=(), epochs: int | None = None, name: str = "") -> StudyPlan:
-    """The plan of `kerashp study --preset P --vary K=V1,V2 [--vary ...]`."""
+def plan_from_args(
+    preset: str, vary: list[str], overrides=(), epochs: int | None = None, name: str = "", seeds: int | None = None
+) -> StudyPlan:
+    """The plan of `kerashp study --preset P --vary K=V1,V2 [--vary ...] [--seeds N]`."""
     factors = [Factor.parse(expression) for expression in vary]
     default = slug("-".join([Path(preset).stem, *(factor.key.split(".")[-1] for factor in factors)]))
-    return StudyPlan(_folder_name(name, default, "kerashp study"), preset, factors, [*overrides, *_epochs(epochs)])
+    name = _folder_name(name, default, "kerashp study")
+    return StudyPlan(name, preset, factors, [*overrides, *_epochs(epochs)], seeds=seeds or 1)
 
 
-def plan_from_file(name_or_path: str, overrides=(), epochs: int | None = None, name: str = "") -> StudyPlan:
-    """The plan a study file declares (see presets/studies/), with command-line additions."""
+def plan_from_file(
+    name_or_path: str, overrides=(), epochs: int | None = None, name: str = "", seeds: int | None = None
+) -> StudyPlan:
+    """The plan a study file declares (see presets/studies/), with command-line additions (`seeds`,
+    from --seeds, replaces the file's)."""
     path = find_study(name_or_path)
     source = str(path)
     name = _folder_name(name, path.stem, source)
@@ -142,10 +181,12 @@ def plan_from_file(name_or_path: str, overrides=(), epochs: int | None = None, n
     factors = [_factor_from_table(table, source) for table in tables]
     description, file_epochs = document.get("description", ""), document.get("epochs")
     expect(is_text(description), source, "description", description, "expected a string")
+    file_seeds = document.get("seeds", 1)
+    expect(is_seeds(file_seeds), source, "seeds", file_seeds, SEEDS_PROBLEM)
     ok = file_epochs is None or (type(file_epochs) is int and file_epochs >= 1)
     expect(ok, source, "epochs", file_epochs, "expected a whole number of epochs, 1 or more")
     overrides = [*settings, *_epochs(file_epochs), *overrides, *_epochs(epochs)]
-    return StudyPlan(name, preset, factors, overrides, description)
+    return StudyPlan(name, preset, factors, overrides, description, seeds or file_seeds)
 
 
 def _folder_name(given: str, default: str, source: str) -> str:
@@ -193,6 +234,8 @@ def find_study(name_or_path: str) -> Path:
 
 def validate_plan(plan: StudyPlan) -> None:
     """Load every variant's preset before anything trains, so a bad value costs no training."""
+    if isinstance(plan.seeds, list) and any(factor.key == "seed" for factor in plan.factors):
+        raise UserError("seeds: a list of seeds sets every variant's seed, so `seed` cannot be a factor too")
     for factor in plan.factors:
         for index, value in enumerate(factor.values):
             preset = value if factor.key == PRESET_FACTOR else plan.preset

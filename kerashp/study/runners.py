@@ -1,5 +1,9 @@
-"""Training a factor's variants: one after another in this process, or in `--jobs` parallel
-`kerashp train` processes, one GPU each. Each reports through study events."""
+"""Training a factor's runs (each variant with each seed): one after another in this process, or in
+`--jobs` parallel `kerashp train` processes, one GPU each. Each reports through study events.
+
+Both ways give the same numbers: every run seeds itself from its preset (split, initialisation,
+augmentation per (seed, epoch, batch)), torch keeps its default thread count in both (`--jobs`
+sets none), and the memory layout is the study's (`StudyFolder.layout_overrides`)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from kerashp.events import Listener, emit
 from kerashp.runs.folder import EventLogTail, RunDir
 from kerashp.status import RunStatus, StudyStatus
 from kerashp.study.events import VariantEpoch, VariantFinished, VariantFollowed, VariantStarted
-from kerashp.study.folder import StudyFolder, Variant
+from kerashp.study.folder import StudyFolder, StudyRun
 
 POLL_SECONDS = 0.5  # how often --jobs checks its training processes
 
@@ -30,7 +34,7 @@ class SequentialRunner:
     def __init__(self, study: StudyFolder, control: RunControl):
         self.study, self.control = study, control
 
-    def run(self, todo: list[tuple[int, Variant]], factor: str, listeners: Sequence[Listener]) -> StudyStatus:
+    def run(self, todo: list[tuple[int, StudyRun]], factor: str, listeners: Sequence[Listener]) -> StudyStatus:
         from kerashp.training.run import resume, train  # on first use: Keras and torch take seconds to import
 
         total = self.study.plan.total
@@ -42,7 +46,7 @@ class SequentialRunner:
                 if started is not None:
                     resume(started, listeners, control=self.control)
                 else:
-                    preset = load_preset(variant.preset, variant.overrides)
+                    preset = load_preset(variant.preset, self.study.layout_overrides(variant))
                     train(preset, self.study.path / variant.folder, listeners, control=self.control)
             except RunFailedError as exc:
                 detail = str(exc)
@@ -67,7 +71,7 @@ class ParallelRunner:
         self.study, self.jobs, self.control = study, jobs, control
         self.gpus = visible_gpus()
 
-    def run(self, todo: list[tuple[int, Variant]], factor: str, listeners: Sequence[Listener]) -> StudyStatus:
+    def run(self, todo: list[tuple[int, StudyRun]], factor: str, listeners: Sequence[Listener]) -> StudyStatus:
         total = self.study.plan.total
         pending = deque(todo)
         active: list[_Child] = []
@@ -114,7 +118,7 @@ class ParallelRunner:
 class _Child:
     """One variant training in a `kerashp train` subprocess (a new run, or resuming its run)."""
 
-    def __init__(self, study: StudyFolder, variant: Variant, number: int, slot: int, gpu: str | None):
+    def __init__(self, study: StudyFolder, variant: StudyRun, number: int, slot: int, gpu: str | None):
         self.study, self.variant, self.number, self.slot = study, variant, number, slot
         self.folder = study.path / variant.folder
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -125,7 +129,7 @@ class _Child:
             arguments = [
                 "--preset",
                 variant.preset,
-                *(f"--set={o}" for o in variant.overrides),
+                *(f"--set={o}" for o in study.layout_overrides(variant)),
                 "--runs-dir",
                 str(self.folder),
             ]
@@ -160,7 +164,7 @@ class _Child:
 
 
 def follow(
-    study: StudyFolder, variants: list[tuple[int, Variant]], listeners: Sequence[Listener], control: RunControl
+    study: StudyFolder, variants: list[tuple[int, StudyRun]], listeners: Sequence[Listener], control: RunControl
 ) -> StudyStatus:
     """Wait for the unfinished variants other processes are still training (the `--jobs` children of
     an earlier run of this study, killed before them), relaying their epochs: their runs cannot be

@@ -81,21 +81,52 @@ def test_three_variant_study_writes_figures_tables_and_report(tiny_folder, tmp_p
     assert "learning_rate=0.5" in text and "learning_rate=0.05" in text and "state no reference figures" in text
 
 
-def test_jobs_2_trains_variants_in_parallel_processes(tiny_folder, tmp_path):
+def histories(study: Path) -> dict[str, list[dict]]:
+    """Every run's history.csv by its folder in the study (variant and seed), without epoch times."""
+    return {
+        path.parent.parent.relative_to(study).as_posix(): [{k: v for k, v in row.items() if k != "epoch_time"} for row in rows(path)]
+        for path in sorted(study.glob("runs/**/history.csv"))
+    }
+
+
+def test_seeds_give_mean_spread_and_a_test_and_jobs_2_gives_the_sequential_numbers(tiny_folder, tmp_path):
+    """Two variants that train alike (they differ only in whether the test set is evaluated), three
+    seeds each: the table has mean, std, CI and a p-value and calls no winner; the same study with
+    --jobs 2 (two seeds, to keep the test short: they are the same first two) trains in parallel
+    processes and every history is identical, bit for bit."""
     studies = tmp_path / "studies"
-    result = kerashp(
-        "study", "--preset", "lenet5", "--vary", "train.batch_size=8,16", "--set", f"data.source=folder:{tiny_folder}",
-        "--set", "data.validation=8", "--epochs", "1", "--jobs", "2", "--studies-dir", str(studies),
-        env={"CUDA_VISIBLE_DEVICES": ""},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr + result.stdout
-    assert "batch_size=8 epoch   1/1" in result.stdout and "batch_size=16 epoch   1/1" in result.stdout
-    study = studies / "lenet5-batch_size"
-    logs = sorted(study.glob("runs/*/train.log"))
-    assert len(logs) == 2 and all("completed" in log.read_text() for log in logs)
+    command = [
+        "study", "--preset", "lenet5", "--vary", "train.evaluate_test=true,false",
+        "--set", f"data.source=folder:{tiny_folder}", *FAST, "--epochs", "1", "--studies-dir", str(studies),
+    ]  # fmt: skip
+    sequential = kerashp(*command, "--seeds", "3", "--name", "sequential", env={"CUDA_VISIBLE_DEVICES": ""})
+    assert sequential.returncode == 0, sequential.stderr + sequential.stdout
+    assert "variant 6/6  train.evaluate_test: evaluate_test=false, seed 2000" in sequential.stdout
+    study = studies / "sequential"
     state = json.loads((study / "study.json").read_text())
-    assert [v["status"] for v in state["factors"][0]["variants"]] == ["completed", "completed"]
-    assert len(rows(study / "table.csv")) == 2
+    runs = [run for variant in state["factors"][0]["variants"] for run in variant["runs"]]
+    assert [run["seed"] for run in runs] == [0, 1000, 2000] * 2 and {run["status"] for run in runs} == {"completed"}
+    layout = state["memory_layout"]
+    table = rows(study / "table.csv")
+    assert [(row["variant"], row["runs"], row["winner"]) for row in table] == [("evaluate_test=true", "3", "0"), ("evaluate_test=false", "3", "0")]
+    assert table[0]["val_accuracy"] == table[1]["val_accuracy"] and float(table[0]["p_value"]) == 1.0
+    assert all(row[key] for row in table for key in ("val_accuracy_std", "val_accuracy_ci_low", "val_accuracy_ci_high"))
+    report = (study / "report.md").read_text()
+    assert "No significant difference: **evaluate_test=true**" in report and "Welch's t-test, p = 1 (not below 0.05)" in report
+    assert "| variant | runs | train loss | train acc | val loss | val acc | val acc std | val acc 95% CI |" in report
+    assert "shaded: the 95% confidence interval of the mean" in report
+    assert "No significant difference: evaluate_test=true" in sequential.stdout  # the verdict under the table
+
+    # the layout the sequential study's first run chose is pinned, so the test compares everything else:
+    # seeds, thread counts, feed workers and the study's own choice of layout for the later runs
+    parallel = kerashp(*command, "--seeds", "2", "--name", "parallel", "--jobs", "2",
+                       "--set", f"train.memory_layout={layout}", env={"CUDA_VISIBLE_DEVICES": ""}, timeout=600)  # fmt: skip
+    assert parallel.returncode == 0, parallel.stderr + parallel.stdout
+    assert "evaluate_test=false, seed 1000 epoch   1/1" in parallel.stdout
+    assert len(list((studies / "parallel").glob("runs/*/seed-*/train.log"))) == 4
+    together = histories(studies / "parallel")
+    alone = {run: history for run, history in histories(study).items() if not run.endswith("seed-2000")}
+    assert len(together) == 4 and together == alone
 
 
 def test_a_bad_value_stops_the_study_before_anything_trains(tmp_path):

@@ -21,6 +21,7 @@ from kerashp.study.study import (
     Factor,
     FactorFinished,
     Study,
+    StudyPlan,
     VariantFinished,
     VariantSkipped,
     VariantStarted,
@@ -119,6 +120,7 @@ def test_two_factor_study_carries_the_winner_forward_and_resumes_after_a_stop(ti
     assert [v.status for f in study.factors for v in f["variants"]] == ["completed", "completed", "stopped", "pending"]
     written = json.loads((first.path / "study.json").read_text())
     assert [v["status"] for f in written["factors"] for v in f["variants"]] == ["completed", "completed", "stopped", "pending"]
+    assert written["memory_layout"] in ("contiguous", "channels_last")  # the first run's, every later run's
     stopped_run = study.factors[1]["variants"][0].run_dir
 
     events = []
@@ -135,7 +137,8 @@ def test_two_factor_study_carries_the_winner_forward_and_resumes_after_a_stop(ti
     assert all(v.overrides[:-1] == winner.overrides for v in second_factor)  # the winner is carried forward
     assert [v.overrides[-1] for v in second_factor] == ["model.batch_norm=false", "model.batch_norm=true"]
     assert all(v.status == "completed" and v.run_dir for v in first_factor + second_factor)
-    assert load_preset(str(first.path / second_factor[1].run_dir / "preset.toml"))["model"]["batch_norm"] is True
+    trained = load_preset(str(first.path / second_factor[1].run_dir / "preset.toml"))
+    assert trained["model"]["batch_norm"] is True and trained["train"]["memory_layout"] == written["memory_layout"]
 
     first_rows = {row["variant"]: row for row in csv.DictReader(open(first.path / "factor-1-optimizer.learning_rate" / "table.csv"))}
     assert winner.label == max(first_rows, key=lambda label: float(first_rows[label]["val_accuracy"]))
@@ -146,7 +149,8 @@ def test_two_factor_study_carries_the_winner_forward_and_resumes_after_a_stop(ti
     assert [row["epoch"] for row in history] == ["1", "2"]
     text = result.report.read_text()
     assert "## Factor 1, varying optimizer.learning_rate" in text and "## Factor 2, varying model.batch_norm" in text
-    assert f"Every variant carries the winner of factor 1: **{winner.label}**" in text and "**Best configuration**" in text
+    assert f"Every variant carries the leader of factor 1 (its highest mean final validation accuracy, a significant winner or not): **{winner.label}**" in text
+    assert "**Leading configuration (not a significant win)**" in text  # one seed per variant: no test
     for folder in ("factor-1-optimizer.learning_rate", "factor-2-model.batch_norm"):
         assert {"loss.png", "accuracy.png", "table.md", "table.csv"} <= {p.name for p in (first.path / folder).iterdir()}
 
@@ -182,9 +186,12 @@ def test_a_bad_shared_override_is_still_blamed_on_set():
     assert str(caught.value).startswith("--set: optimizer.nosuch")
 
 
-def final_row(label: str, status: str = "completed") -> dict:
-    return {"variant": label, "status": status, "train_loss": 0.5199, "train_accuracy": 0.8422, "val_loss": 2.0458,
-            "val_accuracy": 0.438, "best_val_accuracy": 0.44, "best_val_epoch": 10, "test_accuracy": 0.476}  # fmt: skip
+def final_row(label: str, status: str = "completed", runs: int = 1) -> dict:
+    spread = {"val_accuracy_std": 0.0123, "val_accuracy_ci_low": 0.4075, "val_accuracy_ci_high": 0.4685} if runs > 1 else \
+        {"val_accuracy_std": None, "val_accuracy_ci_low": None, "val_accuracy_ci_high": None}
+    return {"variant": label, "status": status, "runs": runs, "train_loss": 0.5199, "train_accuracy": 0.8422,
+            "val_loss": 2.0458, "val_accuracy": 0.438, "best_val_accuracy": 0.44, "best_val_epoch": 10,
+            "test_accuracy": 0.476, **spread}  # fmt: skip
 
 
 def recording_console(width: int) -> Console:
@@ -207,6 +214,12 @@ def test_the_end_of_factor_table_fits_80_columns_without_cutting_variants():
     text = render(factor_table(FactorFinished("augment.transforms", [final_row("none"), final_row(long, "diverged")], 0)))
     assert "…" not in text and "0.4380" in text and "diverged" in text
     assert long in "".join(line.split("│")[1].strip() for line in text.splitlines() if line.count("│") > 2)  # wrapped, whole
+    verdict = "No significant difference: **learning_rate=0.5** (mean 0.4380 over 3 seeds) vs ...; p = 0.41"
+    rows = [final_row("learning_rate=0.5", runs=3), final_row("learning_rate=0.05", runs=3)]
+    text = render(factor_table(FactorFinished("optimizer.learning_rate", rows, None, verdict)))
+    assert max(map(len, text.splitlines())) <= 80 and "…" not in text and "winner" not in text
+    assert "0.438±0.012" in text and "0.407 to 0.469" in text and "mean over 3 seeds" in text
+    assert "No significant difference: learning_rate=0.5 (mean 0.4380" in text  # the verdict, without markdown
 
 
 def test_a_stopped_variant_prints_only_the_studys_resume_hint():
@@ -222,3 +235,80 @@ def test_a_stopped_variant_prints_only_the_studys_resume_hint():
     text = view.console.export_text()
     assert "kerashp train --resume" not in text and "resume with  kerashp study studies/a-long-study-name" in text
     assert run in text  # the run path on one line, whole, though longer than the console
+
+
+def test_seeds_come_from_the_command_line_or_the_study_file_and_are_checked(tmp_path):
+    plan = plan_from_args("lenet5", ["train.batch_size=32,64"], FAST, seeds=3)
+    assert plan.seeds == 3 and plan.seeds_for(7) == [7, 1007, 2007] and plan.total == 6
+    assert plan_from_args("lenet5", ["train.batch_size=32,64"]).seeds_for(7) == [7]
+    study_file = tmp_path / "seeded.toml"
+    study_file.write_text('preset = "lenet5"\nseeds = [3, 1, 4]\n[[factor]]\nkey = "train.batch_size"\nvalues = [8, 16]\n')
+    assert plan_from_file(str(study_file)).seeds_for(0) == [3, 1, 4]
+    assert plan_from_file(str(study_file), seeds=2).seeds_for(5) == [5, 1005]  # --seeds wins
+    for bad in ("0", "[1, 1]", "[-1]", "[]", '"3"', "2.5"):
+        study_file.write_text(f'preset = "lenet5"\nseeds = {bad}\n[[factor]]\nkey = "train.batch_size"\nvalues = [8]\n')
+        with pytest.raises(UserError, match=r"seeded.toml: seeds = .*: expected a number of seeds"):
+            plan_from_file(str(study_file))
+    with pytest.raises(UserError, match="`seed` cannot be a factor too"):
+        validate_plan(StudyPlan("s", "lenet5", [Factor.parse("seed=1,2")], seeds=[5, 6]))
+
+
+def seeded_study(tmp_path: Path, seeds=2) -> Study:
+    """A study folder of two variants with `seeds` seeds each; nothing trained."""
+    study = Study.create_or_resume(tmp_path, plan_from_args("lenet5", ["train.batch_size=32,64"], FAST, seeds=seeds))
+    study.variants_of(0)
+    return study
+
+
+def test_each_seed_of_a_variant_is_one_run_folder_recorded_in_study_json(tmp_path):
+    study = seeded_study(tmp_path)
+    first = study.factors[0]["variants"][0]
+    assert [(r.seed, r.folder) for r in first.repeats] == [(0, "runs/1.1-batch_size=32/seed-0"), (1000, "runs/1.1-batch_size=32/seed-1000")]
+    assert first.repeats[1].overrides == [*first.overrides, "seed=1000"] and first.repeats[1].label == "batch_size=32, seed 1000"
+    reopened = Study.open(study.path)
+    assert [[r.seed for r in v.repeats] for v in reopened.factors[0]["variants"]] == [[0, 1000], [0, 1000]]
+    assert reopened.memory_layout is None and reopened.layout_overrides(first.repeats[0]) == first.repeats[0].overrides
+    reopened.memory_layout = "channels_last"  # chosen by the study's first run: every later run keeps it
+    assert reopened.layout_overrides(first.repeats[0])[-1] == "train.memory_layout=channels_last"
+    pinned = StudyPlan("p", "lenet5", [Factor.parse("train.memory_layout=contiguous,channels_last")], FAST)
+    pinned_study = Study.create_or_resume(tmp_path, pinned)
+    pinned_study.memory_layout = "channels_last"
+    variant = pinned_study.variants_of(0)[0]  # one seed: the variant is its run
+    assert variant.runs == [variant] and pinned_study.layout_overrides(variant) == variant.overrides  # the preset's own
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d["factors"][0]["variants"][0]["runs"].pop(), r"variants\[0\].runs = 1: expected 2 runs, one per seed"),
+        (lambda d: d["factors"][0]["variants"][0]["runs"][1].update(seed=5), r"runs\[1\].seed = 5: expected 1000"),
+        (lambda d: d["factors"][0]["variants"][0]["runs"][1].update(seed="x"), r"runs\[1\].seed = \"x\": expected a seed"),
+        (lambda d: d["factors"][0]["variants"][0]["runs"][0].update(folder="runs/elsewhere"), r"runs\[0\].folder = .*expected runs/1.1-batch_size=32/seed-0"),
+        (lambda d: d["factors"][0]["variants"][0]["runs"][0].update(run_dir="runs/1.1-batch_size=32/seed-0/../../x"), "expected a run folder in"),
+        (lambda d: d.update(memory_layout="sideways"), "memory_layout = \"sideways\": expected contiguous or channels_last or null"),
+        (lambda d: d["plan"].update(seeds=0), "plan.seeds = 0: expected a number of seeds"),
+    ],
+)
+def test_a_tampered_seed_record_is_refused_naming_the_key(tmp_path, edit, message):
+    study = seeded_study(tmp_path)
+    document = json.loads((study.path / "study.json").read_text())
+    edit(document)
+    (study.path / "study.json").write_text(json.dumps(document))
+    with pytest.raises(UserError, match=message):
+        Study.open(study.path)
+
+
+def test_a_study_folder_from_before_seeds_reads_as_one_seed(tmp_path):
+    study = seeded_study(tmp_path, seeds=1)
+    document = json.loads((study.path / "study.json").read_text())
+    assert "runs" not in document["factors"][0]["variants"][0]  # one seed: the variant is its run, as before
+    del document["memory_layout"], document["plan"]["seeds"]
+    (study.path / "study.json").write_text(json.dumps(document))
+    old = Study.open(study.path)
+    assert old.plan.seeds == 1 and old.memory_layout is None
+    variant = old.factors[0]["variants"][1]
+    assert variant.runs == [variant] and variant.folder == "runs/1.2-batch_size=64" and variant.overrides[-1] == "train.batch_size=64"
+    document["factors"][0]["variants"][1]["runs"] = []
+    (study.path / "study.json").write_text(json.dumps(document))
+    with pytest.raises(UserError, match=r"variants\[1\] = \[\"runs\"\]: unknown key\(s\); allowed: label, preset, folder, run_dir"):
+        Study.open(study.path)
