@@ -94,7 +94,7 @@ class NewSearchDialog(ModalScreen[NewSearch | None]):
         algorithm = self._chosen("#search-algorithm")
         trials = self.query_one("#search-trials", Input).value
         epochs = self.query_one("#search-epochs", Input).value
-        # Hyperband gives its trials different epochs: there this is the most a trial gets
+        # Hyperband and BOHB give their trials different epochs: there this is the most a trial gets
         return [f'search.algorithm="{algorithm}"', f"search.max_trials={trials}", f"{epochs_key(algorithm)}={epochs}"]
 
     def _check(self) -> Preset | None:
@@ -121,7 +121,7 @@ class NewSearchDialog(ModalScreen[NewSearch | None]):
 
     @on(Select.Changed, "#search-algorithm")
     def _algorithm_changed(self, event: Select.Changed) -> None:
-        """Epochs left as the preset has them follow the algorithm's key (Hyperband's is its most)."""
+        """Epochs left as the preset has them follow the algorithm's key (Hyperband's and BOHB's is their most)."""
         preset = self.presets[self._chosen("#search-preset")]
         epochs = self.query_one("#search-epochs", Input)
         if epochs.value in (str(preset["train"]["epochs"]), str(preset["search"]["max_epochs"])):

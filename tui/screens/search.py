@@ -55,7 +55,8 @@ def trial_history(results: SearchResults, record: TrialRecord) -> list[dict]:
 
 
 def planned_trials(preset: Preset, started: int) -> str:
-    """How many trials the search will run, for `N of ...`: Hyperband decides as it goes; grid may run out early."""
+    """How many trials the search will run, for `N of ...`: Hyperband decides as it goes (BOHB stops at
+    max_trials, as random, bayesian and tpe do); grid may run out early."""
     search = preset["search"]
     if search["algorithm"] == "hyperband":
         return ""
