@@ -76,6 +76,15 @@ def test_lean_step_steps_aside_where_it_would_differ():
     assert "train_step" not in vars(model)
 
 
+def test_torch_compile_keeps_the_stock_step():
+    preset = load_preset("lenet5")
+    model = build_model("lenet5", preset["model"], (32, 32, 3), 10)
+    compile_model(model, preset, steps_per_epoch=STEPS)
+    model.jit_compile = True  # as train.compile = true compiles it
+    accelerate(model)
+    assert "train_step" not in vars(model)
+
+
 def test_mixed_precision_keeps_the_stock_step():
     preset = load_preset("lenet5")
     model = build_model("lenet5", preset["model"], (32, 32, 3), 10)

@@ -28,7 +28,8 @@ def lean_train_step(model: keras.Model) -> bool:
     """Give `model` the lean step where it computes what Keras's would; True when it does."""
     optimizer = model.optimizer
     if (
-        not isinstance(optimizer, TorchParallelOptimizer)  # kerashp's SGD with momentum > 1 updates per variable
+        model.jit_compile  # torch.compile traces Keras's step and removes its Python itself (train.compile)
+        or not isinstance(optimizer, TorchParallelOptimizer)  # kerashp's SGD with momentum > 1 updates per variable
         or optimizer.gradient_accumulation_steps
         or optimizer.use_ema
         or optimizer.loss_scale_factor is not None
@@ -48,7 +49,7 @@ def lean_train_step(model: keras.Model) -> bool:
 def _train_step(model: keras.Model, metrics: list, data):
     """Keras's `TorchTrainer.train_step`, step for step, on kerashp's compiled configuration."""
     x, y, sample_weight = unpack_x_y_sample_weight(data)
-    if sample_weight is not None:
+    if sample_weight is not None or model.jit_compile:  # a resumed run may be compiled after loading
         return type(model).train_step(model, data)
     if not metrics:  # built by fit's (or train_on_batch's) symbolic build, before the first step
         metrics += [model._loss_tracker, *model._compile_metrics.metrics]
