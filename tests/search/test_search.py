@@ -63,6 +63,8 @@ def test_the_example_preset_and_a_full_space_pass_the_checks(tmp_path):
         ("", "", "nothing to search"),
         ('"optimizer.l2" = [0.0, 1e-3]', 'objective = "test_accuracy"', "search.objective"),
         ('"train.epochs" = [1, 2]', 'algorithm = "hyperband"', "hyperband sets each trial's epochs"),
+        ('"train.epochs" = [1, 2]', 'algorithm = "bohb"', "bohb sets each trial's epochs"),
+        ('"optimizer.l2" = [0.0, 1e-3]', 'algorithm = "bohb"\nprune = 3', "bohb stops trials early through its brackets"),
         ('"train.batch_size" = { type = "int", min = 1.5, max = 4 }', "", "whole-number min and max"),
         ('"optimizer.name" = ["sgd", 1]', "", "one type"),
         ('"optimizer.name" = [{ name = "sgd" }]', "", "numbers, strings, booleans or lists"),
@@ -93,8 +95,8 @@ def test_epochs_per_trial_is_train_epochs_or_hyperbands_most(tmp_path):
     """One mapping for `kerashp tune --epochs` and the TUI's search dialog: Hyperband hands each trial
     its own epochs (tuner/epochs), up to search.max_epochs; the others train train.epochs."""
     preset = preset_with(tmp_path, body="[train]\nepochs = 7", search="max_epochs = 5")
-    assert [epochs_key(a) for a in ("random", "bayesian", "grid", "hyperband")] == [
-        "train.epochs", "train.epochs", "train.epochs", "search.max_epochs"]
+    assert [epochs_key(a) for a in ("random", "bayesian", "grid", "tpe", "hyperband", "bohb")] == [
+        "train.epochs", "train.epochs", "train.epochs", "train.epochs", "search.max_epochs", "search.max_epochs"]
     assert epochs_per_trial(preset) == 7 and epochs_per_trial(preset, "hyperband") == 5
 
 
