@@ -73,7 +73,7 @@ class TrainSection(TypedDict):
     epochs: int
     batch_size: int
     label_smoothing: float
-    workers: int
+    workers: int | str  # a count, or "auto"
     use_multiprocessing: bool
     monitor: str
     evaluate_test: bool

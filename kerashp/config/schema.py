@@ -7,7 +7,11 @@ resolved values. Nothing here imports torch or keras, so validation is instant.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from kerashp.config.fields import (
+    INT_LIMIT,
     Bool,
     Choice,
     DataSource,
@@ -23,6 +27,21 @@ from kerashp.config.fields import (
 from kerashp.config.model_table import MODEL_OPTIONS
 
 PROBABILITY = Float(0.5, "probability of applying the transform", lo=0.0, hi=1.0)
+
+
+@dataclass(frozen=True)
+class CountOrAuto(Field):
+    """A count (an integer >= 0), or "auto" for kerashp to choose one when training starts."""
+
+    def allowed(self) -> str:
+        return '"auto" or an integer >= 0'
+
+    def check(self, value: Any) -> int | str:
+        if value == "auto":
+            return value
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= INT_LIMIT:
+            raise ValueError(f"expected {self.allowed()}")
+        return value
 
 
 def positive(default: float, doc: str = "") -> Float:
@@ -146,10 +165,12 @@ TRAIN: dict[str, Field] = {
     "epochs": Int(10, "training epochs", lo=1),
     "batch_size": Int(128, "batch size", lo=1),
     "label_smoothing": Float(0.0, "label smoothing for the cross-entropy loss", lo=0.0, hi=1.0, hi_open=True),
-    "workers": Int(
-        2, "generator workers preparing batches ahead of training (threads unless use_multiprocessing)", lo=1
+    "workers": CountOrAuto(
+        "auto",
+        "worker processes making the training batches ahead of training; 0: in the training process; "
+        "auto: the cores training leaves free, 0 where batches cost next to nothing (no augmentation or mixup)",
     ),
-    "use_multiprocessing": Bool(False, "use processes rather than threads for the generator"),
+    "use_multiprocessing": Bool(False, "no effect: feed workers are always processes (kept so older runs load)"),
     "monitor": Choice("val_accuracy", "metric that picks the best checkpoint", choices=("val_accuracy", "val_loss")),
     "evaluate_test": Bool(True, "evaluate the best checkpoint on the test split at the end"),
     "memory_layout": Choice(

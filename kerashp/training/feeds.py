@@ -2,21 +2,29 @@
 
 The split and the normalisation are saved in the run folder, so a resumed run feeds exactly the
 images, in exactly the scale, that it began with.
+
+The decoded and split images are kept for the next run in this process with the same data settings
+(a search's trials, a study's variants run here): decoding is then paid once, not per run. One
+entry only, so memory stays flat; its arrays are read-only, so no feed can change another's images.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+import torch
 
 from kerashp.config import Preset
-from kerashp.config.preset import TrainSection
 from kerashp.data import load_preset_data
 from kerashp.data.augment import build_pipeline
 from kerashp.data.batches import ImageBatches
+from kerashp.data.dataset import ImageSet
+from kerashp.data.glance import preset_image_size
 from kerashp.data.mixing import MixSpec
 from kerashp.data.normalize import normalization
 from kerashp.data.split import preset_split
@@ -44,6 +52,10 @@ class Feeds:
         )
         write_json(run.path / "normalization.json", self.normalization)
 
+    def close(self) -> None:
+        """Stop the training feed's worker processes now (else they stop when it is collected)."""
+        self.train.close()
+
     def use_layout(self, layout: str) -> None:
         """Feed every batch in `layout` (see kerashp.training.fast.layout)."""
         for feed in (self.train, self.validation, self.test):
@@ -52,19 +64,17 @@ class Feeds:
 
 
 def build_feeds(preset: Preset, emit: Listener, saved: dict[str, Any] | None = None, initial_epoch: int = 0) -> Feeds:
-    """Data -> split -> normalisation -> generators, exactly as the preset says; `saved` is the
+    """Data -> split -> normalisation -> batches, exactly as the preset says; `saved` is the
     normalisation a resumed run began with (statistics computed on the data are reused, not redone)."""
     train_cfg = preset["train"]
-    dataset = load_preset_data(preset, lambda what, done, total: emit(Progress(what, done, total)))
-    train_idx, val_idx = preset_split(preset, dataset.train.labels)
-    train_set, val_set = dataset.train.subset(train_idx), dataset.train.subset(val_idx)
+    data = _prepared_data(preset, emit)
     if saved is None:
-        mean, std = normalization(preset["data"], train_set.images)
+        mean, std = data.statistics
     else:
         mean, std = np.asarray(saved["mean"], np.float32), np.asarray(saved["std"], np.float32)
-    height, width = dataset.image_shape[:2]
+    height, width = data.image_shape[:2]
     common: dict[str, Any] = dict(  # what every feed shares
-        num_classes=dataset.num_classes,
+        num_classes=data.num_classes,
         batch_size=train_cfg["batch_size"],
         mean=mean,
         std=std,
@@ -72,24 +82,66 @@ def build_feeds(preset: Preset, emit: Listener, saved: dict[str, Any] | None = N
     )
     pipeline = build_pipeline(preset["augment"], height, width, seed=preset["seed"])
     mix = MixSpec.from_augment(preset["augment"])
-    cheap = pipeline is None and mix is None and isinstance(train_set.images, np.ndarray)
+    cheap = pipeline is None and mix is None and isinstance(data.train.images, np.ndarray)
     feed = ImageBatches(
-        train_set.images,
-        train_set.labels,
+        data.train.images,
+        data.train.labels,
         pipeline=pipeline,
         mix=mix,
         shuffle=True,
         seed=preset["seed"],
         epoch=initial_epoch,
-        workers=_feed_workers(train_cfg, cheap),
-        use_multiprocessing=train_cfg["use_multiprocessing"],
+        workers=feed_workers(train_cfg["workers"], cheap),
         **common,
     )
-    validation = ImageBatches(val_set.images, val_set.labels, **common) if len(val_set) else None
-    test = ImageBatches(dataset.test.images, dataset.test.labels, **common)
+    validation = (
+        ImageBatches(data.validation.images, data.validation.labels, **common) if len(data.validation) else None
+    )
+    test = ImageBatches(data.test.images, data.test.labels, **common)
     stats = {"mode": preset["data"]["normalize"], "mean": mean.tolist(), "std": std.tolist()}
-    split = {"train": train_idx, "validation": val_idx}
-    return Feeds(feed, validation, test, dataset.image_shape, dataset.num_classes, split, stats)
+    split = {"train": data.train_indices, "validation": data.validation_indices}
+    return Feeds(feed, validation, test, data.image_shape, data.num_classes, split, stats)
+
+
+class PreparedData:
+    """The images a preset's data settings decide, decoded, split and read-only."""
+
+    def __init__(self, preset: Preset, emit: Listener):
+        dataset = load_preset_data(preset, lambda what, done, total: emit(Progress(what, done, total)))
+        self.train_indices, self.validation_indices = preset_split(preset, dataset.train.labels)
+        self.train = _read_only(dataset.train.subset(self.train_indices))
+        self.validation = _read_only(dataset.train.subset(self.validation_indices))
+        self.test = _read_only(dataset.test)
+        self.image_shape, self.num_classes = dataset.image_shape, dataset.num_classes
+        self._data_section = preset["data"]
+        for indices in (self.train_indices, self.validation_indices):
+            indices.flags.writeable = False
+
+    @cached_property
+    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) as `data.normalize` asks, computed on the training part once."""
+        return normalization(self._data_section, self.train.images)
+
+
+_kept: tuple[str, PreparedData] | None = None  # (data settings, their data): the last run's
+
+
+def _prepared_data(preset: Preset, emit: Listener) -> PreparedData:
+    """The preset's data: the last run's, when its data settings were the same, else loaded now
+    (after letting go of the last, so two datasets are never held at once)."""
+    global _kept
+    key = json.dumps([preset["data"], preset["seed"], preset_image_size(preset)], sort_keys=True)
+    if _kept is None or _kept[0] != key:
+        _kept = None
+        _kept = key, PreparedData(preset, emit)
+    return _kept[1]
+
+
+def _read_only(part: ImageSet) -> ImageSet:
+    for array in (part.images, part.labels):
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False
+    return part
 
 
 def saved_normalization(run: RunDir) -> dict[str, Any] | None:
@@ -98,15 +150,17 @@ def saved_normalization(run: RunDir) -> dict[str, Any] | None:
     return run_files.read_normalization(saved) if saved.exists() else None
 
 
-def _feed_workers(train_cfg: TrainSection, cheap: bool) -> int:
-    """Background workers only where a batch costs something to make and a core is free to make it.
+def feed_workers(workers: int | str, cheap: bool) -> int:
+    """`train.workers` as a number of worker processes (0: batches made in the training process).
 
-    A batch of in-memory images without augmentation or mixup takes ~0.4 ms: threads would only
-    compete with torch's own (LeNet-5 trained ~5% slower with two). And threads beyond the cores
-    left over by training slow it down: on 2 cores lenet5_aug trained at ~5,200 img/s inline
-    and ~4,400 with two worker threads.
+    "auto" takes the cores training leaves free: all but torch's intra-op threads on a CPU, all
+    but one (the process driving the GPU) with CUDA. None where a batch costs next to nothing to
+    make (in-memory images, no augmentation or mixup: ~0.4 ms), as a worker would only add a copy.
     """
-    if train_cfg["use_multiprocessing"]:
-        return train_cfg["workers"]
-    spare = (os.cpu_count() or 1) - 1
-    return 1 if cheap else max(1, min(train_cfg["workers"], spare))
+    if workers != "auto":
+        return int(workers)
+    if cheap:
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    training = 1 if torch.cuda.is_available() else torch.get_num_threads()
+    return max(0, cores - training)

@@ -104,25 +104,6 @@ def test_mixup_makes_soft_labels_that_sum_to_one(images):
     assert np.allclose(mixed.sum(1), 1.0) and mixed.max() <= 1.0
 
 
-@pytest.mark.parametrize("multiprocessing", [False, True])
-def test_worker_pools_give_the_same_batches_as_one_worker_epoch_after_epoch(images, multiprocessing):
-    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
-
-    one = feed(*images, pipeline=lenet5_aug_pipeline(), shuffle=True, seed=5)
-    pool = feed(*images, pipeline=lenet5_aug_pipeline(), shuffle=True, seed=5, workers=2, use_multiprocessing=multiprocessing)
-    epochs = {}
-    for name, dataset in (("one", one), ("pool", pool)):
-        adapter = PyDatasetAdapter(dataset, shuffle=False)
-        epochs[name] = []
-        for _ in range(2):
-            epochs[name].append([np.asarray(x) for x, _ in adapter.get_numpy_iterator()])
-            adapter.on_epoch_end()
-    for epoch_one, epoch_pool in zip(epochs["one"], epochs["pool"]):
-        assert len(epoch_one) == len(epoch_pool) == 5
-        assert all(np.array_equal(a, b) for a, b in zip(epoch_one, epoch_pool))
-    assert not np.array_equal(epochs["one"][0][0], epochs["one"][1][0])  # epochs differ
-
-
 @pytest.mark.parametrize("order", ["sequence", "random"])
 def test_transforms_fire_independently_of_each_other(order):
     """Two flips at p = 0.5 through the real feed: each of the four outcomes about a quarter of the time
