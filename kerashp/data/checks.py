@@ -15,8 +15,8 @@ from kerashp.errors import DataError
 
 def check_preset_data(preset: Preset) -> None:
     """Refuse a folder source that cannot load (the tfds name's syntax is checked with the preset),
-    and warn of the settings it adapts (`check_fit`): a glance at the directory listing, no image
-    opened, cheap enough for every keystroke in the TUI's tweak screen."""
+    and warn of the settings it adapts (`check_fit`): from the directory listing, no image opened
+    (cifar10-mini's 6,000 files: 0.2-0.4 s on 2 cores at load average 16)."""
     data = preset["data"]
     kind, _, target = data["source"].partition(":")
     if kind == "folder":
