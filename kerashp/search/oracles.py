@@ -10,8 +10,6 @@ exactly what an unbroken search would have.
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 
 from kerashp.backend import use_torch_backend
@@ -26,6 +24,7 @@ from keras_tuner.src.engine import hyperparameters as hp_module  # noqa: E402
 from keras_tuner.src.engine.trial import TrialStatus  # noqa: E402
 
 BUDGET = "tuner/epochs"  # Hyperband's (and BOHB's) epochs for a trial
+RANDOM_SHARE_STREAM = 1  # BOHB's coin draws from its own stream, apart from the sampler's (stream 0)
 
 
 def _tpe_values(oracle: keras_tuner.Oracle, space: dict[str, SpaceEntry], told: list[Told], sampler) -> dict:
@@ -89,7 +88,7 @@ class BOHBOracle(keras_tuner.oracles.HyperbandOracle):
     def _random_values(self):
         """Hyperband asks this for each new configuration: the one place BOHB differs from it."""
         number = len(self.trials)  # the trial being proposed (KerasTuner numbers trials by count)
-        coin = random.Random(int(np.random.SeedSequence([self.seed, number, 1]).generate_state(1)[0])).random()
+        coin = np.random.default_rng([self.seed, number, RANDOM_SHARE_STREAM]).random()
         told = self.model_results()
         if coin < self.random_fraction or not told:
             return super()._random_values()
