@@ -61,6 +61,11 @@ def register(subcommands) -> None:
     epochs.add_argument(
         "--max-epochs", type=positive_int, metavar="N", help="override search.max_epochs (hyperband, bohb)"
     )
+    parser.add_argument(
+        "--executions", type=positive_int, metavar="N",
+        help="override search.executions_per_trial: train each trial N times (seeds S, S+1, ...); the trial's "
+        "objective is their mean, and --results and the report show its spread",
+    )  # fmt: skip
     add_overrides(parser)
     parser.add_argument(
         "--prune",
@@ -133,6 +138,7 @@ def _open_search(args):
             "search.max_trials": args.max_trials,
             "search.max_epochs": args.max_epochs,
             "search.prune": args.prune,
+            "search.executions_per_trial": args.executions,
         }
         overrides = [*args.overrides, *(f"{key}={value}" for key, value in options.items() if value is not None)]
         base = load_preset(args.preset, overrides)
@@ -145,7 +151,16 @@ def _open_search(args):
         search = SearchDir.prepare(directory, base, overwrite=args.overwrite)
     else:
         if any(
-            (args.overrides, args.algorithm, args.max_trials, args.epochs, args.max_epochs, args.prune, args.overwrite)
+            (
+                args.overrides,
+                args.algorithm,
+                args.max_trials,
+                args.epochs,
+                args.max_epochs,
+                args.prune,
+                args.executions,
+                args.overwrite,
+            )  # fmt: skip
         ):
             raise UserError(
                 "--dir without --preset continues the search as it was set up; "
@@ -179,10 +194,31 @@ def show_results(directory: Path, export_best: Path | None) -> int:
         return 0
     console = Console(highlight=False)
     console.print(results_table(results.records, results.objective, results.space_keys, str(directory), console))
+    if results.preset["search"]["executions_per_trial"] > 1:
+        console.print(execution_spread(results))
     console.print(importance_text(results.importance()), end="")
     if export_best:
         _export(directory, export_best)
     return 0
+
+
+def execution_spread(results):
+    """Each trial's objective over its executions, best first: their mean, standard deviation and
+    95% confidence interval (kerashp.report.significance)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from kerashp.report.significance import spread
+    from kerashp.text import number
+
+    table = Table(title=f"{escape(results.objective)} over each trial's executions", title_justify="left")
+    for header in ("trial", "executions", "mean", "std", "95% CI"):
+        table.add_column(header, justify="left" if header == "trial" else "right")
+    for record in results.records:
+        one = spread(results.execution_objectives(record))
+        interval = "-" if one.low is None else f"{number(one.low)} to {number(one.high)}"
+        table.add_row(record.trial_id, str(one.n), number(one.mean), number(one.std), interval)
+    return table
 
 
 def _export(directory: Path, file: Path) -> None:

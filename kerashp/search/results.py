@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from kerashp.config import Preset, preset_toml
 from kerashp.errors import UserError
-from kerashp.runs.folder import atomic_write
+from kerashp.runs.folder import RunDir, atomic_write
 from kerashp.search.directory import SearchDir
 from kerashp.search.records import TrialRecord, best, ranked
 from kerashp.search.space import trial_preset
@@ -40,6 +40,19 @@ class SearchResults:
     @property
     def best(self) -> TrialRecord | None:
         return best(self.records, self.preset["search"]["direction"])
+
+    def execution_objectives(self, record: TrialRecord) -> list[float]:
+        """The best objective of each of the trial's executions (the record keeps their mean), read
+        from each run's history: what `--results` and the report show the spread of."""
+        pick = max if self.preset["search"]["direction"] == "max" else min
+        objectives = []
+        for run in record.runs:  # checked by read_record: trials/<id>/<run>, inside the search
+            values = [
+                row[self.objective] for row in RunDir(self.search.path / run).read_history() if self.objective in row
+            ]
+            if values:
+                objectives.append(pick(values))
+        return objectives
 
     def importance(self) -> Importance:
         """How much each hyperparameter mattered over the completed trials (kerashp.search.importance)."""
