@@ -68,6 +68,7 @@ class Trials:
     maximize: bool
     epochs_spent: list[int] = field(default_factory=list)  # per row: epochs it trained (not its Hyperband parent's)
     importance: dict[str, float] = field(default_factory=dict)  # fANOVA importance per hyperparameter, if rated
+    executions: dict[str, list[float]] = field(default_factory=dict)  # per trial id: each execution's objective
 
     def scored(self) -> list[dict[str, str]]:
         return [row for row in self.rows if parse_number(row["objective"]) is not None]

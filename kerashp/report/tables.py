@@ -210,21 +210,28 @@ def table_csv(variants: list[dict], verdict: Verdict) -> str:
 
 
 def trials_table(trials: Trials, number: int) -> list[str]:
-    """Every trial, best first (failed and pruned trials last), with its objective and hyperparameters."""
+    """Every trial, best first (failed and pruned trials last), with its objective and hyperparameters;
+    when trials ran several executions, the objective is their mean, with its spread beside it."""
     scored = trials.scored()
     ranked = sorted(scored, key=lambda row: float(row["objective"]), reverse=trials.maximize)
     ranked += [row for row in trials.rows if row not in scored]  # failed trials last
-    header = ["trial", "status", *map(md_text, [trials.objective, *trials.hyperparameters])]
+    repeated = any(len(values) > 1 for values in trials.executions.values())
+    spread_header = ["executions", "std", "95% CI"] if repeated else []
+    header = ["trial", "status", md_text(trials.objective), *spread_header, *map(md_text, trials.hyperparameters)]
+    caption = " The objective is the mean over each trial's executions." if repeated else ""
     lines = [
-        f"**Table {number}.** Trials, best first.",
+        f"**Table {number}.** Trials, best first.{caption}",
         "",
         "| " + " | ".join(header) + " |",
         "| " + " | ".join("---" for _ in header) + " |",
     ]
     for row in ranked:
-        cells = [md_text(row["trial_id"]), md_text(row["status"]), statistic(parse_number(row["objective"])),
-                 *(md_text(row[name]) for name in trials.hyperparameters)]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
+        cells = [md_text(row["trial_id"]), md_text(row["status"]), statistic(parse_number(row["objective"]))]
+        if repeated:
+            one = spread(trials.executions.get(row["trial_id"], []))
+            interval = "-" if one.low is None else f"{statistic(one.low)} to {statistic(one.high)}"
+            cells += [str(one.n), statistic(one.std), interval]
+        lines.append("| " + " | ".join([*cells, *(md_text(row[name]) for name in trials.hyperparameters)]) + " |")
     return [*lines, ""]
 
 

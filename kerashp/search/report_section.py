@@ -43,12 +43,12 @@ def search_section(path: Path) -> Section:
             f"{trials_file}: missing column(s) {', '.join(missing)}; "
             f"expected {', '.join(TRIAL_COLUMNS)} and one per hyperparameter"
         )
-    series_by_trial = {}
+    series_by_trial = {}  # a trial's executions share its label: the report shows their mean and spread
     for row in rows:
-        run_path = _trial_run(path, row)
-        if run_path is not None:
-            series_by_trial[row["trial_id"]] = Series.load(run_path, f"trial {row['trial_id']}")
-    search = _search_settings(path, list(series_by_trial.values()))
+        runs = _trial_runs(path, row)
+        if runs:
+            series_by_trial[row["trial_id"]] = [Series.load(run, f"trial {row['trial_id']}") for run in runs]
+    search = _search_settings(path, [series for runs in series_by_trial.values() for series in runs])
     hyperparameters = [c for c in header if c not in TRIAL_BOOKKEEPING and any(row[c] for row in rows)]
     trials = Trials(
         rows,
@@ -57,17 +57,20 @@ def search_section(path: Path) -> Section:
         search.get("direction", "max") == "max",
         epochs_spent(rows),
         _importance(path),
+        _executions(path),
     )
     ranked = sorted(trials.scored(), key=lambda row: float(row["objective"]), reverse=trials.maximize)
-    shown = [series_by_trial[row["trial_id"]] for row in ranked if row["trial_id"] in series_by_trial][:SEARCH_CURVES]
+    best_trials = [series_by_trial[row["trial_id"]] for row in ranked if row["trial_id"] in series_by_trial]
+    best_trials = best_trials[:SEARCH_CURVES]
+    shown = [series for runs in best_trials for series in runs]
     objective = md_text(trials.objective)
     notes = [f"{len(rows)} trials, {len(trials.scored())} with an objective ({objective}, "
              f"{'higher' if trials.maximize else 'lower'} is better)."]  # fmt: skip
     if ranked:
         best = number(float(ranked[0]["objective"]))
         notes.append(f"Best trial: **{md_text(ranked[0]['trial_id'])}** with {objective} {best}.")
-    if len(shown) < len(series_by_trial):
-        notes.append(f"The curves and table show the best {len(shown)} trials.")
+    if len(best_trials) < len(series_by_trial):
+        notes.append(f"The curves and table show the best {len(best_trials)} trials.")
     name = path.resolve().name
     return Section(f"search {name}", shown, folder_name=slug(name), notes=notes, trials=trials)
 
@@ -89,16 +92,23 @@ def _importance(path: Path) -> dict[str, float]:
     return SearchResults.load(path).importance().shares
 
 
-def _trial_run(search_dir: Path, row: dict[str, str]) -> Path | None:
-    """A trial's (first) run directory: its `run_dir` cell, relative to the search directory or
-    absolute, or else the first run in `trials/<trial_id>/`; None when there is none."""
+def _executions(path: Path) -> dict[str, list[float]]:
+    """Each trial's objective per execution, for a search kerashp ran (it has search.toml and records)."""
+    if not (path / "search.toml").is_file():
+        return {}
+    results = SearchResults.load(path)
+    return {record.trial_id: results.execution_objectives(record) for record in results.records}
+
+
+def _trial_runs(search_dir: Path, row: dict[str, str]) -> list[Path]:
+    """A trial's run directories: its `run_dir` cell, relative to the search directory or absolute,
+    or else the runs in `trials/<trial_id>/` (one per execution); none when there is none."""
     if row.get("run_dir"):
         for candidate in (search_dir / row["run_dir"], Path(row["run_dir"])):
             if (candidate / "preset.toml").is_file():
-                return candidate
-        return None
-    runs = list_runs(search_dir / "trials" / row["trial_id"])
-    return runs[0].path if runs else None
+                return [candidate]
+        return []
+    return [run.path for run in list_runs(search_dir / "trials" / row["trial_id"])]
 
 
 def _search_settings(path: Path, series: list[Series]) -> dict:

@@ -245,3 +245,28 @@ def test_overlapping_seeds_are_no_significant_difference_and_ties_never_win(tmp_
     text = report(tied, tmp_path / "tied").read_text()
     assert "No winner: **batch_size=16** and **batch_size=128** tie at 0.2000; a tie is never a win." in text
     assert [row["winner"] for row in read_csv(tmp_path / "tied" / "table.csv")] == ["0", "0"]
+
+
+def test_a_search_with_several_executions_shows_each_trials_mean_and_spread(tmp_path, capsys):
+    """`kerashp tune --executions 2` leaves two runs per trial: --results and the report give the
+    objective's spread over them, and the report's curves and table group them by trial."""
+    from kerashp.cli import main as kerashp_main
+    from kerashp.search.directory import SearchDir
+    from kerashp.search.records import TrialRecord
+
+    search = SearchDir.prepare(tmp_path / "search", load_preset("lenet5_search", ["search.executions_per_trial=2"]))
+    finals = {"0": [0.40, 0.44], "1": [0.60, 0.62]}
+    for trial_id, values in finals.items():
+        runs = [make_run(search.path / "trials" / trial_id, "lenet5", [f"seed={k}"], [0.2, value]) for k, value in enumerate(values)]
+        search.write_record(TrialRecord(trial_id, "completed", {"optimizer.learning_rate": 0.01}, epochs=2,
+                                        objective=sum(values) / 2, best_epoch=2,
+                                        runs=[run.relative_to(search.path).as_posix() for run in runs]))  # fmt: skip
+    search.write_table()
+    assert kerashp_main(["tune", "--results", str(search.path)]) == 0
+    out = capsys.readouterr().out
+    assert "val_accuracy over each trial's executions" in out and "0.6100" in out and "0.0141" in out  # std of .60, .62
+    text = report([search.path]).read_text()
+    assert "The objective is the mean over each trial's executions." in text
+    assert "| 1 | completed | 0.6100 | 2 | 0.0141 | " in text
+    assert [(row["variant"], row["runs"]) for row in read_csv(search.path / "report" / "table.csv")] == [("trial 1", "2"), ("trial 0", "2")]
+    assert "shaded: the 95% confidence interval of the mean" in text
