@@ -125,8 +125,9 @@ def test_tpe_starts_at_random_then_concentrates_near_the_optimum(tmp_path):
     startup = sorted(optimum_distance(values) for values in proposals[:10])
     modelled = sorted(optimum_distance(values) for values in proposals[-10:])
     assert modelled[5] < startup[5] / 2  # the median of the last 10 is far closer than the random start's
-    random_search = oracle_for(preset(tmp_path, "random", max_trials=40), tmp_path, "random")
-    assert proposals[:10] != drive(random_search, 10)  # its own random draws, not KerasTuner's
+    # the start ignores the objective (random draws); after it, the proposals follow the objective
+    reversed_objective = drive(oracle_for(base, tmp_path, "reversed"), 12, objective=optimum_distance)
+    assert reversed_objective[:10] == proposals[:10] and reversed_objective[10:] != proposals[10:12]
 
 
 def schedule(oracle) -> list[tuple]:
