@@ -51,5 +51,5 @@ def importance(space: dict[str, SpaceEntry], direction: str, records: list[Trial
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=SEED)
     shares = optuna.importance.get_param_importances(study, evaluator=evaluator, params=rated)
     left_out = [key for key in space if key not in rated]
-    note = f"not rated (set in only some trials): {', '.join(left_out)}" if left_out else ""
+    note = f"not rated (not set in every trial): {', '.join(left_out)}" if left_out else ""
     return Importance({key: float(share) for key, share in sorted(shares.items(), key=lambda item: -item[1])}, note)

@@ -72,7 +72,7 @@ def test_results_print_the_importances(tmp_path, capsys):
     search = search_with(tmp_path, 12)
     assert kerashp_main(["tune", "--results", str(search.path)]) == 0
     out = capsys.readouterr().out
-    assert "parameter importance (fANOVA" in out and "not rated (set in only some trials): optimizer.momentum" in out
+    assert "parameter importance (fANOVA" in out and "not rated (not set in every trial): optimizer.momentum" in out
     line = next(line for line in out.splitlines() if line.strip().startswith("optimizer.learning_rate "))
     assert "█" in line
 
