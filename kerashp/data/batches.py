@@ -40,8 +40,8 @@ class ImageBatches(PyDataset):
         epoch: int = 0,
         workers: int = 0,
     ):
-        super().__init__()  # Keras feeds it inline: the worker processes, if any, are ours
-        self.images, self.workers = images, workers
+        super().__init__()  # Keras feeds it inline (its `workers` stays 1): the worker processes, if any, are ours
+        self.images, self.processes = images, workers
         scale, offset = (1.0 / (255.0 * std)).astype(np.float32), (-mean / std).astype(np.float32)
         self.recipe = BatchRecipe(
             labels, num_classes, batch_size, scale, offset, pipeline, mix, shuffle, seed, channels_first
@@ -62,10 +62,10 @@ class ImageBatches(PyDataset):
         return len(self.recipe)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        if not self.workers:
+        if not self.processes:
             return self.recipe.make(self.images, self.order, self.epoch, index, self.layout)
         if self._pool is None or not self._pool.alive:
-            self._pool = WorkerPool(self.recipe, self.images, self.workers)
+            self._pool = WorkerPool(self.recipe, self.images, self.processes)
         return self._pool.get(self.epoch, index, self.layout)
 
     def close(self) -> None:
