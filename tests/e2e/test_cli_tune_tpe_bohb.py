@@ -46,7 +46,9 @@ def few_cifar(tmp_path_factory) -> Path:
         ("bohb", ["--max-trials", "5", "--epochs", "2", "--set", "search.factor=2"], 5),
     ],
 )
-def test_a_search_killed_mid_trial_resumes_then_rates_its_hyperparameters(few_cifar, tmp_path, algorithm, options, planned):
+def test_a_search_killed_mid_trial_resumes_then_rates_its_hyperparameters(
+    few_cifar, tmp_path, algorithm, options, planned
+):
     where, best = tmp_path / "search", tmp_path / "best.toml"
     args = (
         "tune", "--preset", "mlp_cifar10", "--algorithm", algorithm, *options, "--dir", str(where),

@@ -62,7 +62,10 @@ def test_the_key_that_drives_the_objective_matters_most_and_conditional_keys_are
 def test_too_few_trials_or_a_single_key_say_so_in_one_line(tmp_path):
     few = search_with(tmp_path / "few", MIN_TRIALS - 1)
     found = importance(few.read_preset()["search"]["space"], "max", few.records())
-    assert not found.shares and found.note == f"parameter importance needs {MIN_TRIALS} completed trials; this search has 3"
+    assert (
+        not found.shares
+        and found.note == f"parameter importance needs {MIN_TRIALS} completed trials; this search has 3"
+    )
     single = search_with(tmp_path / "one", 8, space='"optimizer.learning_rate" = { min = 1e-4, max = 0.1, log = true }')
     found = importance(single.read_preset()["search"]["space"], "max", single.records())
     assert not found.shares and "fewer than two keys" in found.note and "\n" not in found.note
