@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections import Counter
 from typing import Any
@@ -196,13 +197,13 @@ def _interval(row: dict) -> str:
 
 
 def table_csv(variants: list[dict], verdict: Verdict) -> str:
-    """Full-precision statistics, one row per variant; `winner` is 1 on the winning row (only a
-    significant lead wins), `p_value` the test's on the leader's row."""
+    """Full-precision statistics, one row per variant; `seeds` and `run_dirs` as JSON lists, `winner`
+    1 on the winning row (only a significant lead wins), `p_value` the test's on the leader's row."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=TABLE_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for index, row in enumerate(variants):
-        listed = {"seeds": " ".join(map(str, row["seeds"])), "run_dirs": " ".join(row["run_dirs"])}
+        listed = {"seeds": json.dumps(row["seeds"]), "run_dirs": json.dumps(row["run_dirs"])}  # any path, unambiguous
         p_value = verdict.p_value if index == verdict.leader else None
         extra = {"winner": int(index == verdict.winner), "p_value": p_value}
         writer.writerow({key: "" if value is None else value for key, value in {**row, **listed, **extra}.items()})

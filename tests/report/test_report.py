@@ -219,7 +219,7 @@ def test_runs_differing_only_in_their_seed_are_one_variant_with_mean_spread_and_
     md = report([*low, *high], tmp_path / "out")
     rows = read_csv(md.parent / "table.csv")
     assert [(row["variant"], row["runs"], row["seeds"]) for row in rows] == [
-        ("learning_rate=0.1", "3", "0 1000 2000"), ("learning_rate=0.01", "3", "0 1000 2000")
+        ("learning_rate=0.1", "3", "[0, 1000, 2000]"), ("learning_rate=0.01", "3", "[0, 1000, 2000]")
     ]
     assert float(rows[1]["val_accuracy"]) == pytest.approx(0.61333, abs=1e-4)
     assert float(rows[1]["val_accuracy_std"]) == pytest.approx(0.015275, abs=1e-5)  # sample std (ddof 1)
