@@ -16,6 +16,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.sh"
 SECTIONS = ("versions and warm-up", "step throughput", "input pipeline", "lenet5_aug run", "torch.compile")
 
 
+@pytest.mark.timeout(900)  # about a minute on a quiet machine; each section has its own cap in the script
 def test_the_dry_run_prints_every_section_and_a_summary(tiny_folder, tmp_path):
     env = dict(os.environ, PYTHON=sys.executable, OUT=str(tmp_path), TMPDIR=str(tmp_path))
     result = subprocess.run(
