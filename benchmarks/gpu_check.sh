@@ -59,6 +59,15 @@ skipped() {  # skipped NAME WHY
 
 kerashp() { "$PYTHON" -m kerashp.cli "$@"; }
 
+# The images/s kerashp trained at in the step-throughput sections (the last one measured per model),
+# as input_pipeline.py's --gpu-images-per-s: the cores the feed needs to keep up with this GPU.
+measured_rates() {
+    sleep 1  # tee writes the log a moment after the section ends
+    awk '/^== step throughput/ { on = 1; next } /^== / { on = 0 }
+         on && ($1 == "lenet5" || $1 == "resnet20") { for (i = 1; i < NF; i++) if ($i == "kerashp") rate[$1] = $(i + 1) }
+         END { for (model in rate) printf "%s%s=%s", (n++ ? "," : ""), model, rate[model] }' "$LOG"
+}
+
 versions() {
     "$PYTHON" - <<'EOF'
 import platform, torch
@@ -144,7 +153,9 @@ if [ "$DRY" = 1 ]; then
     tiny_copy
     section "step throughput" 150 "$PYTHON" benchmarks/step_throughput.py --models lenet5 --repeats 1 --epochs 2 \
         --batch-size 32 --data "$WORK/tiny"
-    section "input pipeline" 150 "$PYTHON" benchmarks/input_pipeline.py --repeats 1 --epochs 2 --data "$WORK/tiny"
+    rates=$(measured_rates)
+    section "input pipeline" 150 "$PYTHON" benchmarks/input_pipeline.py --repeats 1 --epochs 2 --data "$WORK/tiny" \
+        --workers auto ${rates:+--gpu-images-per-s "$rates"}
     section "lenet5_aug run" 150 run_and_show aug --preset lenet5_aug --epochs 1 --set "data.source=folder:$WORK/tiny" \
         --set train.batch_size=32 --set train.precision=mixed_bfloat16
     skipped "torch.compile" "compiling takes minutes on a CPU"
@@ -154,10 +165,9 @@ else
         section "step throughput, $precision, batch 512" 80 "$PYTHON" benchmarks/step_throughput.py \
             --models lenet5 resnet20 --repeats 3 --epochs 3 --batch-size 512 --precision "$precision" --data "$DATA"
     done
-    workers=()
-    grep -q -- '"--workers"' benchmarks/input_pipeline.py && workers=(--workers auto)
+    rates=$(measured_rates)
     section "input pipeline" 60 "$PYTHON" benchmarks/input_pipeline.py --repeats 1 --epochs 3 --data "$DATA" \
-        ${workers[@]+"${workers[@]}"}
+        --workers auto ${rates:+--gpu-images-per-s "$rates"}
     section "lenet5_aug run, mixed_bfloat16" 50 run_and_show aug --preset lenet5_aug --epochs 3 \
         --set "data.source=folder:$DATA" --set train.precision=mixed_bfloat16
     section "torch.compile" 90 "$PYTHON" benchmarks/compile_step.py --model resnet20 --steps 50 --batch-size 512
