@@ -117,9 +117,8 @@ def pre_augmented(dataset, data: Path, augment: dict, seed: int, into: Path) -> 
     return into
 
 
-def training_rate(overrides: list[str], runs: Path, epochs: int) -> tuple[float, int]:
-    """Training images/s (median epoch after the first) and the feed workers the run used."""
-    from kerashp.training.feeds import feed_workers
+def training_rate(overrides: list[str], runs: Path, epochs: int) -> float:
+    """Training images/s: the median epoch after the first."""
     from kerashp.training.run import train
 
     preset = load_preset(
@@ -127,8 +126,7 @@ def training_rate(overrides: list[str], runs: Path, epochs: int) -> tuple[float,
     )
     result = train(preset, runs)
     images = len(np.load(result.run.path / "split.npz")["train"])
-    rate = images / statistics.median(row["epoch_time"] for row in result.run.read_history()[1:])
-    return rate, feed_workers(preset["train"]["workers"], cheap=not preset["augment"]["transforms"])
+    return images / statistics.median(row["epoch_time"] for row in result.run.read_history()[1:])
 
 
 def gpu_rates(text: str) -> dict[str, float]:
@@ -156,11 +154,11 @@ def main() -> None:
     from kerashp.training.feeds import feed_workers
 
     workers = args.workers if args.workers == "auto" else int(args.workers)
-    most = feed_workers(workers, cheap=False)
     dataset = load_dataset(f"folder:{args.data}")
     preset = load_preset("lenet5_aug")
     augment = preset["augment"]
     images, labels = dataset.train.images, dataset.train.labels
+    most = feed_workers(workers, False, images, preset["train"]["batch_size"], dataset.num_classes)
     print(f"input_pipeline on {machine()}, {len(images)} training images, medians of {args.repeats}")
     print(f"  train.workers = {args.workers} -> {most} worker processes here")
 
@@ -189,19 +187,18 @@ def main() -> None:
     if args.no_training:
         return
 
-    augmented, plain, used = [], [], 0
+    augmented, plain = [], []
     with tempfile.TemporaryDirectory() as scratch:
         runs = Path(scratch) / "runs"
         ready = pre_augmented(dataset, Path(args.data), augment, preset["seed"], Path(scratch) / "pre-augmented")
         on_the_fly = [f"data.source=folder:{args.data}", f"train.workers={workers}"]
         in_memory = [f"data.source=folder:{ready}", "augment.transforms=[]", "augment.after=[]"]
         for _ in range(args.repeats):
-            rate, used = training_rate(on_the_fly, runs, args.epochs)
-            augmented.append(rate)
-            plain.append(training_rate(in_memory, runs, args.epochs)[0])
+            augmented.append(training_rate(on_the_fly, runs, args.epochs))
+            plain.append(training_rate(in_memory, runs, args.epochs))
     ratio = statistics.median(augmented) / statistics.median(plain)
     print(
-        f"  training lenet5_aug (train.workers = {args.workers}: {used} processes): augmented on the fly "
+        f"  training lenet5_aug (train.workers = {args.workers}: {most} processes): augmented on the fly "
         f"{statistics.median(augmented):.0f} img/s, pre-augmented in memory {statistics.median(plain):.0f} img/s, "
         f"ratio {ratio:.2f}"
     )

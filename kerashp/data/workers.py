@@ -17,7 +17,10 @@ closed or collected, and by multiprocessing's resource tracker if the training p
 from __future__ import annotations
 
 import multiprocessing
+import os
+import shutil
 import signal
+import sys
 import traceback
 import weakref
 from collections import deque
@@ -30,10 +33,13 @@ import numpy as np
 
 from kerashp.data.lazy import Images, LazyImages
 from kerashp.data.recipe import BatchRecipe
+from kerashp.errors import DataError
 
 CONTEXT = multiprocessing.get_context("forkserver")
 CONTEXT.set_forkserver_preload(["kerashp.data.feed_server"])
 POLL_SECONDS = 1.0  # how often a waiting side checks that the other is still alive
+SLOTS_PER_WORKER = 2  # one batch being made and one waiting, per worker
+SHARED_MEMORY = "/dev/shm"  # where Linux keeps it; writing past its size would kill the process (SIGBUS)
 
 SharedImages = tuple[str, tuple[int, ...]]  # (segment name, shape): uint8 images in shared memory
 
@@ -48,10 +54,15 @@ class WorkerPool:
         self._processes: list[BaseProcess] = []
         self._connections: list[Connection] = []
         self._close = weakref.finalize(self, _release, self._processes, self._connections, self._segments)
+        needed = shared_memory_needed(images, recipe.batch_size, recipe.num_classes, workers)
+        if needed > (free := shared_memory_free()):
+            raise DataError(
+                f"train.workers = {workers}: the feed needs {needed / 2**20:,.0f} MiB of shared memory and "
+                f"{SHARED_MEMORY} has {free / 2**20:,.0f} MiB free; use fewer workers, 0, or a larger {SHARED_MEMORY}"
+            )
         source: SharedImages | LazyImages = images if isinstance(images, LazyImages) else self._share(images)
-        rows, values = recipe.batch_size, int(np.prod(self.image_shape))
-        self._slot_bytes = rows * (values + recipe.num_classes) * 4
-        slots = 2 * workers
+        self._slot_bytes = _slot_bytes(self.image_shape, recipe.batch_size, recipe.num_classes)
+        slots = SLOTS_PER_WORKER * workers
         ring = self._segment(slots * self._slot_bytes)
         for _ in range(workers):
             ours, theirs = CONTEXT.Pipe()
@@ -147,6 +158,22 @@ class WorkerPool:
         x = np.ndarray(shape, np.float32, buffer=ring, offset=start).copy()
         y = np.ndarray((rows, self.recipe.num_classes), np.float32, buffer=ring, offset=start + x.nbytes).copy()
         return self.recipe.as_fed(x, layout), y
+
+
+def shared_memory_needed(images: Images, batch_size: int, num_classes: int, workers: int) -> int:
+    """Bytes of shared memory a pool of `workers` holds: the images (unless decoded on demand) and its slots."""
+    held = 0 if isinstance(images, LazyImages) else images.nbytes
+    return held + SLOTS_PER_WORKER * workers * _slot_bytes(tuple(images.shape[1:]), batch_size, num_classes)
+
+
+def shared_memory_free() -> int:
+    """Free bytes where shared memory lives (a container's /dev/shm is often only 64 MiB)."""
+    return shutil.disk_usage(SHARED_MEMORY).free if os.path.isdir(SHARED_MEMORY) else sys.maxsize
+
+
+def _slot_bytes(image_shape: tuple[int, ...], batch_size: int, num_classes: int) -> int:
+    """One finished batch: float32 images and labels."""
+    return batch_size * (int(np.prod(image_shape)) + num_classes) * 4
 
 
 def _release(processes: list[BaseProcess], connections: list[Connection], segments: list[SharedMemory]) -> None:

@@ -25,9 +25,11 @@ from kerashp.data.augment import build_pipeline
 from kerashp.data.batches import ImageBatches
 from kerashp.data.dataset import ImageSet
 from kerashp.data.glance import preset_image_size
+from kerashp.data.lazy import Images
 from kerashp.data.mixing import MixSpec
 from kerashp.data.normalize import normalization
 from kerashp.data.split import preset_split
+from kerashp.data.workers import shared_memory_free, shared_memory_needed
 from kerashp.events import Listener, Progress
 from kerashp.models import DATA_FORMAT
 from kerashp.runs import files as run_files
@@ -91,7 +93,7 @@ def build_feeds(preset: Preset, emit: Listener, saved: dict[str, Any] | None = N
         shuffle=True,
         seed=preset["seed"],
         epoch=initial_epoch,
-        workers=feed_workers(train_cfg["workers"], cheap),
+        workers=feed_workers(train_cfg["workers"], cheap, data.train.images, train_cfg["batch_size"], data.num_classes),
         **common,
     )
     validation = (
@@ -150,17 +152,21 @@ def saved_normalization(run: RunDir) -> dict[str, Any] | None:
     return run_files.read_normalization(saved) if saved.exists() else None
 
 
-def feed_workers(workers: int | str, cheap: bool) -> int:
+def feed_workers(workers: int | str, cheap: bool, images: Images, batch_size: int, num_classes: int) -> int:
     """`train.workers` as a number of worker processes (0: batches made in the training process).
 
     "auto" takes the cores training leaves free: all but torch's intra-op threads on a CPU, all
-    but one (the process driving the GPU) with CUDA. None where a batch costs next to nothing to
-    make (in-memory images, no augmentation or mixup: ~0.4 ms), as a worker would only add a copy.
+    but one (the process driving the GPU) with CUDA; as many as shared memory has room for. None
+    where a batch costs next to nothing to make (in-memory images, no augmentation or mixup:
+    ~0.4 ms), as a worker would only add a copy.
     """
     if workers != "auto":
         return int(workers)
     if cheap:
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    training = 1 if torch.cuda.is_available() else torch.get_num_threads()
-    return max(0, cores - training)
+    free = max(0, cores - (1 if torch.cuda.is_available() else torch.get_num_threads()))
+    room = shared_memory_free()
+    while free and shared_memory_needed(images, batch_size, num_classes, free) > room:
+        free -= 1
+    return free

@@ -58,6 +58,9 @@ def test_different_data_settings_load_their_own_data_and_only_the_last_is_kept(t
     assert len(loads) == 3  # one entry: the first settings were let go
 
 
+IMAGES = np.zeros((1000, 32, 32, 3), np.uint8)  # 3 MiB; a slot of 8 of them 96 KiB
+
+
 @pytest.mark.parametrize(
     "workers, cheap, cores, threads, expected",
     [
@@ -72,6 +75,22 @@ def test_workers_auto_takes_the_cores_training_leaves_free(monkeypatch, workers,
     monkeypatch.setattr(feeds.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
     monkeypatch.setattr(feeds.torch, "get_num_threads", lambda: threads)
     monkeypatch.setattr(feeds.torch.cuda, "is_available", lambda: False)
-    assert feeds.feed_workers(workers, cheap) == expected
+    assert feeds.feed_workers(workers, cheap, IMAGES, 8, 4) == expected
     monkeypatch.setattr(feeds.torch.cuda, "is_available", lambda: True)  # the GPU trains: one core drives it
-    assert feeds.feed_workers("auto", False) == cores - 1
+    assert feeds.feed_workers("auto", False, IMAGES, 8, 4) == cores - 1
+
+
+def test_workers_auto_takes_only_as_many_as_shared_memory_holds_and_a_count_too_many_is_refused(monkeypatch):
+    from kerashp.data import workers
+    from kerashp.data.batches import ImageBatches
+    from kerashp.errors import DataError
+
+    monkeypatch.setattr(feeds.os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    monkeypatch.setattr(feeds.torch.cuda, "is_available", lambda: True)
+    room = workers.shared_memory_needed(IMAGES, 8, 4, 3)
+    monkeypatch.setattr(feeds, "shared_memory_free", lambda: room)
+    assert feeds.feed_workers("auto", False, IMAGES, 8, 4) == 3
+    monkeypatch.setattr(workers, "shared_memory_free", lambda: room)
+    feed = ImageBatches(IMAGES, np.zeros(1000, int), 4, 8, np.zeros(3), np.ones(3), workers=4)
+    with pytest.raises(DataError, match=r"train.workers = 4: the feed needs 4 MiB of shared memory and .* 3 MiB free"):
+        feed[0]
