@@ -83,4 +83,4 @@ def _update(optimizer, grads, variables) -> None:
     grads = optimizer._clip_gradients(grads)
     optimizer._apply_weight_decay(variables)
     optimizer._parallel_update_step(grads, variables, optimizer.learning_rate)
-    optimizer._iterations.assign_add(1)
+    optimizer._iterations.value.add_(1)  # assign_add(1) without its conversions: the same integer
