@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import shutil
 import signal
 import sys
@@ -54,6 +55,8 @@ class WorkerPool:
         self._processes: list[BaseProcess] = []
         self._connections: list[Connection] = []
         self._close = weakref.finalize(self, _release, self._processes, self._connections, self._segments)
+        if not can_reach(images):
+            raise DataError(f"train.workers = {workers}: these streamed images cannot be decoded elsewhere; use 0")
         needed = shared_memory_needed(images, recipe.batch_size, recipe.num_classes, workers)
         if needed > (free := shared_memory_free()):
             raise DataError(
@@ -158,6 +161,18 @@ class WorkerPool:
         x = np.ndarray(shape, np.float32, buffer=ring, offset=start).copy()
         y = np.ndarray((rows, self.recipe.num_classes), np.float32, buffer=ring, offset=start + x.nbytes).copy()
         return self.recipe.as_fed(x, layout), y
+
+
+def can_reach(images: Images) -> bool:
+    """Whether worker processes can get these images: in shared memory, or decoded on demand by a
+    decoder that pickles (a local function, such as a lambda, does not)."""
+    if not isinstance(images, LazyImages):
+        return True
+    try:
+        pickle.dumps(images.decode)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def shared_memory_needed(images: Images, batch_size: int, num_classes: int, workers: int) -> int:

@@ -29,7 +29,7 @@ from kerashp.data.lazy import Images
 from kerashp.data.mixing import MixSpec
 from kerashp.data.normalize import normalization
 from kerashp.data.split import preset_split
-from kerashp.data.workers import shared_memory_free, shared_memory_needed
+from kerashp.data.workers import can_reach, shared_memory_free, shared_memory_needed
 from kerashp.events import Listener, Progress
 from kerashp.models import DATA_FORMAT
 from kerashp.runs import files as run_files
@@ -158,11 +158,11 @@ def feed_workers(workers: int | str, cheap: bool, images: Images, batch_size: in
     "auto" takes the cores training leaves free: all but torch's intra-op threads on a CPU, all
     but one (the process driving the GPU) with CUDA; as many as shared memory has room for. None
     where a batch costs next to nothing to make (in-memory images, no augmentation or mixup:
-    ~0.4 ms), as a worker would only add a copy.
+    ~0.4 ms), as a worker would only add a copy, or where workers cannot decode streamed images.
     """
     if workers != "auto":
         return int(workers)
-    if cheap:
+    if cheap or not can_reach(images):
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     free = max(0, cores - (1 if torch.cuda.is_available() else torch.get_num_threads()))

@@ -94,3 +94,11 @@ def test_workers_auto_takes_only_as_many_as_shared_memory_holds_and_a_count_too_
     feed = ImageBatches(IMAGES, np.zeros(1000, int), 4, 8, np.zeros(3), np.ones(3), workers=4)
     with pytest.raises(DataError, match=r"train.workers = 4: the feed needs 4 MiB of shared memory and .* 3 MiB free"):
         feed[0]
+
+
+def test_workers_auto_makes_batches_here_when_workers_could_not_decode_the_streamed_images(monkeypatch):
+    from kerashp.data.lazy import LazyImages
+
+    monkeypatch.setattr(feeds.torch.cuda, "is_available", lambda: True)
+    local = LazyImages(list(range(10)), lambda index: IMAGES[index], IMAGES.shape[1:])  # a lambda does not pickle
+    assert feeds.feed_workers("auto", False, local, 8, 4) == 0
