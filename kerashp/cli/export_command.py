@@ -13,6 +13,11 @@ from kerashp.cli.options import subcommand
 from kerashp.text import plural
 
 PROGRESS_FROM = 6  # sessions; fewer export in a blink, with no bar
+DESCRIPTION = """Write TensorBoard event files: every run's, search trial's and study variant's
+per-epoch metrics as scalars, and the HParams plugin's data (the
+hyperparameters: a search's space, or the preset keys the runs differ in; the
+final, best and test metrics). OUT must be new, empty or an earlier export;
+the export is written beside it and swapped in when complete."""
 EXAMPLES = """  kerashp export tensorboard searches/lenet5-lr --out tb/lenet5-lr
   tensorboard --logdir tb/lenet5-lr          # then open the HPARAMS tab
   # runs and a study in one export; --overwrite replaces an earlier one
@@ -27,10 +32,7 @@ def register(subcommands) -> None:
     tensorboard = formats.add_parser(
         "tensorboard",
         help="per-epoch scalars and HParams data for `tensorboard --logdir OUT`",
-        description="Write TensorBoard event files: every run's, search trial's and study variant's "
-        "per-epoch metrics as scalars, and the HParams plugin's data (the hyperparameters: a search's "
-        "space, or the preset keys the runs differ in; the final, best and test metrics). OUT must be "
-        "new, empty or an earlier export; the export is written beside it and swapped in when complete.",
+        description=DESCRIPTION,
         epilog=f"examples:\n{EXAMPLES}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

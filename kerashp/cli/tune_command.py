@@ -19,7 +19,8 @@ EXAMPLES = """  kerashp tune --preset lenet5_search
   kerashp tune --preset lenet5_search --max-trials 4 --epochs 3
   kerashp tune --preset lenet5_search --algorithm hyperband --epochs 9
   kerashp tune --preset mlp_cifar10 --algorithm tpe --max-trials 30
-  kerashp tune --preset lenet5_search --algorithm bohb --epochs 27 --max-trials 60
+  kerashp tune --preset lenet5_search --algorithm bohb --epochs 27 \\
+      --max-trials 60
   kerashp tune --preset lenet5_search --max-trials 30 --prune \\
       --set data.source=folder:../shared/data/cifar10-mini
   kerashp tune --preset lenet5_search --local-workers 2    # 2 workers here
@@ -36,7 +37,11 @@ Running the same command again continues a search that was stopped or killed.
 
 def register(subcommands) -> None:
     parser = subcommand(
-        subcommands, "tune", f"search hyperparameters with KerasTuner ({', '.join(ALGORITHMS)})", EXAMPLES
+        subcommands,
+        "tune",
+        "search hyperparameters with KerasTuner",
+        EXAMPLES,
+        description=f"Search hyperparameters with KerasTuner.\nAlgorithms: {', '.join(ALGORITHMS)}.",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", metavar="NAME|FILE", help="preset with a [search] section")

@@ -45,9 +45,9 @@ def test_no_mix_rows_without_mixing(tiny_folder, tmp_path):
 
 
 def test_histogram_counts_the_training_part_after_the_validation_split(tiny_folder, tmp_path):
-    preset = load_preset("lenet5_aug", [f"data.source=folder:{tiny_folder}", "data.validation=12"])
+    preset = load_preset("lenet5_aug", [f"data.source=folder:{tiny_folder}", "data.validation=8"])
     text = preview_text(preset, load_dataset(f"folder:{tiny_folder}"), tmp_path)
-    assert "training images per class (36 in all; 12 held out for validation)" in text  # 48 images before the split
+    assert "training images per class (40 in all; 8 held out for validation)" in text  # 48 images before the split
 
 
 def test_the_preview_mixes_as_the_generator_does():
