@@ -19,6 +19,17 @@ def split_key(key: str) -> list[str]:
         return key.split(".")
 
 
+def flat_keys(document: dict, prefix: str = "") -> dict[str, Any]:
+    """Dotted keys to values, tables walked down (a list, such as the transforms, is one value)."""
+    flat: dict[str, Any] = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            flat |= flat_keys(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def quoted_part(part: str) -> str:
     """A key part as validation spells it: with a dot inside, in quotes."""
     return f'"{part}"' if "." in part else part

@@ -17,6 +17,7 @@ class DataSection(TypedDict):
     source: str
     validation: float | int  # a fraction of the training split, or a count of images
     split: str
+    split_seed: int | str  # "auto": the preset's seed
     normalize: str
     mean: list[float]
     std: list[float]

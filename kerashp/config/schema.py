@@ -31,7 +31,7 @@ PROBABILITY = Float(0.5, "probability of applying the transform", lo=0.0, hi=1.0
 
 @dataclass(frozen=True)
 class CountOrAuto(Field):
-    """A count (an integer >= 0), or "auto" for kerashp to choose one when training starts."""
+    """A count (an integer >= 0), or "auto", whose meaning the key's doc gives."""
 
     def allowed(self) -> str:
         return '"auto" or an integer >= 0'
@@ -59,6 +59,9 @@ DATA: dict[str, Field] = {
     "source": DataSource("tfds:cifar10", "tfds:NAME or folder:PATH (a relative PATH is from the current directory)"),
     "validation": FractionOrCount(0.1, "validation split taken from the training data"),
     "split": Choice("random", "how the validation split is drawn", choices=("random", "stratified")),
+    "split_seed": CountOrAuto(
+        "auto", "seed of the validation split; auto: the preset's seed (a study's --seeds then vary the split too)"
+    ),
     "normalize": Choice(
         "fixed",
         "fixed: data.mean/std; dataset: computed on the training split; imagenet; none",

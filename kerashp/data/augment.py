@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 from kerashp.config.preset import AugmentSection, Transform  # noqa: E402
 
 CONSTANT = cv2.BORDER_CONSTANT
+NEAREST = cv2.INTER_NEAREST  # torchvision's RandomAffine and RandomRotation default, as the studies ran them
 
 
 def build_transform(spec: Transform, height: int, width: int) -> A.BasicTransform:
@@ -45,12 +46,13 @@ def build_transform(spec: Transform, height: int, width: int) -> A.BasicTransfor
             translate_percent=(-spec["translate"], spec["translate"]),
             scale=tuple(spec["scale"]),
             shear=0.0,
+            interpolation=NEAREST,
             border_mode=CONSTANT,
             fill=0,
             p=always,
         )
     if name == "rotate":
-        return A.Rotate(limit=spec["limit"], border_mode=CONSTANT, fill=0, p=always)
+        return A.Rotate(limit=spec["limit"], interpolation=NEAREST, border_mode=CONSTANT, fill=0, p=always)
     if name == "color_jitter":
         return A.ColorJitter(
             brightness=spec["brightness"],

@@ -55,9 +55,12 @@ def split_indices(labels: np.ndarray, validation: float | int, mode: str, seed: 
 
 def preset_split(preset: Preset, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The training and validation indices the preset's `[data]` and `seed` choose: the one split
-    training uses and augment-preview draws from."""
+    training uses and augment-preview draws from. `data.split_seed` pins it while `seed` varies."""
     data = preset["data"]
-    return split_indices(labels, data["validation"], data["split"], preset["seed"])
+    pinned = data["split_seed"]
+    return split_indices(
+        labels, data["validation"], data["split"], pinned if isinstance(pinned, int) else preset["seed"]
+    )
 
 
 def _stratified(labels: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -35,6 +35,7 @@ from tensorboard.plugins.hparams import summary_v2 as hp
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.summary.writer.record_writer import RecordWriter
 
+from kerashp.config.keys import flat_keys
 from kerashp.errors import UserError
 from kerashp.export.sources import source_kind
 from kerashp.report.sections import IGNORED_PRESET_KEYS
@@ -128,7 +129,7 @@ def read_sessions(paths: Sequence[Path]) -> list[Session]:
         named = _study_runs(path, source) if kind == "study" else _loose_runs(path, kind, source)
         for name, run in named:
             preset, session = _read_run(run, name, group=None, hparams={})
-            by_preset.append((session, _flat(preset)))
+            by_preset.append((session, _without_ignored(flat_keys(preset))))
             sessions.append(session)
     taken: set[str] = set()
     for session in sessions:
@@ -180,17 +181,9 @@ def _read_run(path: Path, name: str, group: str | None, hparams: dict[str, Any])
     return preset, Session(name, group, dict(hparams), history, summary)
 
 
-def _flat(document: dict, prefix: str = "") -> dict[str, Any]:
-    """Dotted keys to values (lists, such as the augmentation's transforms, are one value)."""
-    flat: dict[str, Any] = {}
-    for key, value in document.items():
-        if not prefix and key in IGNORED_PRESET_KEYS:
-            continue
-        if isinstance(value, dict):
-            flat |= _flat(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+def _without_ignored(flat: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters among a preset's dotted keys (not its description, study or reference)."""
+    return {key: value for key, value in flat.items() if key.split(".")[0] not in IGNORED_PRESET_KEYS}
 
 
 def _differing(flats: list[dict[str, Any]]) -> list[str]:

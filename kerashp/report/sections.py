@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kerashp.config.keys import flat_keys
 from kerashp.runs.folder import RunDir
 from kerashp.text import parse_number
 
@@ -111,7 +112,7 @@ def distinguishing_labels(series: list[Series]) -> list[str]:
     """`learning_rate=0.05`-style labels from the preset keys other than the seed that differ
     between runs, so runs differing only in their seed share a label; the preset's name when no
     key differs but the seed, and the run's folder name when none or too many differ."""
-    flat = [_flatten({"preset": one.summary.get("preset", ""), **one.preset}) for one in series]
+    flat = [flat_keys({"preset": one.summary.get("preset", ""), **one.preset}) for one in series]
     differing = [
         key
         for key in sorted({key for keys in flat for key in keys})
@@ -132,13 +133,3 @@ def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return json.dumps(value, sort_keys=True)
-
-
-def _flatten(document: dict, prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in document.items():
-        if isinstance(value, dict):
-            flat |= _flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat

@@ -292,6 +292,8 @@ def _execute(
                 f"then `kerashp train --resume {run.path}` continues after epoch {committed}"
             ) from exc
         raise RunFailedError(f"{run.path}: run failed: {summary['error']} (traceback in error.log)") from exc
+    finally:
+        feeds.close()  # the feed's worker processes end with the run, not when the feed is collected
     summary |= {"status": status, "finished": time.time(), "wall_time": _wall(summary, started)}
     run.write_summary(summary)
     emit(RunFinished(status, str(run.path), summary))

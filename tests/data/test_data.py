@@ -10,7 +10,8 @@ from PIL import Image
 from kerashp.data import load_dataset
 from kerashp.data.classes import DataWarning
 from kerashp.data.normalize import channel_stats, normalization
-from kerashp.data.split import split_indices
+from kerashp.config import load_preset
+from kerashp.data.split import preset_split, split_indices
 from kerashp.errors import DataError
 
 
@@ -81,6 +82,15 @@ def test_splits_are_reproducible_and_disjoint(mode):
     assert len(val_a) == 20 and not set(train_a) & set(val_a) and len(train_a) + len(val_a) == 100
     _, other = split_indices(labels, 0.2, mode, seed=4)
     assert not np.array_equal(val_a, other)
+
+
+def test_split_seed_pins_the_split_while_the_seed_varies():
+    labels = np.repeat(np.arange(5), 20)
+    seeded = [load_preset("lenet5", [f"seed={seed}"]) for seed in (0, 1000)]
+    pinned = [load_preset("lenet5", [f"seed={seed}", "data.split_seed=7"]) for seed in (0, 1000)]
+    assert not np.array_equal(preset_split(seeded[0], labels)[1], preset_split(seeded[1], labels)[1])
+    assert np.array_equal(preset_split(pinned[0], labels)[1], preset_split(pinned[1], labels)[1])
+    assert np.array_equal(preset_split(pinned[0], labels)[1], split_indices(labels, 0.1, "random", 7)[1])
 
 
 def test_stratified_split_keeps_class_proportions_and_counts_work():
