@@ -10,7 +10,7 @@ All train the same preset on the same data, interleaved, several times:
 Throughput is training images per second over the epochs after the first (the first pays for
 warm-up), from the epoch times each run records in history.csv. tui/headless is the goal figure.
 
-    python benchmarks/tui_overhead.py [--data /work/shared/data/cifar10-mini] [--epochs 3] [--repeats 3]
+    python benchmarks/tui_overhead.py [--data ../shared/data/cifar10-mini] [--epochs 3] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from common import interleaved, machine
 
-DEFAULT_DATA = "/work/shared/data/cifar10-mini"
+DEFAULT_DATA = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-mini")
 PRESET = "lenet5"
 
 

@@ -20,6 +20,21 @@ from PIL import Image  # noqa: E402
 from kerashp.cli import main as kerashp_main  # noqa: E402
 
 CLASSES = ("cat", "dog", "frog", "ship")
+# the real CIFAR-10 subset in ../shared, beside the checkout (wherever it is cloned, CI's too)
+CIFAR10_MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-mini"
+needs_cifar10_mini = pytest.mark.skipif(not CIFAR10_MINI.is_dir(), reason=f"needs the CIFAR-10 subset at {CIFAR10_MINI}")
+
+
+def first_cifar_images(root: Path, train_per_class: int, test_per_class: int) -> Path:
+    """The first few images of each class of cifar10-mini, in its ImageFolder layout, at `root`."""
+    import shutil
+
+    for split, count in (("train", train_per_class), ("test", test_per_class)):
+        for folder in sorted((CIFAR10_MINI / split).iterdir()):
+            (root / split / folder.name).mkdir(parents=True)
+            for image in sorted(folder.iterdir())[:count]:
+                shutil.copy(image, root / split / folder.name / image.name)
+    return root
 
 
 def write_image_folder(root: Path, train_per_class: int = 12, test_per_class: int = 4, size: int = 32, seed: int = 0) -> Path:

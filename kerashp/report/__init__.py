@@ -5,10 +5,10 @@ own sections from `Section`, `Series` and `Trials`, and `write_report` draws and
 """
 
 from kerashp.report.sections import Section, Series, Trials, distinguishing_labels, runs_section
-from kerashp.report.tables import md_code, md_text, pick_winner
+from kerashp.report.tables import md_code, md_text
 from kerashp.report.writer import write_report
 
 __all__ = [
-    "Section", "Series", "Trials", "distinguishing_labels", "md_code", "md_text", "pick_winner", "runs_section",
+    "Section", "Series", "Trials", "distinguishing_labels", "md_code", "md_text", "runs_section",
     "write_report",
 ]  # fmt: skip

@@ -99,21 +99,8 @@ def curves_figure(
             every = max(1, len(epochs) // MARKERS_PER_CURVE)
             axis.plot(epochs, values, linestyle=dashes, markevery=every, markersize=5, linewidth=1.6, **look)
             drawn += values
-    reference_handles = _reference_lines(axis, references)
-    if metric == "loss":
-        _maybe_log(axis, drawn)
-    if references:
-        _include(axis, drawn + [value for _, value in references])
-    _epoch_axis(axis)
-    axis.set_ylabel(metric)
-    axis.set_title(title)
     handles = [Line2D([], [], linestyle="-", **style(i), label=label) for i, (label, _) in enumerate(runs)]
-    handles += [
-        Line2D([], [], color="0.3", linestyle="--", label="training"),
-        Line2D([], [], color="0.3", linestyle="-", label="validation"),
-        *reference_handles,
-    ]
-    axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    _finish_epoch_axes(axis, metric, metric, title, drawn, references, handles)
     return _save(plt, fig, path)
 
 
@@ -162,26 +149,46 @@ def band_figure(
             every = max(1, len(epochs) // MARKERS_PER_CURVE)
             axis.plot(xs, means, linestyle=dashes, markevery=every, markersize=5, linewidth=1.6, **look)
             drawn += [mean for mean in means if mean is not None]
+    handles: list[Any] = [
+        Line2D([], [], linestyle="-", **style(i), label=f"{label} ({len(runs)} seeds)" if len(runs) > 1 else label)
+        for i, (label, runs) in enumerate(variants)
+    ]
+    band = Patch(color="0.3", alpha=0.15, label=f"{CONFIDENCE:.0%} CI of the mean (t)")
+    _finish_epoch_axes(axis, metric, f"{metric} (mean over seeds)", title, drawn, references, handles, [band])
+    return _save(plt, fig, path)
+
+
+def _finish_epoch_axes(
+    axis,
+    metric: str,
+    ylabel: str,
+    title: str,
+    drawn: list[float],
+    references: Sequence[tuple[str, float]],
+    handles: list[Any],
+    keys: Sequence[Any] = (),
+) -> None:
+    """What every per-epoch figure ends with: the reference lines, a log scale for a loss that
+    spans decades, the y-range, integer epoch ticks, labels, and the legend beside the plot (the
+    series' `handles`, then training/validation, `keys`, and the references)."""
+    from matplotlib.lines import Line2D
+
     reference_handles = _reference_lines(axis, references)
     if metric == "loss":
         _maybe_log(axis, drawn)
     if references:
         _include(axis, drawn + [value for _, value in references])
     _epoch_axis(axis)
-    axis.set_ylabel(f"{metric} (mean over seeds)")
+    axis.set_ylabel(ylabel)
     axis.set_title(title)
-    handles: list[Any] = [
-        Line2D([], [], linestyle="-", **style(i), label=f"{label} ({len(runs)} seeds)" if len(runs) > 1 else label)
-        for i, (label, runs) in enumerate(variants)
-    ]
-    handles += [
+    handles = [
+        *handles,
         Line2D([], [], color="0.3", linestyle="--", label="training"),
         Line2D([], [], color="0.3", linestyle="-", label="validation"),
-        Patch(color="0.3", alpha=0.15, label=f"{CONFIDENCE:.0%} CI of the mean (t)"),
+        *keys,
         *reference_handles,
     ]
     axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-    return _save(plt, fig, path)
 
 
 def _reference_lines(axis, references: Sequence[tuple[str, float]]) -> list:

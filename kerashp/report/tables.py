@@ -69,12 +69,6 @@ def statistic(value: Any) -> str:
     return number(value, group_thousands=True)
 
 
-def pick_winner(rows: list[dict]) -> int | None:
-    """Index of the row with the highest final validation accuracy among completed runs."""
-    usable = [i for i, row in enumerate(rows) if row["status"] in CAN_WIN and row["val_accuracy"] is not None]
-    return max(usable, key=lambda i: rows[i]["val_accuracy"], default=None)
-
-
 def variant_row(runs: list[dict]) -> dict[str, Any]:
     """One variant's runs (`Series.stats()` rows sharing a label, one per seed) as one row: the mean
     of each statistic over the runs that may win (all runs when none may), the spread of the final

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CIFAR10_MINI, needs_cifar10_mini
 
 pytestmark = pytest.mark.e2e
 
@@ -138,10 +139,7 @@ def test_keras_backend_other_than_torch_is_refused(tmp_path):
     assert result.returncode == 2 and "KERAS_BACKEND=jax" in result.stderr
 
 
-CIFAR10_MINI = Path("/work/shared/data/cifar10-mini")
-
-
-@pytest.mark.skipif(not CIFAR10_MINI.is_dir(), reason=f"the CIFAR-10 subset is not at {CIFAR10_MINI}")
+@needs_cifar10_mini
 def test_output_into_a_file_is_plain_greppable_lines_within_80_columns(tmp_path):
     """`kerashp train ... > train.log`: no progress bar leftovers (blank lines), no control sequences."""
     log = tmp_path / "train.log"

@@ -5,36 +5,29 @@ the real CLI: killed mid-trial and resumed, then `--results` rates the hyperpara
 from __future__ import annotations
 
 import glob
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from conftest import first_cifar_images, needs_cifar10_mini
 from test_cli_tune import SEARCH_TIMEOUT, command, kerashp, trials
 
 from kerashp.config import load_preset
 
-CIFAR10_MINI = Path("/work/shared/data/cifar10-mini")
 TRAIN_PER_CLASS, TEST_PER_CLASS = 8, 2  # 60 training images after 20 for validation
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not CIFAR10_MINI.is_dir(), reason=f"needs the CIFAR-10 subset at {CIFAR10_MINI}"),
+    needs_cifar10_mini,
 ]
 
 
 @pytest.fixture(scope="module")
 def few_cifar(tmp_path_factory) -> Path:
     """The first few images of each class of cifar10-mini, so a trial's epoch takes a second."""
-    root = tmp_path_factory.mktemp("few") / "cifar"
-    for split, count in (("train", TRAIN_PER_CLASS), ("test", TEST_PER_CLASS)):
-        for folder in sorted((CIFAR10_MINI / split).iterdir()):
-            (root / split / folder.name).mkdir(parents=True)
-            for image in sorted(folder.iterdir())[:count]:
-                shutil.copy(image, root / split / folder.name / image.name)
-    return root
+    return first_cifar_images(tmp_path_factory.mktemp("few") / "cifar", TRAIN_PER_CLASS, TEST_PER_CLASS)
 
 
 @pytest.mark.parametrize(

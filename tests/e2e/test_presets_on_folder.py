@@ -9,17 +9,16 @@ downloaded here: they are skipped unless Keras has the weights cached."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import first_cifar_images, needs_cifar10_mini
 
 from kerashp.config import load_preset
 from kerashp.data import check_data_available
 from kerashp.status import RunStatus
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-CIFAR10_MINI = REPOSITORY.parent / "shared" / "data" / "cifar10-mini"
 PRESETS = sorted(path.stem for path in (REPOSITORY / "presets").glob("*.toml"))
 WEIGHTS = {"vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
            "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"}  # fmt: skip
@@ -27,20 +26,14 @@ TRAIN_PER_CLASS, TEST_PER_CLASS = 3, 1
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not CIFAR10_MINI.is_dir(), reason=f"needs the CIFAR-10 subset at {CIFAR10_MINI}"),
+    needs_cifar10_mini,
 ]
 
 
 @pytest.fixture(scope="module")
 def few_cifar(tmp_path_factory) -> Path:
     """The first few images of each class of cifar10-mini, in its ImageFolder layout."""
-    root = tmp_path_factory.mktemp("few") / "cifar"
-    for split, count in (("train", TRAIN_PER_CLASS), ("test", TEST_PER_CLASS)):
-        for folder in sorted((CIFAR10_MINI / split).iterdir()):
-            (root / split / folder.name).mkdir(parents=True)
-            for image in sorted(folder.iterdir())[:count]:
-                shutil.copy(image, root / split / folder.name / image.name)
-    return root
+    return first_cifar_images(tmp_path_factory.mktemp("few") / "cifar", TRAIN_PER_CLASS, TEST_PER_CLASS)
 
 
 def missing_weights(preset) -> str | None:

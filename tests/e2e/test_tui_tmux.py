@@ -16,9 +16,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import CIFAR10_MINI, needs_cifar10_mini
 from PIL import Image
-
-CIFAR10_MINI = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cifar10-mini"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -110,7 +109,7 @@ def test_tui_trains_in_a_real_terminal_and_quits_cleanly(tiny_folder, tmp_path):
     assert (run / "summary.json").is_file() and (run / "history.csv").read_text().count("\n") == 3
 
 
-@pytest.mark.skipif(not CIFAR10_MINI.is_dir(), reason=f"the CIFAR-10 subset is not at {CIFAR10_MINI}")
+@needs_cifar10_mini
 def test_tui_trains_on_cifar10_mini_at_80x24(tmp_path):
     settings = [
         "--runs-dir", str(tmp_path / "runs"), "--preset", "lenet5",
@@ -162,7 +161,7 @@ def test_tui_stop_and_failure_messages_are_whole_at_80x24(tiny_folder, tmp_path)
         tmux.close()
 
 
-@pytest.mark.skipif(not CIFAR10_MINI.is_dir(), reason=f"the CIFAR-10 subset is not at {CIFAR10_MINI}")
+@needs_cifar10_mini
 def test_tui_tweak_screen_sets_the_data_source_at_80x24(tmp_path):
     """README's relative path, typed into the tweak screen from the project folder, is checked as typed."""
     tmux = Tmux(80, 24)

@@ -17,20 +17,24 @@ from pathlib import Path
 import pytest
 
 from kerashp.cli import main as kerashp_main
-from kerashp.report.tables import pick_winner
+from kerashp.report.significance import decide
+from kerashp.report.tables import MEAN_COLUMNS, variant_row
 from kerashp.runs.folder import RunDir
 
 TIMEOUT = 240
 
 
-def row(status: str, val_accuracy: float) -> dict:
-    return {"variant": status, "status": status, "val_accuracy": val_accuracy}
+def variant(status: str, val_accuracy: float) -> dict:
+    """A one-seed variant's table row, as a study's report builds it from its run's statistics."""
+    stats = dict.fromkeys(MEAN_COLUMNS) | {"seed": 0, "parameters": 1, "run_dir": status}
+    return variant_row([stats | {"variant": status, "status": status, "val_accuracy": val_accuracy}])
 
 
 @pytest.mark.parametrize("status", ["running", "stopped", "interrupted", "killed", "damaged", "diverged", "failed"])
 def test_a_run_that_did_not_complete_is_never_the_winner(status):
-    assert pick_winner([row(status, 0.9), row("completed", 0.5)]) == 1
-    assert pick_winner([row(status, 0.9)]) is None
+    rows = [variant(status, 0.9), variant("completed", 0.5)]
+    assert decide([row["values"] for row in rows]).winner == 1
+    assert decide([variant(status, 0.9)["values"]]).winner is None
 
 
 def epochs_ended(events: Path) -> int:

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import first_cifar_images, needs_cifar10_mini
 
 from kerashp.backend import use_torch_backend
 
@@ -26,7 +27,6 @@ from kerashp.training.optim import current_learning_rate  # noqa: E402
 from kerashp.training.precision import build_in_precision, model_precision  # noqa: E402
 from kerashp.training.run import compile_model, resume, train  # noqa: E402
 
-MINI = Path("/work/shared/data/cifar10-mini")
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
 
 
@@ -88,19 +88,14 @@ def test_a_bfloat16_run_resumes_in_bfloat16_and_refuses_a_changed_precision(tiny
     assert json.loads(resumed.run.summary_file.read_text())["memory_layout"] == first.summary["memory_layout"]
 
 
-@pytest.mark.skipif(not MINI.is_dir(), reason=f"needs the CIFAR-10 subset at {MINI}")
+@needs_cifar10_mini
 def test_bfloat16_trains_lenet5_on_cifar10_as_well_as_float32(tmp_path):
     """Three epochs on 900 CIFAR-10 images, the same seed, split, initial weights and batches:
     bfloat16's test accuracy is within 0.08 of float32's. The two drift apart from the first step
     (bfloat16 keeps 8 bits of mantissa), so this is the noise between two runs: 300 test images
     give an accuracy near 0.25 a standard error of 0.025 each. Measured (seeds 1, 2): float32
     0.237, 0.217; bfloat16 0.257, 0.207."""
-    subset = tmp_path / "cifar10-subset"
-    for split, count in (("train", 100), ("test", 30)):
-        for folder in sorted((MINI / split).iterdir()):
-            (subset / split / folder.name).mkdir(parents=True)
-            for image in sorted(folder.iterdir())[:count]:
-                (subset / split / folder.name / image.name).symlink_to(image)
+    subset = first_cifar_images(tmp_path / "cifar10-subset", 100, 30)
     accuracy = {}
     for precision in ("float32", "mixed_bfloat16"):
         overrides = [
