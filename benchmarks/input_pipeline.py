@@ -7,7 +7,7 @@ The pre-augmented data is the training set put through lenet5_aug's pipeline onc
 losslessly as a folder dataset that training decodes into memory and feeds without augmentation.
 
     python benchmarks/input_pipeline.py [--repeats 3] [--epochs 3] [--workers auto] [--data PATH]
-        [--gpu-images-per-s lenet5=60000,resnet20=12000] [--no-training]
+        [--gpu-images-per-s lenet5=85000,resnet20=22800] [--no-training]
 
 The feed's workers import this script (as every multiprocessing child imports its parent's main
 module): keras, torch and the training code are imported inside the functions that use them.
@@ -38,9 +38,10 @@ from kerashp.data.augment import build_pipeline  # noqa: E402
 from kerashp.data.mixing import MixSpec  # noqa: E402
 
 MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-mini"
-# Training images/s an H200-class GPU is estimated to reach at batch 512 (bf16) when nothing waits
-# for data: a stated guess, to be replaced by benchmarks/step_throughput.py's GPU figures.
-GPU_ESTIMATE = {"lenet5": 60_000.0, "resnet20": 12_000.0}
+# Training images/s of a plain PyTorch loop on one H200 at batch 512, float32, nothing waiting for
+# data (benchmarks/step_throughput.py --device cuda, 2026-12-04; benchmarks/README.md): what a feed
+# must keep up with there. gpu_check.sh passes the figures of the GPU it runs on instead.
+GPU_ESTIMATE = {"lenet5": 85_000.0, "resnet20": 22_800.0}
 MEAN, STD = np.full(3, 0.5, np.float32), np.full(3, 0.25, np.float32)
 
 
