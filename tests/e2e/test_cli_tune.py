@@ -45,6 +45,24 @@ def search_preset(tmp_path: Path, tiny_folder: Path, search: str, batch_size: in
     return path
 
 
+def kill_inside_trial_one(args: tuple[str, ...], where: Path, marker: str, what: str) -> None:
+    """Run `kerashp *args` and SIGKILL it once trial 1's events log holds `marker` (the search must
+    not end first, and trial 1 must get there: "trial 1 never `what`")."""
+    process = subprocess.Popen(command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + SEARCH_TIMEOUT
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the search ended before it could be killed: {process.stderr.read()}")
+        logs = glob.glob(str(where / "trials" / "1" / "*" / "events.jsonl"))
+        if logs and marker in Path(logs[0]).read_text():
+            break
+        time.sleep(0.02)
+    else:
+        pytest.fail(f"trial 1 never {what}")
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+
 def trials(search: Path) -> list[dict]:
     with open(search / "trials.csv") as handle:
         return list(csv.DictReader(handle))
@@ -92,19 +110,7 @@ def test_a_search_killed_mid_trial_resumes_that_trial_from_its_checkpoint(tiny_f
     preset = search_preset(tmp_path, tiny_folder, "max_trials = 2", batch_size=2, epochs=3)
     where = tmp_path / "search"
     args = ("tune", "--preset", str(preset), "--dir", str(where))
-    process = subprocess.Popen(command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + SEARCH_TIMEOUT
-    while time.time() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the search ended before it could be killed: {process.stderr.read()}")
-        logs = glob.glob(str(where / "trials" / "1" / "*" / "events.jsonl"))
-        if logs and '"epoch": 2, "step"' in Path(logs[0]).read_text():
-            break
-        time.sleep(0.02)
-    else:
-        pytest.fail("trial 1 never reached epoch 2")
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    kill_inside_trial_one(args, where, '"epoch": 2, "step"', "reached epoch 2")
     (run,) = [Path(p) for p in glob.glob(str(where / "trials" / "1" / "*")) if Path(p).is_dir()]
     killed_state = json.loads((run / "state.json").read_text())
     done = int(killed_state["epochs_done"])

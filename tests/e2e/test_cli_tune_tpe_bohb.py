@@ -4,15 +4,11 @@ the real CLI: killed mid-trial and resumed, then `--results` rates the hyperpara
 
 from __future__ import annotations
 
-import glob
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from conftest import first_cifar_images, needs_cifar10_mini
-from test_cli_tune import SEARCH_TIMEOUT, command, kerashp, trials
+from test_cli_tune import kerashp, kill_inside_trial_one, trials
 
 from kerashp.config import load_preset
 
@@ -48,19 +44,7 @@ def test_a_search_killed_mid_trial_resumes_then_rates_its_hyperparameters(
         "--set", f"data.source=folder:{few_cifar}", "--set", "data.validation=20", "--set", "train.batch_size=8",
         "--set", "train.memory_layout=contiguous",
     )  # fmt: skip
-    process = subprocess.Popen(command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + SEARCH_TIMEOUT
-    while time.time() < deadline:  # kill it inside trial 1's first epoch (8 steps)
-        if process.poll() is not None:
-            pytest.fail(f"the search ended before it could be killed: {process.stderr.read()}")
-        logs = glob.glob(str(where / "trials" / "1" / "*" / "events.jsonl"))
-        if logs and '"step"' in Path(logs[0]).read_text():
-            break
-        time.sleep(0.02)
-    else:
-        pytest.fail("trial 1 never started training")
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    kill_inside_trial_one(args, where, '"step"', "started training")  # inside its first epoch (8 steps)
     assert [r["status"] for r in trials(where)] == ["completed", "running"]
 
     result = kerashp(*args)
