@@ -5,6 +5,7 @@ the end of a test session so the figures quoted in the README come from a real r
 from __future__ import annotations
 
 import os
+import shutil
 from collections import Counter
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -27,8 +28,6 @@ needs_cifar10_mini = pytest.mark.skipif(not CIFAR10_MINI.is_dir(), reason=f"need
 
 def first_cifar_images(root: Path, train_per_class: int, test_per_class: int) -> Path:
     """The first few images of each class of cifar10-mini, in its ImageFolder layout, at `root`."""
-    import shutil
-
     for split, count in (("train", train_per_class), ("test", test_per_class)):
         for folder in sorted((CIFAR10_MINI / split).iterdir()):
             (root / split / folder.name).mkdir(parents=True)

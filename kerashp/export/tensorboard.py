@@ -35,10 +35,9 @@ from tensorboard.plugins.hparams import summary_v2 as hp
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.summary.writer.record_writer import RecordWriter
 
-from kerashp.config.keys import flat_keys
 from kerashp.errors import UserError
 from kerashp.export.sources import source_kind
-from kerashp.report.sections import IGNORED_PRESET_KEYS
+from kerashp.report.sections import hyperparameters
 from kerashp.runs import files as run_files
 from kerashp.runs.folder import RunDir, list_runs, write_json
 from kerashp.search.results import SearchResults
@@ -129,7 +128,7 @@ def read_sessions(paths: Sequence[Path]) -> list[Session]:
         named = _study_runs(path, source) if kind == "study" else _loose_runs(path, kind, source)
         for name, run in named:
             preset, session = _read_run(run, name, group=None, hparams={})
-            by_preset.append((session, _without_ignored(flat_keys(preset))))
+            by_preset.append((session, hyperparameters(preset)))
             sessions.append(session)
     taken: set[str] = set()
     for session in sessions:
@@ -179,11 +178,6 @@ def _read_run(path: Path, name: str, group: str | None, hparams: dict[str, Any])
     history = run_files.read_history(run.history_file)
     summary = run_files.read_summary(run.summary_file)
     return preset, Session(name, group, dict(hparams), history, summary)
-
-
-def _without_ignored(flat: dict[str, Any]) -> dict[str, Any]:
-    """The hyperparameters among a preset's dotted keys (not its description, study or reference)."""
-    return {key: value for key, value in flat.items() if key.split(".")[0] not in IGNORED_PRESET_KEYS}
 
 
 def _differing(flats: list[dict[str, Any]]) -> list[str]:

@@ -108,15 +108,20 @@ def runs_section(paths: list[Path]) -> Section:
     return Section(title, series, folder_name="runs")
 
 
+def hyperparameters(preset: dict[str, Any]) -> dict[str, Any]:
+    """A preset's dotted keys and values, less those that describe it (description, study, reference)."""
+    return {key: value for key, value in flat_keys(preset).items() if key.split(".")[0] not in IGNORED_PRESET_KEYS}
+
+
 def distinguishing_labels(series: list[Series]) -> list[str]:
     """`learning_rate=0.05`-style labels from the preset keys other than the seed that differ
     between runs, so runs differing only in their seed share a label; the preset's name when no
     key differs but the seed, and the run's folder name when none or too many differ."""
-    flat = [flat_keys({"preset": one.summary.get("preset", ""), **one.preset}) for one in series]
+    flat = [hyperparameters({"preset": one.summary.get("preset", ""), **one.preset}) for one in series]
     differing = [
         key
         for key in sorted({key for keys in flat for key in keys})
-        if key.split(".")[0] not in IGNORED_PRESET_KEYS and len({_short(keys.get(key)) for keys in flat}) > 1
+        if len({_short(keys.get(key)) for keys in flat}) > 1
     ]
     varied = [key for key in differing if key != SEED_KEY]
     if len(series) < 2 or not differing or len(varied) > LABEL_KEYS_AT_MOST:

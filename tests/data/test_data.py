@@ -7,10 +7,10 @@ import pytest
 from conftest import CLASSES, write_image_folder
 from PIL import Image
 
+from kerashp.config import load_preset
 from kerashp.data import load_dataset
 from kerashp.data.classes import DataWarning
 from kerashp.data.normalize import channel_stats, normalization
-from kerashp.config import load_preset
 from kerashp.data.split import preset_split, split_indices
 from kerashp.errors import DataError
 
