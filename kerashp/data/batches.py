@@ -21,7 +21,8 @@ __all__ = ["CHANNELS_LAST", "CONTIGUOUS", "ImageBatches", "batch_seed"]
 
 
 class ImageBatches(PyDataset):
-    """Batches of (normalised float32 images, one-hot or mixed soft labels), NHWC or NCHW."""
+    """Batches of (images, one-hot or mixed soft labels), NHWC or NCHW: normalised float32 images,
+    or with `raw` the uint8 pixels, for the device to normalise with `recipe.scale` and `.offset`."""
 
     def __init__(
         self,
@@ -39,12 +40,13 @@ class ImageBatches(PyDataset):
         seed: int = 0,
         epoch: int = 0,
         workers: int = 0,
+        raw: bool = False,
     ):
         super().__init__()  # Keras feeds it inline (its `workers` stays 1): the worker processes, if any, are ours
         self.images, self.processes = images, workers
         scale, offset = (1.0 / (255.0 * std)).astype(np.float32), (-mean / std).astype(np.float32)
         self.recipe = BatchRecipe(
-            labels, num_classes, batch_size, scale, offset, pipeline, mix, shuffle, seed, channels_first
+            labels, num_classes, batch_size, scale, offset, pipeline, mix, shuffle, seed, channels_first, raw
         )
         self.layout = CONTIGUOUS
         self._pool: WorkerPool | None = None

@@ -158,7 +158,7 @@ class WorkerPool:
         ring = self._segments[-1].buf
         shape = self.recipe.stored_shape(rows, self.image_shape, layout)
         start = slot * self._slot_bytes
-        x = np.ndarray(shape, np.float32, buffer=ring, offset=start).copy()
+        x = np.ndarray(shape, self.recipe.pixel_dtype, buffer=ring, offset=start).copy()
         y = np.ndarray((rows, self.recipe.num_classes), np.float32, buffer=ring, offset=start + x.nbytes).copy()
         return self.recipe.as_fed(x, layout), y
 
@@ -187,7 +187,7 @@ def shared_memory_free() -> int:
 
 
 def _slot_bytes(image_shape: tuple[int, ...], batch_size: int, num_classes: int) -> int:
-    """One finished batch: float32 images and labels."""
+    """One finished batch: images and labels, as float32 (room for a raw recipe's uint8 images too)."""
     return batch_size * (int(np.prod(image_shape)) + num_classes) * 4
 
 
@@ -244,7 +244,7 @@ def _work(
                 order_epoch, order = epoch, recipe.order(epoch)
             x, y = recipe.make(images, order, epoch, index, layout)
             stored, start = recipe.stored(x, layout), slot * slot_bytes
-            np.ndarray(stored.shape, np.float32, buffer=ring, offset=start)[...] = stored
+            np.ndarray(stored.shape, recipe.pixel_dtype, buffer=ring, offset=start)[...] = stored
             np.ndarray(y.shape, np.float32, buffer=ring, offset=start + stored.nbytes)[...] = y
             connection.send(len(y))
         except Exception as error:  # reported to the training process, which raises it

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
@@ -46,25 +47,47 @@ def pins_batches(cuda: bool, worker_processes: bool) -> bool:
     return cuda and not worker_processes
 
 
+def normalizes_on_device(mixes: bool) -> bool:
+    """Whether a feed hands over raw uint8 batches for `DeviceBatches` to normalise on the GPU: a
+    GPU does it in microseconds where the host took milliseconds a batch, and a quarter of the bytes
+    cross the bus. Mixing blends float pixels on the host, so a mixing feed normalises there."""
+    return pins_batches(cuda_available(), worker_processes=False) and not mixes
+
+
 class DeviceBatches(keras.utils.PyDataset):
     """A feed whose batches arrive on the GPU already: each array is copied into pinned (page-locked)
     host memory and sent with `non_blocking=True`, so the copy is a DMA transfer queued behind the
     step under way and the thread making batches does not wait for it (Keras would copy from
-    pageable memory, synchronously, in the training thread). Keras passes tensors on its device through."""
+    pageable memory, synchronously, in the training thread). A raw feed's uint8 images are
+    normalised where they land, with the same float32 multiply and add the host would do (so the
+    values are the same bits). Keras passes tensors on its device through."""
 
-    def __init__(self, feed: keras.utils.PyDataset):
+    def __init__(self, feed: keras.utils.PyDataset, device: torch.device | None = None):
         super().__init__(workers=feed.workers, use_multiprocessing=False, max_queue_size=feed.max_queue_size)
         self.feed = feed
-        self.device = torch.device("cuda", torch.cuda.current_device())
+        self.device = device or torch.device("cuda", torch.cuda.current_device())
+        recipe = getattr(feed, "recipe", None)
+        self.normalization = None
+        if recipe is not None and recipe.raw:
+            shape = (1, -1, 1, 1) if recipe.channels_first else (1, 1, 1, -1)
+            self.normalization = tuple(
+                torch.from_numpy(values).to(self.device).view(shape) for values in (recipe.scale, recipe.offset)
+            )
 
     def __len__(self) -> int:
         return len(self.feed)
 
     def __getitem__(self, index: int):
-        return tuple(self._send(part) for part in self.feed[index])
+        x, *rest = (self._send(part) for part in self.feed[index])
+        if self.normalization is not None:
+            scale, offset = self.normalization
+            x = x.float().mul_(scale).add_(offset)  # float() keeps the strides: channels_last stays so
+        return (x, *rest)
 
     def _send(self, array: np.ndarray) -> torch.Tensor:
         host = torch.from_numpy(array)
+        if self.device.type != "cuda":
+            return host
         pinned = torch.empty_like(host, pin_memory=True)  # keeps the strides: a channels_last batch stays one
         pinned.copy_(host)
         return pinned.to(self.device, non_blocking=True)
@@ -76,8 +99,28 @@ class DeviceBatches(keras.utils.PyDataset):
         self.feed.on_epoch_end()
 
 
+def read_later(values: Sequence[torch.Tensor | float]) -> Callable[[], list[float]]:
+    """Start copying scalars to the host; the returned function reads them. A GPU tensor's copy
+    queues behind the work that makes it, and only the reader waits for it (`float()` would make the
+    training thread wait for every step queued so far); anything else is read at once."""
+    on_gpu = [v for v in values if isinstance(v, torch.Tensor) and v.is_cuda]
+    if not on_gpu:
+        now = [float(v) for v in values]
+        return lambda: now
+    stacked = torch.stack([torch.as_tensor(v, dtype=torch.float32, device=on_gpu[0].device) for v in values])
+    host = stacked.to("cpu", non_blocking=True)
+    copied = torch.cuda.Event()
+    copied.record()
+
+    def read() -> list[float]:
+        copied.synchronize()
+        return host.tolist()
+
+    return read
+
+
 def on_device(feed: keras.utils.PyDataset | None) -> keras.utils.PyDataset | None:
-    """`feed` as `fit` should read it on this machine (see `pins_batches`)."""
+    """`feed` as `fit` and `evaluate` should read it on this machine (see `pins_batches`)."""
     if feed is None or not pins_batches(cuda_available(), feed.use_multiprocessing):
         return feed
     return DeviceBatches(feed)

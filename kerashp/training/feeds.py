@@ -34,6 +34,7 @@ from kerashp.events import Listener, Progress
 from kerashp.models import DATA_FORMAT
 from kerashp.runs import files as run_files
 from kerashp.runs.folder import RunDir, replace_atomically, write_json
+from kerashp.training.device import normalizes_on_device
 
 
 @dataclass
@@ -81,6 +82,7 @@ def build_feeds(preset: Preset, emit: Listener, saved: dict[str, Any] | None = N
         mean=mean,
         std=std,
         channels_first=DATA_FORMAT == "channels_first",
+        raw=normalizes_on_device(mixes=False),  # a GPU normalises uint8 batches (kerashp.training.device)
     )
     pipeline = build_pipeline(preset["augment"], height, width, seed=preset["seed"])
     mix = MixSpec.from_augment(preset["augment"])
@@ -94,7 +96,7 @@ def build_feeds(preset: Preset, emit: Listener, saved: dict[str, Any] | None = N
         seed=preset["seed"],
         epoch=initial_epoch,
         workers=feed_workers(train_cfg["workers"], cheap, data.train.images, train_cfg["batch_size"], data.num_classes),
-        **common,
+        **(common | {"raw": normalizes_on_device(mixes=mix is not None)}),
     )
     validation = (
         ImageBatches(data.validation.images, data.validation.labels, **common) if len(data.validation) else None

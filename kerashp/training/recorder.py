@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from kerashp.data.batches import batch_seed
 from kerashp.events import BatchEnded, EpochEnded, EpochStarted, Listener
 from kerashp.runs.folder import RunDir
 from kerashp.training.checkpoints import atomic_copy, atomic_save
+from kerashp.training.device import read_later
 from kerashp.training.optim import current_learning_rate
 
 BATCH_EVENTS_PER_EPOCH = 50
@@ -66,22 +68,34 @@ class EpochRecorder(keras.callbacks.Callback):
         self.steps = self.params.get("steps") or 0
         self.every = max(1, self.steps // BATCH_EVENTS_PER_EPOCH)
         self.epoch_number = epoch + 1
+        self.samples: deque[tuple[int, int, Callable[[], list[float]]]] = deque()  # (epoch, step, reader)
         self.emit(EpochStarted(self.epoch_number, self.epochs, self.steps))
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_begin(self, batch, logs=None):
+        """Pause or stop between batches, and every `every` batches take the running loss and
+        accuracy. This hook, unlike `on_train_batch_end`, gets no logs: Keras converts those to
+        floats after every batch when a callback has an end hook, and on a GPU each conversion
+        waits for the step to finish, so the next could not be queued behind it."""
         if self.control.checkpoint():
             self.stopped = self.model.stop_training = True
             return
-        step = batch + 1
-        if step % self.every and step != self.steps:
-            return
-        loss = float(logs.get("loss", math.nan))
-        if not math.isfinite(loss):
-            self._diverge(self.epoch_number)
-            return
-        accuracy = float(logs.get("accuracy", math.nan))
-        self.last_finite = {"epoch": self.epoch_number, "batch": step, "loss": loss, "accuracy": accuracy}
-        self.emit(BatchEnded(self.epoch_number, step, self.steps, loss, accuracy))
+        if batch and batch % self.every == 0:
+            self._report_samples()  # those taken earlier: their copies have long arrived
+            metrics = self.model.get_metrics_result()
+            reader = read_later([metrics.get("loss", math.nan), metrics.get("accuracy", math.nan)])
+            self.samples.append((self.epoch_number, batch, reader))
+
+    def _report_samples(self) -> None:
+        """Report the samples taken so far, in order, as `BatchEnded` events (or stop a diverged run)."""
+        while self.samples:
+            epoch, step, reader = self.samples.popleft()
+            loss, accuracy = reader()
+            if not math.isfinite(loss):
+                self._diverge(epoch)
+                self.samples.clear()
+                return
+            self.last_finite = {"epoch": epoch, "batch": step, "loss": loss, "accuracy": accuracy}
+            self.emit(BatchEnded(epoch, step, self.steps, loss, accuracy))
 
     def _diverge(self, epoch: int) -> None:
         self.diverged_at = epoch
@@ -89,6 +103,10 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
+        last = (self.epoch_number, self.steps, lambda: [float(logs.get(k, math.nan)) for k in ("loss", "accuracy")])
+        if not self.stopped and self.diverged_at is None:
+            self.samples.append(last)  # the epoch's last step, from the logs Keras has converted already
+        self._report_samples()
         if self.stopped:
             return  # an unfinished epoch is not recorded; the run resumes before it
         if self.diverged_at is not None or not all(math.isfinite(float(v)) for v in logs.values()):

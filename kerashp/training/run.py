@@ -29,7 +29,6 @@ from kerashp.config import Preset
 from kerashp.config.names import check_folder_name
 from kerashp.config.preset import ModelSection
 from kerashp.control import RunControl
-from kerashp.data.batches import ImageBatches
 from kerashp.errors import RunError, RunFailedError, UserError
 from kerashp.events import Evaluated, Event, Listener, Progress, RunFailed, RunFinished, RunStarted
 from kerashp.models import build_model
@@ -273,7 +272,7 @@ def _execute(
         summary["parameters"] = model.count_params()
         summary["trainable_parameters"] = trainable_parameters(model)  # as studies count them
         if status.is_result and preset["train"]["evaluate_test"] and run.best_checkpoint.exists():
-            summary["test"] = _evaluate(load_checkpoint(run.best_checkpoint), feeds.test, emit)
+            summary["test"] = _evaluate(load_checkpoint(run.best_checkpoint), on_device(feeds.test), emit)
     except KeyboardInterrupt:
         status = RunStatus.INTERRUPTED
     except Exception as exc:
@@ -317,7 +316,7 @@ def _wall(summary: dict[str, Any], started: float) -> float:
     return round(summary.get("wall_time_before", 0.0) + time.time() - started, 2)
 
 
-def _evaluate(model: keras.Model, feed: ImageBatches, emit: Listener) -> dict[str, float]:
+def _evaluate(model: keras.Model, feed: keras.utils.PyDataset, emit: Listener) -> dict[str, float]:
     emit(Progress("evaluating on test", 0, len(feed)))
     metrics = model.evaluate(feed, verbose=0, return_dict=True)
     result = {"loss": float(metrics["loss"]), "accuracy": float(metrics["accuracy"])}

@@ -13,6 +13,7 @@ use_torch_backend()
 import torch  # noqa: E402
 
 from kerashp.data.batches import ImageBatches  # noqa: E402
+from kerashp.data.mixing import MixSpec  # noqa: E402
 from kerashp.training import device  # noqa: E402
 
 CUDA = torch.cuda.is_available()
@@ -71,3 +72,78 @@ def test_on_cuda_batches_arrive_on_the_gpu_with_their_values_and_layout():
     np.testing.assert_array_equal(gy.cpu().numpy(), y)
     device.prepare_device()
     assert torch.backends.cudnn.benchmark is True
+
+
+def raw_and_normalized(channels_first: bool, layout: str, workers: int = 0) -> tuple[ImageBatches, ImageBatches]:
+    """The same feed twice: handing over uint8 pixels, and normalising them on the host."""
+    images = np.random.default_rng(1).integers(0, 256, (10, 6, 5, 3), dtype=np.uint8)
+    mean, std = np.array([0.49, 0.48, 0.45], np.float32), np.array([0.2, 0.21, 0.19], np.float32)
+    feeds = []
+    for raw in (True, False):
+        feed = ImageBatches(
+            images,
+            np.arange(10) % 3,
+            3,
+            4,
+            mean,
+            std,
+            shuffle=True,
+            seed=5,
+            channels_first=channels_first,
+            workers=workers if raw else 0,
+            raw=raw,
+        )
+        feed.layout = layout
+        feeds.append(feed)
+    return feeds[0], feeds[1]
+
+
+@pytest.mark.parametrize(
+    ("channels_first", "layout", "workers"),
+    [(False, "contiguous", 0), (True, "contiguous", 0), (True, "channels_last", 0), (True, "channels_last", 1)],
+)
+def test_raw_batches_normalised_where_they_land_are_the_hosts_values_bit_for_bit(channels_first, layout, workers):
+    raw, normalized = raw_and_normalized(channels_first, layout, workers)
+    try:
+        landed = device.DeviceBatches(raw, torch.device("cpu"))
+        for index in range(len(raw)):
+            assert raw[index][0].dtype == np.uint8
+            x, y = landed[index]
+            expected_x, expected_y = normalized[index]
+            assert x.dtype == torch.float32 and x.stride() == torch.from_numpy(expected_x).stride()
+            np.testing.assert_array_equal(x.numpy(), expected_x)
+            np.testing.assert_array_equal(y.numpy(), expected_y)
+    finally:
+        raw.close()
+
+
+def test_a_mixing_feed_cannot_be_raw_and_a_gpu_leaves_it_to_the_host():
+    with pytest.raises(ValueError, match="mixing recipe"):
+        ImageBatches(
+            np.zeros((4, 4, 4, 3), np.uint8),
+            np.arange(4) % 2,
+            2,
+            2,
+            np.zeros(3),
+            np.ones(3),
+            mix=MixSpec(mixup_alpha=0.2),
+            raw=True,
+        )
+    assert device.normalizes_on_device(mixes=True) is False
+    assert device.normalizes_on_device(mixes=False) is CUDA
+
+
+def test_values_read_later_are_the_values():
+    values = [torch.tensor(1.5), 2.0, torch.tensor(float("nan"))]
+    read = device.read_later(values)
+    assert read()[:2] == [1.5, 2.0] and np.isnan(read()[2])
+
+
+@NEEDS_CUDA
+def test_on_cuda_raw_batches_are_normalised_on_the_gpu_as_the_host_would():
+    raw, normalized = raw_and_normalized(True, "channels_last")
+    gx, _ = device.on_device(raw)[0]
+    assert gx.is_cuda and gx.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_array_equal(gx.cpu().numpy(), normalized[0][0])
+    later = device.read_later([gx.sum(), gx.max()])
+    assert later() == pytest.approx([float(gx.sum()), float(gx.max())])

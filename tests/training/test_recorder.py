@@ -1,0 +1,32 @@
+"""`EpochRecorder`'s batch events: taken between batches without converting Keras's per-batch logs
+(which would make a GPU wait after every step), and reported in order, every step of the epoch
+sampled, the last one included, before the epoch ends."""
+
+from __future__ import annotations
+
+import pytest
+
+from kerashp.backend import use_torch_backend
+
+use_torch_backend()
+
+from kerashp.config import load_preset  # noqa: E402
+from kerashp.events import BatchEnded, EpochEnded  # noqa: E402
+from kerashp.training import recorder  # noqa: E402
+from kerashp.training.run import train  # noqa: E402
+
+
+def test_batch_events_arrive_in_order_every_sampled_step_then_the_epoch(tiny_folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(recorder, "BATCH_EVENTS_PER_EPOCH", 2)  # 5 steps an epoch: every second step, and the last
+    events = []
+    preset = load_preset("lenet5", [f"data.source=folder:{tiny_folder}", "train.batch_size=8", "data.validation=8"])
+    result = train(preset, tmp_path, [events.append], epochs=2)
+    seen = [
+        (e.epoch, e.step if isinstance(e, BatchEnded) else "end")
+        for e in events
+        if isinstance(e, (BatchEnded, EpochEnded))
+    ]
+    assert seen == [(1, 2), (1, 4), (1, 5), (1, "end"), (2, 2), (2, 4), (2, 5), (2, "end")]
+    last = [e for e in events if isinstance(e, BatchEnded)][-1]
+    final = result.run.read_history()[-1]
+    assert (last.loss, last.accuracy) == pytest.approx((final["loss"], final["accuracy"]))
