@@ -1,4 +1,4 @@
-"""Training throughput: kerashp's training path vs a plain PyTorch loop (goal: ratio >= 0.9).
+"""Training throughput: kerashp's training path vs a plain PyTorch loop (goal: ratio >= 0.95).
 
 Both train the same architecture (LeNet-5 with batch norm; CIFAR ResNet-20) with the same batch
 size, optimizer (the lenet5 preset's SGD: Nesterov momentum 0.9, L2 1e-4) and data (CIFAR-10 images held as uint8, shuffled,
