@@ -21,9 +21,8 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "torch")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from step_throughput import MINI, OVERRIDES  # noqa: E402
+from step_throughput import MINI, OVERRIDES, kerashp_preset  # noqa: E402
 
-from kerashp.config import load_preset  # noqa: E402
 from kerashp.training.run import train  # noqa: E402
 
 
@@ -38,11 +37,7 @@ def main() -> None:
     args = parser.parse_args()
 
     def preset(epochs: int):
-        return load_preset("lenet5", [
-            f"data.source=folder:{args.data}", "data.validation=0", f"train.batch_size={args.batch_size}",
-            f"train.epochs={epochs}", "train.evaluate_test=false", "augment.transforms=[]",
-            f'train.precision="{args.precision}"', *OVERRIDES[args.model],
-        ])  # fmt: skip
+        return kerashp_preset(args.model, f"folder:{args.data}", args.batch_size, epochs, args.precision)
 
     profiler = cProfile.Profile()
     with tempfile.TemporaryDirectory() as runs:

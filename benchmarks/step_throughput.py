@@ -173,9 +173,9 @@ def torch_epoch(
 # ----------------------------------------------------------------------------------- kerashp
 
 
-def kerashp_epochs(name: str, source: str, runs: Path, batch: int, epochs: int, precision: str) -> tuple[float, str]:
-    """`kerashp.training.run.train` for `epochs`: median images/s of the epochs after the first, and the
-    memory layout it chose. (Keras's torch backend trains on the GPU whenever torch sees one.)"""
+def kerashp_preset(name: str, source: str, batch: int, epochs: int, precision: str):
+    """The lenet5 preset as `name` on `source`, trained on every image with no augmentation or test:
+    the training path alone (shared with profile_run.py)."""
     overrides = [
         f"data.source={source}",
         "data.validation=0",
@@ -187,8 +187,13 @@ def kerashp_epochs(name: str, source: str, runs: Path, batch: int, epochs: int, 
     ]
     if precision != "float32":  # the default: so this also runs on a kerashp without the key
         overrides.append(f'train.precision="{precision}"')
-    preset = load_preset("lenet5", overrides)
-    result = train(preset, runs)
+    return load_preset("lenet5", overrides)
+
+
+def kerashp_epochs(name: str, source: str, runs: Path, batch: int, epochs: int, precision: str) -> tuple[float, str]:
+    """`kerashp.training.run.train` for `epochs`: median images/s of the epochs after the first, and the
+    memory layout it chose. (Keras's torch backend trains on the GPU whenever torch sees one.)"""
+    result = train(kerashp_preset(name, source, batch, epochs, precision), runs)
     images = len(np.load(result.run.path / "split.npz")["train"])
     times = [row["epoch_time"] for row in result.run.read_history()[1:]]
     return images / statistics.median(times), result.summary["memory_layout"]

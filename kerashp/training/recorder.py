@@ -80,7 +80,7 @@ class EpochRecorder(keras.callbacks.Callback):
             self.stopped = self.model.stop_training = True
             return
         if batch and batch % self.every == 0:
-            self._report_samples()  # those taken earlier: their copies have long arrived
+            self._report_samples()  # the one taken `every` batches ago: its copy has arrived or nearly
             metrics = self.model.get_metrics_result()
             reader = read_later([metrics.get("loss", math.nan), metrics.get("accuracy", math.nan)])
             self.samples.append((self.epoch_number, batch, reader))
@@ -103,9 +103,10 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
-        last = (self.epoch_number, self.steps, lambda: [float(logs.get(k, math.nan)) for k in ("loss", "accuracy")])
-        if not self.stopped and self.diverged_at is None:
-            self.samples.append(last)  # the epoch's last step, from the logs Keras has converted already
+        if not self.stopped and self.diverged_at is None:  # the last step, from the logs Keras has converted
+            self.samples.append(
+                (self.epoch_number, self.steps, lambda: [float(logs.get(k, math.nan)) for k in ("loss", "accuracy")])
+            )
         self._report_samples()
         if self.stopped:
             return  # an unfinished epoch is not recorded; the run resumes before it
