@@ -106,3 +106,18 @@ def test_other_losses_keep_keras_compute_loss():
     model = keras.Model(inputs, keras.layers.Dense(3)(inputs))
     model.compile(optimizer="sgd", loss="mse")
     assert accelerate_loss(model) is False and "compute_loss" not in vars(model)
+
+
+def test_the_direct_pass_lets_each_intermediate_tensor_go_after_its_last_reader():
+    from kerashp.training.fast.step import _plan
+
+    preset = load_preset("lenet5", ['model.name="resnet"', "model.stages=[4, 8]", "model.blocks=1"])
+    model = build_model("resnet", preset["model"], (8, 8, 3), 3)
+    steps = _plan(model)
+    made = {model_input for model_input in map(id, model.inputs)} | {t for step in steps for t in step.outputs}
+    freed = [t for step in steps for t in step.last_uses]
+    assert len(freed) == len(set(freed))  # each once
+    assert set(freed) == made - {id(x) for x in model.outputs}  # every tensor but the output
+    for index, step in enumerate(steps):  # and never before a later step reads it
+        later = {t for s in steps[index + 1 :] for t in ([s.single_input] if s.single_input is not None else [])}
+        assert not later & set(step.last_uses)

@@ -18,6 +18,9 @@ FIRST = "channels_first"
         (keras.layers.Conv2D(6, 5, data_format=FIRST), (4, 3, 12, 12)),
         (keras.layers.Conv2D(8, 3, padding="same", activation="relu", use_bias=False, data_format=FIRST), (4, 3, 9, 9)),
         (keras.layers.Conv2D(8, 3, strides=2, data_format=FIRST), (4, 3, 9, 9)),
+        (keras.layers.Conv2D(4, 3, padding="same", strides=2, data_format=FIRST), (4, 3, 8, 8)),  # asymmetric "same"
+        (keras.layers.Conv2D(4, 1, padding="same", strides=2, data_format=FIRST), (4, 3, 8, 8)),
+        (keras.layers.Conv2D(4, 4, padding="same", data_format=FIRST), (4, 3, 7, 7)),  # even kernel
         (keras.layers.Dense(7, activation="relu"), (4, 5)),
         (keras.layers.Dense(7, use_bias=False), (4, 5)),
         (keras.layers.MaxPooling2D(2, data_format=FIRST), (4, 3, 8, 8)),
@@ -48,7 +51,7 @@ def test_a_stand_in_matches_the_layer_forward_and_backward(layer, shape):
 @pytest.mark.parametrize(
     "layer",
     [
-        keras.layers.Conv2D(4, 3, padding="same", strides=2, data_format=FIRST),  # asymmetric "same"
+        keras.layers.Conv2D(4, 3, dilation_rate=2, data_format=FIRST),
         keras.layers.Conv2D(4, 3, data_format="channels_last"),
         keras.layers.Conv2D(4, 3, activation="elu", data_format=FIRST),
         keras.layers.MaxPooling2D(2, padding="same", data_format=FIRST),
@@ -58,3 +61,23 @@ def test_a_stand_in_matches_the_layer_forward_and_backward(layer, shape):
 )
 def test_other_configurations_keep_the_layers_own_call(layer):
     assert lowered(layer) is None
+
+
+def test_a_lowered_convolution_keeps_its_kernel_in_torch_order_and_its_values():
+    layer = keras.layers.Conv2D(8, 3, data_format=FIRST)
+    layer.build((2, 3, 9, 9))
+    before = layer.kernel.numpy()
+    assert lowered(layer) is not None
+    assert layer.kernel.value.permute(3, 2, 0, 1).is_contiguous()  # read in place, no per-step copy
+    assert layer.kernel.shape == (3, 3, 3, 8)
+    np.testing.assert_array_equal(layer.kernel.numpy(), before)
+    layer.kernel.assign(before + 1.0)  # what loading weights does: the layout stays
+    assert layer.kernel.value.permute(3, 2, 0, 1).is_contiguous()
+    np.testing.assert_array_equal(layer.kernel.numpy(), before + 1.0)
+
+
+def test_the_flatten_gives_back_a_contiguous_gradient():
+    layer = keras.layers.Flatten(data_format=FIRST)
+    inputs = torch.randn(2, 3, 4, 5, requires_grad=True)
+    lowered(layer)(inputs).sum().backward()
+    assert inputs.grad.is_contiguous()

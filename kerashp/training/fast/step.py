@@ -56,27 +56,49 @@ class _Step:
     constants: dict  # those constant keyword arguments (e.g. a recorded training=False)
     arguments: Any  # the node's keras SymbolicArguments, for every other call signature
     outputs: tuple[int, ...]  # ids of the tensors it makes
+    last_uses: tuple[int, ...]  # ids of the tensors no later step reads: let go once this one has run
 
 
 def _plan(model: keras.Model) -> list[_Step]:
-    """The graph's nodes in the order Keras runs them (deepest first)."""
+    """The graph's nodes in the order Keras runs them (deepest first).
+
+    Each step also names the tensors it is the last to read. Keras's own graph run keeps every
+    intermediate tensor until the pass ends (a ResNet's batch-norm outputs, say, which no backward
+    pass needs); letting them go once read leaves only what autograd saves. On the CPU those extra
+    megabytes were fresh pages faulted in again on every step, a few percent of ResNet-20's time.
+    """
+    nodes = [
+        node
+        for depth in sorted(model._nodes_by_depth, reverse=True)
+        for node in model._nodes_by_depth[depth]
+        if node.operation and not node.is_input
+    ]
+    reads = [
+        [
+            id(x)
+            for x in keras.tree.flatten((node.arguments.args, node.arguments.kwargs))
+            if isinstance(x, keras.KerasTensor)
+        ]
+        for node in nodes
+    ]
+    kept = {id(x) for x in model.outputs}
+    last_reader = {tensor: index for index, tensors in enumerate(reads) for tensor in tensors}
     steps = []
-    for depth in sorted(model._nodes_by_depth, reverse=True):
-        for node in model._nodes_by_depth[depth]:
-            if not node.operation or node.is_input:
-                continue
-            operation = model._get_operation_for_node(node)
-            single, constants = _single_tensor(node.arguments)
-            steps.append(
-                _Step(
-                    lowered(operation) or operation.call,
-                    getattr(operation, "_call_has_training_arg", False),
-                    single,
-                    constants,
-                    node.arguments,
-                    tuple(id(x) for x in node.outputs),
-                )
+    for index, node in enumerate(nodes):
+        operation = model._get_operation_for_node(node)
+        single, constants = _single_tensor(node.arguments)
+        done = {tensor for tensor in reads[index] if last_reader[tensor] == index and tensor not in kept}
+        steps.append(
+            _Step(
+                lowered(operation) or operation.call,
+                getattr(operation, "_call_has_training_arg", False),
+                single,
+                constants,
+                node.arguments,
+                tuple(id(x) for x in node.outputs),
+                tuple(done),
             )
+        )
     return steps
 
 
@@ -105,6 +127,9 @@ def _direct_call(model: keras.Model, steps: list[_Step], inputs, training=None, 
         if training is not None and step.takes_training:
             kwargs = {**kwargs, "training": training}
         outputs = step.call(*args, **kwargs)
+        del args, kwargs
+        for tensor in step.last_uses:
+            del values[tensor]
         if len(step.outputs) == 1:
             values[step.outputs[0]] = outputs
         else:
