@@ -94,3 +94,12 @@ def test_mixed_precision_keeps_the_stock_step():
     compile_model(model, preset, steps_per_epoch=STEPS)
     assert accelerate(model) is False
     assert {"train_step", "call", "compute_loss"}.isdisjoint(vars(model))
+
+
+def test_optimizer_slots_take_their_kernels_memory_order():
+    model, _ = _fit(OPTIMIZERS["sgd nesterov, L2"], lean=True)
+    kernels = [v for v in model.trainable_variables if v.name == "kernel" and len(v.shape) == 4]
+    assert kernels
+    for kernel in kernels:
+        momentum = model.optimizer.momentums[model.optimizer._get_variable_index(kernel)]
+        assert momentum.value.stride() == kernel.value.stride() != kernel.value.contiguous().stride()

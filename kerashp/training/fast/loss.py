@@ -10,9 +10,9 @@ nothing else adding losses); any other keeps Keras's `compute_loss`.
 
 from __future__ import annotations
 
-import functools
-
 import keras
+import torch
+import torch.nn.functional as F
 
 
 def accelerate_loss(model: keras.Model) -> bool:
@@ -34,21 +34,45 @@ def accelerate_loss(model: keras.Model) -> bool:
     if not all(isinstance(regularizer, keras.regularizers.L2) for regularizer, _ in penalties):
         return False
     l2 = [(float(regularizer.l2), variable) for regularizer, variable in penalties]
-    model.compute_loss = functools.partial(_compute_loss, float(config.get("label_smoothing") or 0.0), l2)
+    model.compute_loss = TorchLoss(float(config.get("label_smoothing") or 0.0), l2)
     return True
 
 
-def _compute_loss(label_smoothing: float, l2, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-    import torch
-    import torch.nn.functional as F
+class TorchLoss:
+    """The model's `compute_loss`: mean cross-entropy plus l2 * sum(w ** 2) per penalised variable.
 
-    if sample_weight is not None:
-        raise ValueError("kerashp's torch loss does not weight samples")
-    if not torch.is_tensor(y):  # `train_on_batch` may hand over NumPy labels
-        y = keras.ops.convert_to_tensor(y, dtype=y_pred.dtype)
-    if label_smoothing:
-        y = y * (1.0 - label_smoothing) + label_smoothing / y.shape[-1]
-    loss = -(y * F.log_softmax(y_pred, dim=-1)).sum(dim=-1).mean()
-    for factor, variable in l2:
-        loss = loss + factor * torch.sum(torch.square(variable.value))
-    return loss
+    Called as Keras calls `compute_loss`, the penalties are part of the differentiated loss. The
+    lean step (`kerashp.training.fast.train_step`) differentiates `data_loss` alone and then adds
+    the penalties' gradients and values itself, with no autograd graph to record and replay for
+    them: the same arithmetic in the same order, so the same bits.
+    """
+
+    def __init__(self, label_smoothing: float, l2: list[tuple[float, keras.Variable]]):
+        self.label_smoothing, self.l2 = label_smoothing, l2
+
+    def __call__(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if sample_weight is not None:
+            raise ValueError("kerashp's torch loss does not weight samples")
+        return self.add_penalties(self.data_loss(y, y_pred))
+
+    def data_loss(self, y, y_pred):
+        """The batch's mean cross-entropy of softmax(y_pred) against (smoothed) one-hot or soft `y`."""
+        if not torch.is_tensor(y):  # `train_on_batch` may hand over NumPy labels
+            y = keras.ops.convert_to_tensor(y, dtype=y_pred.dtype)
+        if self.label_smoothing:
+            y = y * (1.0 - self.label_smoothing) + self.label_smoothing / y.shape[-1]
+        return -(y * F.log_softmax(y_pred, dim=-1)).sum(dim=-1).mean()
+
+    def add_penalties(self, loss):
+        """`loss` plus each L2 penalty, summed in order."""
+        for factor, variable in self.l2:
+            loss = loss + factor * torch.sum(torch.square(variable.value))
+        return loss
+
+    def add_penalty_gradients(self) -> None:
+        """Add each penalty's gradient to its variable's `.grad`: autograd's (2 * w) * l2, as the
+        one product 2 * l2 * w rounds to the same float, then one addition."""
+        for factor, variable in self.l2:
+            value = variable.value
+            penalty = value * (2.0 * factor)
+            value.grad = penalty if value.grad is None else value.grad.add_(penalty)

@@ -23,6 +23,8 @@ from keras.src.backend.torch.optimizers.torch_parallel_optimizer import TorchPar
 from keras.src.trainers.compile_utils import CompileMetrics
 from keras.src.trainers.data_adapters.data_adapter_utils import unpack_x_y_sample_weight
 
+from kerashp.training.fast.loss import TorchLoss
+
 
 def lean_train_step(model: keras.Model) -> bool:
     """Give `model` the lean step where it computes what Keras's would; True when it does."""
@@ -34,7 +36,7 @@ def lean_train_step(model: keras.Model) -> bool:
         or optimizer.use_ema
         or optimizer.loss_scale_factor is not None
         or not isinstance(model.loss, keras.losses.CategoricalCrossentropy)
-        or "compute_loss" not in vars(model)  # the torch loss is in place (fast.loss)
+        or not isinstance(vars(model).get("compute_loss"), TorchLoss)  # the torch loss is in place
         or not isinstance(model._compile_metrics, CompileMetrics)
         or [type(m) for m in model._compile_metrics._user_metrics] != [keras.metrics.CategoricalAccuracy]
         or model._compile_metrics._user_weighted_metrics
@@ -53,6 +55,7 @@ def _train_step(model: keras.Model, metrics: list, data):
         return type(model).train_step(model, data)
     if not metrics:  # built by fit's (or train_on_batch's) symbolic build, before the first step
         metrics += [model._loss_tracker, *model._compile_metrics.metrics]
+        _slots_like_their_variables(model.optimizer, model.trainable_variables)
     tracker, accuracy = metrics
     x, y = (keras.ops.convert_to_tensor(v) for v in (x, y))  # train_on_batch may hand over NumPy arrays
     variables = model.trainable_variables
@@ -62,9 +65,11 @@ def _train_step(model: keras.Model, metrics: list, data):
     parameters = [v.value for v in variables]
     for parameter in parameters:  # Module.zero_grad()
         parameter.grad = None
-    loss = model.compute_loss(x, y, y_pred, None, training=True)
+    loss = model.compute_loss.data_loss(y, y_pred)
     loss.backward()
     with torch.no_grad():
+        model.compute_loss.add_penalty_gradients()  # the L2 terms, outside the graph (fast.loss.TorchLoss)
+        loss = model.compute_loss.add_penalties(loss.detach())
         _update(model.optimizer, [parameter.grad for parameter in parameters], variables)
         batch = x.shape[0]
         tracker.total.value.add_(loss.detach() * batch)  # Mean.update_state(loss, sample_weight=batch)
@@ -84,3 +89,22 @@ def _update(optimizer, grads, variables) -> None:
     optimizer._apply_weight_decay(variables)
     optimizer._parallel_update_step(grads, variables, optimizer.learning_rate)
     optimizer._iterations.value.add_(1)  # assign_add(1) without its conversions: the same integer
+
+
+def _slots_like_their_variables(optimizer, variables) -> None:
+    """Give each optimizer slot (momentum, velocity, ...) the memory order of its variable.
+
+    Keras makes slots contiguous, but a lowered convolution's kernel is not
+    (`lowering.torch_kernel_layout`), and torch's multi-tensor updates take their fused path on a
+    GPU only when every slot, gradient and variable share strides. Keras names a slot after its
+    variable's path; the values are copied, so only the layout changes.
+    """
+    slots = [slot for slot in optimizer.variables if len(slot.shape) > 1]
+    for variable in variables:
+        value = variable.value
+        if value.is_contiguous():
+            continue
+        prefix = variable.path.replace("/", "_") + "_"
+        for slot in slots:
+            if slot.name.startswith(prefix) and tuple(slot.shape) == tuple(variable.shape):
+                slot.value.data = torch.empty_like(value).copy_(slot.value)  # empty_like keeps the strides
