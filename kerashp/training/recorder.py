@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+from keras.src.trainers.compile_utils import CompileMetrics
 
 from kerashp.backend import set_random_seed
 from kerashp.config import Preset
@@ -81,8 +82,7 @@ class EpochRecorder(keras.callbacks.Callback):
             return
         if batch and batch % self.every == 0:
             self._report_samples()  # the one taken `every` batches ago: its copy has arrived or nearly
-            metrics = self.model.get_metrics_result()
-            reader = read_later([metrics.get("loss", math.nan), metrics.get("accuracy", math.nan)])
+            reader = read_later(_running_loss_and_accuracy(self.model))
             self.samples.append((self.epoch_number, batch, reader))
 
     def _report_samples(self) -> None:
@@ -151,3 +151,19 @@ class EpochRecorder(keras.callbacks.Callback):
             result["diverged_at_epoch"] = self.diverged_at
             result["last_finite"] = self.last_finite
         return result
+
+
+def _running_loss_and_accuracy(model: keras.Model) -> list:
+    """The running loss and accuracy of the epoch so far (at least one batch in), as tensors.
+
+    Both are Keras `Mean` metrics, whose result is total / count; `model.get_metrics_result()`
+    reaches the same quotient through `keras.ops` for every metric, about 0.2 ms a call.
+    """
+    found = {}
+    for metric in model.metrics:
+        for leaf in metric.metrics if isinstance(metric, CompileMetrics) else [metric]:
+            if leaf.name in ("loss", "accuracy") and isinstance(leaf, keras.metrics.Mean):
+                found[leaf.name] = leaf.total.value / leaf.count.value
+    if len(found) < 2:  # another metric set: Keras's own results
+        found = model.get_metrics_result()
+    return [found.get(name, math.nan) for name in ("loss", "accuracy")]

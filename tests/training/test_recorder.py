@@ -30,3 +30,19 @@ def test_batch_events_arrive_in_order_every_sampled_step_then_the_epoch(tiny_fol
     last = [e for e in events if isinstance(e, BatchEnded)][-1]
     final = result.run.read_history()[-1]
     assert (last.loss, last.accuracy) == pytest.approx((final["loss"], final["accuracy"]))
+
+
+def test_the_sampled_running_values_are_keras_metric_results():
+    import keras
+    import numpy as np
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(inputs))
+    model.compile(optimizer="sgd", loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    rng = np.random.default_rng(0)
+    model.train_on_batch(rng.normal(size=(8, 4)), np.eye(3)[rng.integers(0, 3, 8)])
+    model.train_on_batch(rng.normal(size=(8, 4)), np.eye(3)[rng.integers(0, 3, 8)])
+    expected = model.get_metrics_result()
+    got = [float(v) for v in recorder._running_loss_and_accuracy(model)]
+    assert got == [float(expected["loss"]), float(expected["accuracy"])]
