@@ -82,11 +82,12 @@ def build_feeds(preset: Preset, emit: Listener, saved: dict[str, Any] | None = N
         mean=mean,
         std=std,
         channels_first=DATA_FORMAT == "channels_first",
-        raw=normalizes_on_device(mixes=False),  # a GPU normalises uint8 batches (kerashp.training.device)
+        raw=normalizes_on_device(mixes=False, worker_processes=False),  # torch normalises uint8 batches
     )
     pipeline = build_pipeline(preset["augment"], height, width, seed=preset["seed"])
     mix = MixSpec.from_augment(preset["augment"])
     cheap = pipeline is None and mix is None and isinstance(data.train.images, np.ndarray)
+    workers = feed_workers(train_cfg["workers"], cheap, data.train.images, train_cfg["batch_size"], data.num_classes)
     feed = ImageBatches(
         data.train.images,
         data.train.labels,
@@ -95,8 +96,8 @@ def build_feeds(preset: Preset, emit: Listener, saved: dict[str, Any] | None = N
         shuffle=True,
         seed=preset["seed"],
         epoch=initial_epoch,
-        workers=feed_workers(train_cfg["workers"], cheap, data.train.images, train_cfg["batch_size"], data.num_classes),
-        **(common | {"raw": normalizes_on_device(mixes=mix is not None)}),
+        workers=workers,
+        **(common | {"raw": normalizes_on_device(mixes=mix is not None, worker_processes=workers > 0)}),
     )
     validation = (
         ImageBatches(data.validation.images, data.validation.labels, **common) if len(data.validation) else None

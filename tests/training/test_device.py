@@ -54,6 +54,10 @@ def test_the_compiler_check_names_a_reason_or_none():
 def test_without_cuda_the_feed_and_cudnn_are_left_alone():
     batches = feed()
     assert device.on_device(batches) is batches and device.on_device(None) is None
+    raw, normalized = raw_and_normalized(True, "contiguous")
+    landed = device.on_device(raw)  # a raw feed is normalised by torch, on the CPU
+    assert isinstance(landed, device.DeviceBatches)
+    np.testing.assert_array_equal(landed[0][0].numpy(), normalized[0][0])
     device.prepare_device()
     assert torch.backends.cudnn.benchmark is False
 
@@ -129,8 +133,9 @@ def test_a_mixing_feed_cannot_be_raw_and_a_gpu_leaves_it_to_the_host():
             mix=MixSpec(mixup_alpha=0.2),
             raw=True,
         )
-    assert device.normalizes_on_device(mixes=True) is False
-    assert device.normalizes_on_device(mixes=False) is CUDA
+    assert device.normalizes_on_device(mixes=True, worker_processes=False) is False
+    assert device.normalizes_on_device(mixes=False, worker_processes=True) is CUDA  # a CPU's workers normalise
+    assert device.normalizes_on_device(mixes=False, worker_processes=False) is True
 
 
 def test_values_read_later_are_the_values():
