@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+import torch
 
 from kerashp.backend import set_random_seed
 from kerashp.config import load_preset
@@ -103,3 +104,28 @@ def test_optimizer_slots_take_their_kernels_memory_order():
     for kernel in kernels:
         momentum = model.optimizer.momentums[model.optimizer._get_variable_index(kernel)]
         assert momentum.value.stride() == kernel.value.stride() != kernel.value.contiguous().stride()
+
+
+def test_sgd_gets_its_rate_as_a_host_number_from_a_host_step_count(monkeypatch):
+    model, _ = _fit(OPTIMIZERS["plain sgd, clipvalue, step schedule"], lean=True)
+    step = model.train_step
+    assert step.steps_done == int(model.optimizer.iterations.numpy()) == 2 * STEPS
+    rates = []
+    update = model.optimizer._parallel_update_step
+    monkeypatch.setattr(model.optimizer, "_parallel_update_step", lambda g, v, rate: (rates.append(rate), update(g, v, rate)))
+    expected = float(model.optimizer.learning_rate)  # Keras's own rate at this step, on the device
+    model.train_on_batch(np.zeros((8, *model.input_shape[1:]), "float32"), np.eye(10, dtype="float32")[:8])
+    assert type(rates[0]) is float and rates[0] == expected  # no device tensor for torch to read back
+    assert step.steps_done == 2 * STEPS + 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_a_lean_sgd_step_never_waits_for_the_gpu():
+    model, _ = _fit([*OPTIMIZERS["sgd nesterov, L2"], "model.dropout=0.0"], lean=True)  # Keras's dropout reads its seed
+    x = torch.zeros((8, *model.input_shape[1:]), device="cuda")
+    y = torch.eye(10, device="cuda")[:8]
+    torch.cuda.set_sync_debug_mode("error")  # any device-to-host read raises
+    try:
+        model.train_step((x, y))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

@@ -15,11 +15,11 @@ same variables: Keras's own clipping, weight decay, learning-rate schedule and
 
 from __future__ import annotations
 
-import functools
-
 import keras
 import torch
+from keras.optimizers.schedules import LearningRateSchedule
 from keras.src.backend.torch.optimizers.torch_parallel_optimizer import TorchParallelOptimizer
+from keras.src.backend.torch.optimizers.torch_sgd import SGD as TorchSGD
 from keras.src.trainers.compile_utils import CompileMetrics
 from keras.src.trainers.data_adapters.data_adapter_utils import unpack_x_y_sample_weight
 
@@ -44,51 +44,82 @@ def lean_train_step(model: keras.Model) -> bool:
         return False
     if any(v.constraint is not None or v.overwrite_with_gradient for v in model.trainable_variables):
         return False
-    model.train_step = functools.partial(_train_step, model, [])
+    model.train_step = _LeanStep(model)
     return True
 
 
-def _train_step(model: keras.Model, metrics: list, data):
+class _LeanStep:
     """Keras's `TorchTrainer.train_step`, step for step, on kerashp's compiled configuration."""
-    x, y, sample_weight = unpack_x_y_sample_weight(data)
-    if sample_weight is not None or model.jit_compile:  # a resumed run may be compiled after loading
-        return type(model).train_step(model, data)
-    if not metrics:  # built by fit's (or train_on_batch's) symbolic build, before the first step
-        metrics += [model._loss_tracker, *model._compile_metrics.metrics]
-        _slots_like_their_variables(model.optimizer, model.trainable_variables)
-    tracker, accuracy = metrics
-    x, y = (keras.ops.convert_to_tensor(v) for v in (x, y))  # train_on_batch may hand over NumPy arrays
-    variables = model.trainable_variables
 
-    # the direct pass (fast.step) needs none of Model.__call__'s wrapping: no autocast, masks or added losses
-    y_pred = model.call(x, training=True) if "call" in vars(model) else model(x, training=True)
-    parameters = [v.value for v in variables]
-    for parameter in parameters:  # Module.zero_grad()
-        parameter.grad = None
-    loss = model.compute_loss.data_loss(y, y_pred)
-    loss.backward()
-    with torch.no_grad():
-        model.compute_loss.add_penalty_gradients()  # the L2 terms, outside the graph (fast.loss.TorchLoss)
-        loss = model.compute_loss.add_penalties(loss.detach())
-        _update(model.optimizer, [parameter.grad for parameter in parameters], variables)
-        batch = x.shape[0]
-        tracker.total.value.add_(loss.detach() * batch)  # Mean.update_state(loss, sample_weight=batch)
-        tracker.count.value.add_(batch)
-        matches = y.argmax(dim=-1) == y_pred.argmax(dim=-1)  # categorical_accuracy
-        accuracy.total.value.add_(matches.sum(dtype=accuracy.total.value.dtype))
-        accuracy.count.value.add_(batch)
-        return {m.name: m.total.value / m.count.value for m in metrics}  # get_metrics_result(); count > 0
+    def __init__(self, model: keras.Model):
+        self.model = model
+        self.metrics: list = []  # the loss tracker and the accuracy, once fit's symbolic build has made them
+        self.steps_done: int | None = None  # the optimizer's step count, kept on the host (see `_learning_rate`)
 
+    def __call__(self, data):
+        model = self.model
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        if sample_weight is not None or model.jit_compile:  # a resumed run may be compiled after loading
+            self.steps_done = None
+            return type(model).train_step(model, data)
+        if not self.metrics:  # built by fit's (or train_on_batch's) symbolic build, before the first step
+            self.metrics = [model._loss_tracker, *model._compile_metrics.metrics]
+            _slots_like_their_variables(model.optimizer, model.trainable_variables)
+        tracker, accuracy = self.metrics
+        x, y = (keras.ops.convert_to_tensor(v) for v in (x, y))  # train_on_batch may hand over NumPy arrays
+        variables = model.trainable_variables
 
-def _update(optimizer, grads, variables) -> None:
-    """`optimizer.apply(grads, variables)` for the optimizers `lean_train_step` accepts."""
-    if not optimizer.built or any(grad is None for grad in grads):  # building, filtering: Keras's way
-        optimizer.apply(grads, variables)
-        return
-    grads = optimizer._clip_gradients(grads)
-    optimizer._apply_weight_decay(variables)
-    optimizer._parallel_update_step(grads, variables, optimizer.learning_rate)
-    optimizer._iterations.value.add_(1)  # assign_add(1) without its conversions: the same integer
+        # the direct pass (fast.step) needs none of Model.__call__'s wrapping: no autocast, masks or added losses
+        y_pred = model.call(x, training=True) if "call" in vars(model) else model(x, training=True)
+        parameters = [v.value for v in variables]
+        for parameter in parameters:  # Module.zero_grad()
+            parameter.grad = None
+        loss = model.compute_loss.data_loss(y, y_pred)
+        loss.backward()
+        with torch.no_grad():
+            model.compute_loss.add_penalty_gradients()  # the L2 terms, outside the graph (fast.loss.TorchLoss)
+            loss = model.compute_loss.add_penalties(loss.detach())
+            self._update([parameter.grad for parameter in parameters], variables)
+            batch = x.shape[0]
+            tracker.total.value.add_(loss.detach() * batch)  # Mean.update_state(loss, sample_weight=batch)
+            tracker.count.value.add_(batch)
+            matches = y.argmax(dim=-1) == y_pred.argmax(dim=-1)  # categorical_accuracy
+            accuracy.total.value.add_(matches.sum(dtype=accuracy.total.value.dtype))
+            accuracy.count.value.add_(batch)
+            return {m.name: m.total.value / m.count.value for m in self.metrics}  # get_metrics_result(); count > 0
+
+    def _update(self, grads, variables) -> None:
+        """`optimizer.apply(grads, variables)` for the optimizers `lean_train_step` accepts."""
+        optimizer = self.model.optimizer
+        if not optimizer.built or any(grad is None for grad in grads):  # building, filtering: Keras's way
+            optimizer.apply(grads, variables)
+            self.steps_done = None
+            return
+        grads = optimizer._clip_gradients(grads)
+        optimizer._apply_weight_decay(variables)
+        optimizer._parallel_update_step(grads, variables, self._learning_rate())
+        optimizer._iterations.value.add_(1)  # assign_add(1) without its conversions: the same integer
+        if self.steps_done is not None:
+            self.steps_done += 1
+
+    def _learning_rate(self):
+        """This step's rate, as Keras computes it (`optimizer.learning_rate`).
+
+        Keras's torch SGD passes the rate to torch as a Python number (`alpha=-rate`), so a rate
+        computed on the GPU is read back three times a step, each read waiting for every kernel
+        queued so far: the host could never run ahead of the GPU. For SGD the schedule is
+        evaluated on the CPU instead, at the step count this object keeps on the host (read from
+        the optimizer once, then counted), giving the same float32 value on a CPU. Other
+        optimizers use the rate as a tensor, on the device.
+        """
+        optimizer = self.model.optimizer
+        schedule = optimizer._learning_rate
+        if not isinstance(optimizer, TorchSGD) or not isinstance(schedule, LearningRateSchedule):
+            return optimizer.learning_rate
+        if self.steps_done is None:
+            self.steps_done = int(optimizer.iterations.value)  # one read, at the first step
+        with keras.device("cpu"):
+            return float(schedule(torch.tensor(self.steps_done)))
 
 
 def _slots_like_their_variables(optimizer, variables) -> None:
