@@ -70,6 +70,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.every = max(1, self.steps // BATCH_EVENTS_PER_EPOCH)
         self.epoch_number = epoch + 1
         self.samples: deque[tuple[int, int, Callable[[], list[float]]]] = deque()  # (epoch, step, reader)
+        self.means = _loss_and_accuracy_means(self.model)
         self.emit(EpochStarted(self.epoch_number, self.epochs, self.steps))
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -82,8 +83,17 @@ class EpochRecorder(keras.callbacks.Callback):
             return
         if batch and batch % self.every == 0:
             self._report_samples()  # the one taken `every` batches ago: its copy has arrived or nearly
-            reader = read_later(_running_loss_and_accuracy(self.model))
+            reader = read_later(self._running_loss_and_accuracy())
             self.samples.append((self.epoch_number, batch, reader))
+
+    def _running_loss_and_accuracy(self) -> list:
+        """The epoch's running loss and accuracy so far (a batch in at least), as tensors: a
+        `Mean`'s result is total / count, which `model.get_metrics_result()` reaches through
+        `keras.ops` for every metric, about 0.2 ms a call."""
+        if self.means is None:
+            results = self.model.get_metrics_result()
+            return [results.get(name, math.nan) for name in ("loss", "accuracy")]
+        return [mean.total.value / mean.count.value for mean in self.means]
 
     def _report_samples(self) -> None:
         """Report the samples taken so far, in order, as `BatchEnded` events (or stop a diverged run)."""
@@ -153,17 +163,12 @@ class EpochRecorder(keras.callbacks.Callback):
         return result
 
 
-def _running_loss_and_accuracy(model: keras.Model) -> list:
-    """The running loss and accuracy of the epoch so far (at least one batch in), as tensors.
-
-    Both are Keras `Mean` metrics, whose result is total / count; `model.get_metrics_result()`
-    reaches the same quotient through `keras.ops` for every metric, about 0.2 ms a call.
-    """
+def _loss_and_accuracy_means(model: keras.Model) -> list[keras.metrics.Mean] | None:
+    """The model's running loss and accuracy metrics, where both are Keras `Mean`s (fit has built
+    them by the first epoch); None for any other set of metrics."""
     found = {}
     for metric in model.metrics:
         for leaf in metric.metrics if isinstance(metric, CompileMetrics) else [metric]:
             if leaf.name in ("loss", "accuracy") and isinstance(leaf, keras.metrics.Mean):
-                found[leaf.name] = leaf.total.value / leaf.count.value
-    if len(found) < 2:  # another metric set: Keras's own results
-        found = model.get_metrics_result()
-    return [found.get(name, math.nan) for name in ("loss", "accuracy")]
+                found[leaf.name] = leaf
+    return [found["loss"], found["accuracy"]] if len(found) == 2 else None

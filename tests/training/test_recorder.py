@@ -44,5 +44,9 @@ def test_the_sampled_running_values_are_keras_metric_results():
     model.train_on_batch(rng.normal(size=(8, 4)), np.eye(3)[rng.integers(0, 3, 8)])
     model.train_on_batch(rng.normal(size=(8, 4)), np.eye(3)[rng.integers(0, 3, 8)])
     expected = model.get_metrics_result()
-    got = [float(v) for v in recorder._running_loss_and_accuracy(model)]
+    sampler = recorder.EpochRecorder.__new__(recorder.EpochRecorder)  # only the sampling, no run folder
+    sampler.set_model(model)
+    sampler.means = recorder._loss_and_accuracy_means(model)
+    assert sampler.means is not None
+    got = [float(v) for v in sampler._running_loss_and_accuracy()]
     assert got == [float(expected["loss"]), float(expected["accuracy"])]
