@@ -236,8 +236,11 @@ def main() -> None:
                 chosen.append(layout)
         best = max(LAYOUTS, key=lambda layout: statistics.median(plain[layout]))  # PyTorch at its best
         ratio = statistics.median(ours) / statistics.median(plain[best])
+        # this machine's speed drifts by 10-20% over minutes: the ratio within each repeat drifts less
+        paired = statistics.median(k / p for k, p in zip(ours, plain[best]))
         print(f"  {name:<9} plain PyTorch {statistics.median(plain[best]):8.0f} img/s ({best})   "
-              f"kerashp {statistics.median(ours):8.0f} img/s ({', '.join(sorted(set(chosen)))})   ratio {ratio:.2f}")
+              f"kerashp {statistics.median(ours):8.0f} img/s ({', '.join(sorted(set(chosen)))})   ratio {ratio:.2f}   "
+              f"(median of per-repeat ratios {paired:.2f})")
         for layout in LAYOUTS:
             print(f"            PyTorch {layout:<13} samples {[round(v) for v in plain[layout]]}")
         print(f"            kerashp samples {[round(v) for v in ours]}")
