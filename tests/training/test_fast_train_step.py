@@ -117,6 +117,10 @@ def test_sgd_gets_its_rate_as_a_host_number_from_a_host_step_count(monkeypatch):
     model.train_on_batch(np.zeros((8, *model.input_shape[1:]), "float32"), np.eye(10, dtype="float32")[:8])
     assert type(rates[0]) is float and rates[0] == expected  # no device tensor for torch to read back
     assert step.steps_done == 2 * STEPS + 1
+    model.optimizer.iterations.assign(40)  # a change from outside (a load, say) is noticed
+    expected = float(model.optimizer.learning_rate)
+    model.train_on_batch(np.zeros((8, *model.input_shape[1:]), "float32"), np.eye(10, dtype="float32")[:8])
+    assert rates[-1] == expected != rates[0] and step.steps_done == 41
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

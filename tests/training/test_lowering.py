@@ -76,8 +76,9 @@ def test_a_lowered_convolution_keeps_its_kernel_in_torch_order_and_its_values():
     np.testing.assert_array_equal(layer.kernel.numpy(), before + 1.0)
 
 
-def test_the_flatten_gives_back_a_contiguous_gradient():
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_the_flatten_gives_back_its_gradient_in_the_maps_layout(layout):
     layer = keras.layers.Flatten(data_format=FIRST)
-    inputs = torch.randn(2, 3, 4, 5, requires_grad=True)
+    inputs = torch.randn(2, 3, 4, 5).contiguous(memory_format=layout).requires_grad_()
     lowered(layer)(inputs).sum().backward()
-    assert inputs.grad.is_contiguous()
+    assert inputs.grad.is_contiguous(memory_format=layout)

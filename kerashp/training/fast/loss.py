@@ -44,7 +44,9 @@ class TorchLoss:
     Called as Keras calls `compute_loss`, the penalties are part of the differentiated loss. The
     lean step (`kerashp.training.fast.train_step`) differentiates `data_loss` alone and then adds
     the penalties' gradients and values itself, with no autograd graph to record and replay for
-    them: the same arithmetic in the same order, so the same bits.
+    them: the same arithmetic, so the same bits for a variable the forward pass reads once (a
+    shared kernel's several gradient parts may be summed in another order). As Keras does, only
+    trainable variables are penalised.
     """
 
     def __init__(self, label_smoothing: float, l2: list[tuple[float, keras.Variable]]):
@@ -66,13 +68,16 @@ class TorchLoss:
     def add_penalties(self, loss):
         """`loss` plus each L2 penalty, summed in order."""
         for factor, variable in self.l2:
-            loss = loss + factor * torch.sum(torch.square(variable.value))
+            if variable.trainable:
+                loss = loss + factor * torch.sum(torch.square(variable.value))
         return loss
 
     def add_penalty_gradients(self) -> None:
         """Add each penalty's gradient to its variable's `.grad`: autograd's (2 * w) * l2, as the
         one product 2 * l2 * w rounds to the same float, then one addition."""
         for factor, variable in self.l2:
+            if not variable.trainable:
+                continue
             value = variable.value
             penalty = value * (2.0 * factor)
             value.grad = penalty if value.grad is None else value.grad.add_(penalty)

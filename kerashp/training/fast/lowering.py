@@ -19,13 +19,18 @@ from collections.abc import Callable
 import keras
 import torch
 import torch.nn.functional as F
-from keras.src.backend.torch.nn import _apply_same_padding  # Keras's own "same" arithmetic, asymmetric included
+
+try:  # Keras's own "same" arithmetic, asymmetric included; private, so a Keras without it keeps layer.call
+    from keras.src.backend.torch.nn import _apply_same_padding
+except ImportError:  # pragma: no cover - depends on the Keras version
+    _apply_same_padding = None
 
 Call = Callable[..., object]
 
 
 def lowered(layer) -> Call | None:
-    """A function of (inputs, **ignored) computing `layer.call`, or None where there is none."""
+    """A function of (inputs, **ignored) computing `layer.call`, or None where there is none.
+    A convolution's kernel is re-laid in torch's memory order on the way (`torch_kernel_layout`)."""
     kind = type(layer)
     maker = {
         keras.layers.Conv2D: _conv2d,
@@ -50,6 +55,8 @@ def _conv2d(layer) -> Call | None:
     plain = layer.data_format == "channels_first" and layer.groups == 1 and tuple(layer.dilation_rate) == (1, 1)
     activation = _activation(layer.activation)
     if not plain or activation is None or layer.padding not in ("same", "valid"):
+        return None
+    if layer.padding == "same" and _apply_same_padding is None:
         return None
     size, strides, same = tuple(layer.kernel_size), tuple(layer.strides), layer.padding == "same"
     torch_kernel_layout(layer.kernel)
@@ -119,15 +126,22 @@ def _flatten(layer) -> Call | None:
 
 class _FlattenChannelsLast(torch.autograd.Function):
     """Keras flattens channels-first maps in channels-last order, so weights load across formats.
-    As a plain permute and reshape, the gradient would go back as a channels-last view of the map,
-    and the ops behind it (max-pool, ReLU and batch norm backward) would each copy it back first."""
+    As a plain permute and reshape, the gradient would go back as a channels-last view of the map
+    whatever the map's own layout, and for a contiguous map the ops behind it (max-pool, ReLU and
+    batch norm backward) would each copy it back first. The gradient goes back in the map's layout."""
 
     @staticmethod
     def forward(ctx, x):
         ctx.map_shape = x.shape
+        ctx.layout = (
+            torch.channels_last
+            if x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+            else torch.contiguous_format
+        )
         return x.permute(0, *range(2, x.ndim), 1).reshape(x.shape[0], -1)
 
     @staticmethod
     def backward(ctx, grad):
         batch, channels, *spatial = ctx.map_shape
-        return grad.reshape(batch, *spatial, channels).permute(0, -1, *range(1, len(spatial) + 1)).contiguous()
+        grad = grad.reshape(batch, *spatial, channels).permute(0, -1, *range(1, len(spatial) + 1))
+        return grad.contiguous(memory_format=ctx.layout)

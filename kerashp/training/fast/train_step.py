@@ -55,6 +55,7 @@ class _LeanStep:
         self.model = model
         self.metrics: list = []  # the loss tracker and the accuracy, once fit's symbolic build has made them
         self.steps_done: int | None = None  # the optimizer's step count, kept on the host (see `_learning_rate`)
+        self.counted: tuple[object, int] | None = None  # the step counter tensor and its version when counted
 
     def __call__(self, data):
         model = self.model
@@ -98,9 +99,11 @@ class _LeanStep:
         grads = optimizer._clip_gradients(grads)
         optimizer._apply_weight_decay(variables)
         optimizer._parallel_update_step(grads, variables, self._learning_rate())
-        optimizer._iterations.value.add_(1)  # assign_add(1) without its conversions: the same integer
+        counter = optimizer._iterations.value
+        counter.add_(1)  # assign_add(1) without its conversions: the same integer
         if self.steps_done is not None:
             self.steps_done += 1
+            self.counted = (counter, counter._version)
 
     def _learning_rate(self):
         """This step's rate, as Keras computes it (`optimizer.learning_rate`).
@@ -109,15 +112,23 @@ class _LeanStep:
         computed on the GPU is read back three times a step, each read waiting for every kernel
         queued so far: the host could never run ahead of the GPU. For SGD the schedule is
         evaluated on the CPU instead, at the step count this object keeps on the host (read from
-        the optimizer once, then counted), giving the same float32 value on a CPU. Other
-        optimizers use the rate as a tensor, on the device.
+        the optimizer once, then counted; read again if anything else changed the counter), giving
+        the same float32 value on a CPU. On a GPU, a schedule's `cos` or `power` may round its last
+        bit differently from Keras's GPU computation, which weight decay and the logged rate still
+        use. Other optimizers use the rate as a tensor, on the device.
         """
         optimizer = self.model.optimizer
         schedule = optimizer._learning_rate
         if not isinstance(optimizer, TorchSGD) or not isinstance(schedule, LearningRateSchedule):
             return optimizer.learning_rate
-        if self.steps_done is None:
-            self.steps_done = int(optimizer.iterations.value)  # one read, at the first step
+        counter = optimizer._iterations.value
+        if (
+            self.steps_done is None
+            or self.counted is None
+            or self.counted[0] is not counter
+            or self.counted[1] != counter._version
+        ):
+            self.steps_done = int(counter)  # one read, at the first step (or after a load or assign)
         with keras.device("cpu"):
             return float(schedule(torch.tensor(self.steps_done)))
 
