@@ -55,7 +55,7 @@ class _LeanStep:
         self.model = model
         self.metrics: list = []  # the loss tracker and the accuracy, once fit's symbolic build has made them
         self.steps_done: int | None = None  # the optimizer's step count, kept on the host (see `_learning_rate`)
-        self.counted: tuple[object, int] | None = None  # the step counter tensor and its version when counted
+        self.counted: tuple[torch.Tensor, int] | None = None  # the step counter tensor and its version when counted
 
     def __call__(self, data):
         model = self.model
