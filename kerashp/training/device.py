@@ -69,9 +69,9 @@ class DeviceBatches(keras.utils.PyDataset):
         super().__init__(workers=feed.workers, use_multiprocessing=False, max_queue_size=feed.max_queue_size)
         self.feed = feed
         self.device = device or torch.device("cuda", torch.cuda.current_device())
-        recipe = getattr(feed, "recipe", None)
+        recipe = _raw_recipe(feed)
         self.normalization = None
-        if recipe is not None and recipe.raw:
+        if recipe is not None:
             shape = (1, -1, 1, 1) if recipe.channels_first else (1, 1, 1, -1)
             self.normalization = tuple(
                 torch.from_numpy(values).to(self.device).view(shape) for values in (recipe.scale, recipe.offset)
@@ -129,8 +129,13 @@ def on_device(feed: keras.utils.PyDataset | None) -> keras.utils.PyDataset | Non
         return feed
     if pins_batches(cuda_available(), feed.use_multiprocessing):
         return DeviceBatches(feed)
+    return DeviceBatches(feed, torch.device("cpu")) if _raw_recipe(feed) is not None else feed
+
+
+def _raw_recipe(feed: keras.utils.PyDataset):
+    """The feed's batch recipe where it hands over uint8 pixels for the device to normalise."""
     recipe = getattr(feed, "recipe", None)
-    return DeviceBatches(feed, torch.device("cpu")) if recipe is not None and recipe.raw else feed
+    return recipe if recipe is not None and recipe.raw else None
 
 
 @functools.cache

@@ -9,7 +9,7 @@ checkpoints are untouched. Anything else (other layers, other options) keeps `la
 
 Two stand-ins also fix a memory layout the Keras way leaves to torch to repair on every step: a
 convolution kernel is stored the way torch reads it (`torch_kernel_layout`), and the
-channels-last flatten hands its gradient back as a contiguous map (`_FlattenChannelsLast`).
+channels-last flatten hands its gradient back in the map's own layout (`_FlattenChannelsLast`).
 """
 
 from __future__ import annotations

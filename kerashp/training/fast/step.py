@@ -127,7 +127,6 @@ def _direct_call(model: keras.Model, steps: list[_Step], inputs, training=None, 
         if training is not None and step.takes_training:
             kwargs = {**kwargs, "training": training}
         outputs = step.call(*args, **kwargs)
-        del args, kwargs
         for tensor in step.last_uses:
             del values[tensor]
         if len(step.outputs) == 1:

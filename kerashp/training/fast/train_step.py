@@ -61,8 +61,7 @@ class _LeanStep:
         model = self.model
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         if sample_weight is not None or model.jit_compile:  # a resumed run may be compiled after loading
-            self.steps_done = None
-            return type(model).train_step(model, data)
+            return type(model).train_step(model, data)  # its counter change is noticed (`_learning_rate`)
         if not self.metrics:  # built by fit's (or train_on_batch's) symbolic build, before the first step
             self.metrics = [model._loss_tracker, *model._compile_metrics.metrics]
             _slots_like_their_variables(model.optimizer, model.trainable_variables)
@@ -82,7 +81,7 @@ class _LeanStep:
             loss = model.compute_loss.add_penalties(loss.detach())
             self._update([parameter.grad for parameter in parameters], variables)
             batch = x.shape[0]
-            tracker.total.value.add_(loss.detach() * batch)  # Mean.update_state(loss, sample_weight=batch)
+            tracker.total.value.add_(loss * batch)  # Mean.update_state(loss, sample_weight=batch)
             tracker.count.value.add_(batch)
             matches = y.argmax(dim=-1) == y_pred.argmax(dim=-1)  # categorical_accuracy
             accuracy.total.value.add_(matches.sum(dtype=accuracy.total.value.dtype))
@@ -94,7 +93,6 @@ class _LeanStep:
         optimizer = self.model.optimizer
         if not optimizer.built or any(grad is None for grad in grads):  # building, filtering: Keras's way
             optimizer.apply(grads, variables)
-            self.steps_done = None
             return
         grads = optimizer._clip_gradients(grads)
         optimizer._apply_weight_decay(variables)
@@ -122,12 +120,7 @@ class _LeanStep:
         if not isinstance(optimizer, TorchSGD) or not isinstance(schedule, LearningRateSchedule):
             return optimizer.learning_rate
         counter = optimizer._iterations.value
-        if (
-            self.steps_done is None
-            or self.counted is None
-            or self.counted[0] is not counter
-            or self.counted[1] != counter._version
-        ):
+        if self.counted is None or self.counted[0] is not counter or self.counted[1] != counter._version:
             self.steps_done = int(counter)  # one read, at the first step (or after a load or assign)
         with keras.device("cpu"):
             return float(schedule(torch.tensor(self.steps_done)))
