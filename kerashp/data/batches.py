@@ -64,11 +64,16 @@ class ImageBatches(PyDataset):
         return len(self.recipe)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.batch(index, self.layout)
+
+    def batch(self, index: int, layout: str) -> tuple[np.ndarray, np.ndarray]:
+        """Batch `index` of this epoch in `layout`, which may differ from the model's: a GPU feed
+        takes channels-first pixels in their stored order and lays them out on the GPU."""
         if not self.processes:
-            return self.recipe.make(self.images, self.order, self.epoch, index, self.layout)
+            return self.recipe.make(self.images, self.order, self.epoch, index, layout)
         if self._pool is None or not self._pool.alive:
             self._pool = WorkerPool(self.recipe, self.images, self.processes)
-        return self._pool.get(self.epoch, index, self.layout)
+        return self._pool.get(self.epoch, index, layout)
 
     def close(self) -> None:
         """Stop the worker processes now rather than when the feed is collected."""

@@ -140,15 +140,48 @@ def test_a_mixing_feed_cannot_be_raw_and_a_gpu_leaves_it_to_the_host():
 
 def test_values_read_later_are_the_values():
     values = [torch.tensor(1.5), 2.0, torch.tensor(float("nan"))]
-    read = device.read_later(values)
-    assert read()[:2] == [1.5, 2.0] and np.isnan(read()[2])
+    later = device.ReadLater(values)
+    assert later.ready() and later.read()[:2] == [1.5, 2.0] and np.isnan(later.read()[2])
 
 
 @NEEDS_CUDA
-def test_on_cuda_raw_batches_are_normalised_on_the_gpu_as_the_host_would():
-    raw, normalized = raw_and_normalized(True, "channels_last")
-    gx, _ = device.on_device(raw)[0]
-    assert gx.is_cuda and gx.is_contiguous(memory_format=torch.channels_last)
-    np.testing.assert_array_equal(gx.cpu().numpy(), normalized[0][0])
-    later = device.read_later([gx.sum(), gx.max()])
-    assert later() == pytest.approx([float(gx.sum()), float(gx.max())])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_on_cuda_raw_batches_are_normalised_on_the_gpu_as_the_host_would(layout):
+    raw, normalized = raw_and_normalized(True, layout)
+    landed = device.on_device(raw)
+    assert landed.ahead and landed.lays_out
+    for index in range(len(raw)):
+        gx, _ = landed[index]
+        memory_format = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+        assert gx.is_cuda and gx.is_contiguous(memory_format=memory_format)
+        np.testing.assert_array_equal(gx.cpu().numpy(), normalized[index][0])
+    later = device.ReadLater([gx.sum(), gx.max()])
+    assert later.read() == pytest.approx([float(gx.sum()), float(gx.max())])
+    torch.cuda.synchronize()
+    assert later.ready()
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_batches_made_ahead_are_the_batches_asked_for_in_every_epoch_and_order(layout):
+    """The GPU path makes the next batch in a thread while the step runs; here on the CPU. Each
+    batch must be the one asked for: in order, out of order, and after the epoch moves on."""
+    raw, normalized = raw_and_normalized(True, layout)
+    landed = device.DeviceBatches(raw, torch.device("cpu"), ahead=True)
+    landed.lays_out = True  # as on a GPU: NHWC bytes cross, and take the model's layout where they land
+    expected_layout = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    for epoch in range(2):
+        for index in [*range(len(raw)), 1, 0, 2]:
+            x, y = landed[index]
+            expected_x, expected_y = normalized[index]
+            assert x.is_contiguous(memory_format=expected_layout)
+            np.testing.assert_array_equal(x.numpy(), expected_x)
+            np.testing.assert_array_equal(y.numpy(), expected_y)
+        landed.on_epoch_end()
+        normalized.on_epoch_end()
+        assert raw.epoch == normalized.epoch == epoch + 1
+
+
+def test_only_a_gpu_feed_makes_batches_ahead_and_lays_them_out_there():
+    raw, _ = raw_and_normalized(True, "contiguous")
+    on_cpu = device.DeviceBatches(raw, torch.device("cpu"))
+    assert not on_cpu.ahead and not on_cpu.lays_out
