@@ -19,7 +19,7 @@ from kerashp.data.batches import batch_seed
 from kerashp.events import BatchEnded, EpochEnded, EpochStarted, Listener
 from kerashp.runs.folder import RunDir
 from kerashp.training.checkpoints import atomic_copy, atomic_save
-from kerashp.training.device import read_later
+from kerashp.training.device import ReadLater
 from kerashp.training.optim import current_learning_rate
 
 BATCH_EVENTS_PER_EPOCH = 50
@@ -69,7 +69,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.steps = self.params.get("steps") or 0
         self.every = max(1, self.steps // BATCH_EVENTS_PER_EPOCH)
         self.epoch_number = epoch + 1
-        self.samples: deque[tuple[int, int, Callable[[], list[float]]]] = deque()  # (epoch, step, reader)
+        self.samples: deque[tuple[int, int, ReadLater]] = deque()  # (epoch, step, loss and accuracy)
         self.means = _loss_and_accuracy_means(self.model)
         self.emit(EpochStarted(self.epoch_number, self.epochs, self.steps))
 
@@ -82,9 +82,8 @@ class EpochRecorder(keras.callbacks.Callback):
             self.stopped = self.model.stop_training = True
             return
         if batch and batch % self.every == 0:
-            self._report_samples()  # the one taken `every` batches ago: its copy has arrived or nearly
-            reader = read_later(self._running_loss_and_accuracy())
-            self.samples.append((self.epoch_number, batch, reader))
+            self._report_samples(wait=False)  # those whose copies have arrived: the GPU may run behind
+            self.samples.append((self.epoch_number, batch, ReadLater(self._running_loss_and_accuracy())))
 
     def _running_loss_and_accuracy(self) -> list:
         """The epoch's running loss and accuracy so far (a batch in at least), as tensors: a
@@ -95,11 +94,13 @@ class EpochRecorder(keras.callbacks.Callback):
             return [results.get(name, math.nan) for name in ("loss", "accuracy")]
         return [mean.total.value / mean.count.value for mean in self.means]
 
-    def _report_samples(self) -> None:
-        """Report the samples taken so far, in order, as `BatchEnded` events (or stop a diverged run)."""
-        while self.samples:
-            epoch, step, reader = self.samples.popleft()
-            loss, accuracy = reader()
+    def _report_samples(self, wait: bool = True) -> None:
+        """Report the samples taken so far, in order, as `BatchEnded` events (or stop a diverged
+        run); without `wait`, only those already on the host, so the training thread never waits
+        for the GPU between steps and can queue a few steps ahead of it."""
+        while self.samples and (wait or self.samples[0][2].ready()):
+            epoch, step, sample = self.samples.popleft()
+            loss, accuracy = sample.read()
             if not math.isfinite(loss):
                 self._diverge(epoch)
                 self.samples.clear()
@@ -115,7 +116,7 @@ class EpochRecorder(keras.callbacks.Callback):
         logs = dict(logs or {})
         if not self.stopped and self.diverged_at is None:  # the last step, from the logs Keras has converted
             self.samples.append(
-                (self.epoch_number, self.steps, lambda: [float(logs.get(k, math.nan)) for k in ("loss", "accuracy")])
+                (self.epoch_number, self.steps, ReadLater([float(logs.get(k, math.nan)) for k in ("loss", "accuracy")]))
             )
         self._report_samples()
         if self.stopped:
