@@ -82,10 +82,9 @@ class _LeanStep:
             self._update([parameter.grad for parameter in parameters], variables)
             batch = x.shape[0]
             tracker.total.value.add_(loss * batch)  # Mean.update_state(loss, sample_weight=batch)
-            tracker.count.value.add_(batch)
             matches = y.argmax(dim=-1) == y_pred.argmax(dim=-1)  # categorical_accuracy
             accuracy.total.value.add_(matches.sum(dtype=accuracy.total.value.dtype))
-            accuracy.count.value.add_(batch)
+            torch._foreach_add_([tracker.count.value, accuracy.count.value], batch)  # both counts, one kernel
             return {m.name: m.total.value / m.count.value for m in self.metrics}  # get_metrics_result(); count > 0
 
     def _update(self, grads, variables) -> None:
