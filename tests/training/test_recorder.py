@@ -16,8 +16,18 @@ from kerashp.training import recorder  # noqa: E402
 from kerashp.training.run import train  # noqa: E402
 
 
-def test_batch_events_arrive_in_order_every_sampled_step_then_the_epoch(tiny_folder, tmp_path, monkeypatch):
+class NotYetArrived(recorder.ReadLater):
+    """A sample whose copy to the host is still on its way (a GPU running behind), until read."""
+
+    def ready(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("arrived", [True, False], ids=["samples arrive at once", "samples arrive late"])
+def test_batch_events_arrive_in_order_every_sampled_step_then_the_epoch(tiny_folder, tmp_path, monkeypatch, arrived):
     monkeypatch.setattr(recorder, "BATCH_EVENTS_PER_EPOCH", 2)  # 5 steps an epoch: every second step, and the last
+    if not arrived:  # held back between batches, then all reported, in order, before the epoch's end
+        monkeypatch.setattr(recorder, "ReadLater", NotYetArrived)
     events = []
     preset = load_preset("lenet5", [f"data.source=folder:{tiny_folder}", "train.batch_size=8", "data.validation=8"])
     result = train(preset, tmp_path, [events.append], epochs=2)
