@@ -93,8 +93,10 @@ def test_bfloat16_trains_lenet5_on_cifar10_as_well_as_float32(tmp_path):
     """Three epochs on 900 CIFAR-10 images, the same seed, split, initial weights and batches:
     bfloat16's test accuracy is within 0.08 of float32's. The two drift apart from the first step
     (bfloat16 keeps 8 bits of mantissa), so this is the noise between two runs: 300 test images
-    give an accuracy near 0.25 a standard error of 0.025 each. Measured (seeds 1, 2): float32
-    0.237, 0.217; bfloat16 0.257, 0.207."""
+    give an accuracy near 0.2 a standard error of 0.023 each, and chance (0.1) one of 0.017, so
+    "it learned" is 0.15, three of chance's standard errors above it. Measured (seeds 1, 2): float32
+    0.237, 0.217; bfloat16 0.257, 0.207. With keras 3.15.1 and pillow 13 (seeds 1-4): float32
+    0.177, 0.213, 0.207, 0.180; bfloat16 (direct pass) 0.227, 0.177, 0.220, 0.247."""
     subset = first_cifar_images(tmp_path / "cifar10-subset", 100, 30)
     accuracy = {}
     for precision in ("float32", "mixed_bfloat16"):
@@ -103,5 +105,5 @@ def test_bfloat16_trains_lenet5_on_cifar10_as_well_as_float32(tmp_path):
             f"train.precision={precision}", "train.memory_layout=contiguous", "seed=1",
         ]  # fmt: skip
         accuracy[precision] = train(load_preset("lenet5", overrides), tmp_path / "runs").summary["test"]["accuracy"]
-    assert accuracy["float32"] > 0.18  # it learned: chance is 0.1
+    assert accuracy["float32"] > 0.15  # it learned: chance is 0.1
     assert abs(accuracy["mixed_bfloat16"] - accuracy["float32"]) <= 0.08, accuracy
