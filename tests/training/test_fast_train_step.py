@@ -12,6 +12,7 @@ from kerashp.config import load_preset
 from kerashp.models import build_model
 from kerashp.training.fast.step import accelerate
 from kerashp.training.optim import apply_l2
+from kerashp.training.precision import build_in_precision
 from kerashp.training.run import compile_model
 
 STEPS = 3
@@ -40,10 +41,10 @@ OPTIMIZERS = {
 }
 
 
-def _fit(overrides: list[str], lean: bool) -> tuple[keras.Model, dict]:
+def _fit(overrides: list[str], lean: bool, precision: str = "float32") -> tuple[keras.Model, dict]:
     preset = load_preset("lenet5", ["model.dropout=0.2", "train.label_smoothing=0.1", *overrides])
     set_random_seed(0)
-    model = build_model("lenet5", preset["model"], (32, 32, 3), 10)
+    model = build_in_precision(lambda: build_model("lenet5", preset["model"], (32, 32, 3), 10), precision)
     apply_l2(model, preset["optimizer"]["l2"])
     compile_model(model, preset, steps_per_epoch=STEPS)
     accelerate(model)
@@ -58,9 +59,17 @@ def _fit(overrides: list[str], lean: bool) -> tuple[keras.Model, dict]:
     return model, history.history
 
 
-@pytest.mark.parametrize("overrides", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
-def test_lean_step_gives_keras_weights_optimizer_state_and_logs(overrides):
-    (lean, lean_logs), (stock, stock_logs) = _fit(overrides, lean=True), _fit(overrides, lean=False)
+@pytest.mark.parametrize(
+    "overrides, precision",
+    [
+        *((overrides, "float32") for overrides in OPTIMIZERS.values()),
+        (OPTIMIZERS["sgd nesterov, L2"], "mixed_bfloat16"),  # bfloat16 needs no loss scaling: the lean step too
+        (OPTIMIZERS["adamw, cosine"], "mixed_bfloat16"),
+    ],
+    ids=[*OPTIMIZERS.keys(), "sgd nesterov, L2, bfloat16", "adamw, cosine, bfloat16"],
+)
+def test_lean_step_gives_keras_weights_optimizer_state_and_logs(overrides, precision):
+    (lean, lean_logs), (stock, stock_logs) = _fit(overrides, True, precision), _fit(overrides, False, precision)
     assert lean_logs == stock_logs  # loss and accuracy per epoch, to the bit
     for ours, theirs in zip(lean.weights, stock.weights, strict=True):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.path)
@@ -86,15 +95,12 @@ def test_torch_compile_keeps_the_stock_step():
     assert "train_step" not in vars(model)
 
 
-def test_mixed_precision_keeps_the_stock_step():
-    preset = load_preset("lenet5")
-    model = build_model("lenet5", preset["model"], (32, 32, 3), 10)
-    model.dtype_policy = keras.DTypePolicy("mixed_bfloat16")
-    for layer in model._flatten_layers(include_self=False):
-        layer.dtype_policy = keras.DTypePolicy("mixed_bfloat16")
+def test_float16_keeps_the_stock_step_for_its_loss_scaling():
+    preset = load_preset("lenet5", ["train.precision=mixed_float16"])
+    model = build_in_precision(lambda: build_model("lenet5", preset["model"], (32, 32, 3), 10), "mixed_float16")
     compile_model(model, preset, steps_per_epoch=STEPS)
-    assert accelerate(model) is False
-    assert {"train_step", "call", "compute_loss"}.isdisjoint(vars(model))
+    assert accelerate(model) is True  # the direct pass, in float16, and the torch loss Keras's step scales
+    assert "train_step" not in vars(model) and {"call", "compute_loss"} <= set(vars(model))
 
 
 def test_optimizer_slots_take_their_kernels_memory_order():

@@ -121,3 +121,39 @@ def test_the_direct_pass_lets_each_intermediate_tensor_go_after_its_last_reader(
     for index, step in enumerate(steps):  # and never before a later step reads it
         later = {t for s in steps[index + 1 :] for t in ([s.single_input] if s.single_input is not None else [])}
         assert not later & set(step.last_uses)
+
+
+MODELS = {
+    "lenet5": ("lenet5", []),
+    "resnet": ("resnet", ['model.name="resnet"', "model.stages=[4, 8]", "model.blocks=1"]),  # batch norm, adds
+}
+
+
+@pytest.mark.parametrize("name, overrides", MODELS.values(), ids=MODELS.keys())
+def test_a_bfloat16_model_takes_the_direct_pass_with_keras_casts(name, overrides):
+    """The direct pass makes Layer.__call__'s casts: bfloat16 inputs and weights inside, float32
+    weights kept and float32 logits out. On a CPU it computes Keras's bits, forward and backward
+    (a pass in float32 would differ from them in the third digit)."""
+    from kerashp.training.fast.step import _direct_call, _plan
+    from kerashp.training.precision import build_in_precision
+
+    preset = load_preset("lenet5", overrides)
+    keras.utils.set_random_seed(0)
+    model = build_in_precision(lambda: build_model(name, preset["model"], (16, 16, 3), 5), "mixed_bfloat16")
+    x = torch.tensor(np.random.default_rng(0).normal(size=(4, 3, 16, 16)).astype("float32"))
+    results = []
+    for forward in (lambda: model(x, training=True), lambda: _direct_call(model, _plan(model), x, training=True)):
+        for v in model.trainable_variables:
+            v.value.grad = None
+        out = forward()
+        (out * torch.arange(out.numel()).reshape(out.shape)).sum().backward()
+        results.append((out.detach().numpy(), [v.value.grad.numpy() for v in model.trainable_variables]))
+    (stock, stock_grads), (direct, direct_grads) = results
+    assert direct.dtype == np.float32 and {v.dtype for v in model.weights} == {"float32"}
+    check = np.testing.assert_array_equal if not torch.cuda.is_available() else np.testing.assert_allclose
+    check(direct, stock)
+    for ours, theirs in zip(direct_grads, stock_grads, strict=True):
+        check(ours, theirs)
+    float32 = build_model(name, preset["model"], (16, 16, 3), 5)  # the same weights, computing in float32
+    float32.set_weights(model.get_weights())
+    assert not np.allclose(direct, keras.ops.convert_to_numpy(float32(x, training=True)), rtol=1e-4, atol=1e-5)

@@ -59,6 +59,7 @@ class TorchLoss:
 
     def data_loss(self, y, y_pred):
         """The batch's mean cross-entropy of softmax(y_pred) against (smoothed) one-hot or soft `y`."""
+        y_pred = y_pred.float()  # Keras's loss computes in float32 whatever the logits' dtype (a no-op for kerashp's)
         if not torch.is_tensor(y):  # `train_on_batch` may hand over NumPy labels
             y = keras.ops.convert_to_tensor(y, dtype=y_pred.dtype)
         if self.label_smoothing:
