@@ -39,6 +39,7 @@ from kerashp.status import RunStatus
 from kerashp.text import shown_value
 from kerashp.training.checkpoints import atomic_copy, committed_state, load_checkpoint
 from kerashp.training.device import check_precision, on_device, prepare_device, use_compile
+from kerashp.training.fast.callbacks import QuietCallbackList
 from kerashp.training.fast.layout import LAYOUTS, PINNED, RESUMED, LayoutChoice, decide_layout
 from kerashp.training.fast.step import accelerate
 from kerashp.training.feeds import Feeds, build_feeds, saved_normalization
@@ -253,12 +254,16 @@ def _execute(
         )
         status = RunStatus.COMPLETED
         try:
+            epochs = preset["train"]["epochs"]
             model.fit(
                 on_device(feeds.train),
                 validation_data=on_device(feeds.validation),
-                epochs=preset["train"]["epochs"],
+                epochs=epochs,
                 initial_epoch=epochs_done,
-                callbacks=[recorder],
+                # what fit would make of [recorder], without a thread-pool task per step for no listener
+                callbacks=QuietCallbackList(
+                    [recorder], add_history=True, model=model, verbose=0, epochs=epochs, steps=len(feeds.train)
+                ),
                 shuffle=False,  # the feed shuffles per (seed, epoch); Keras's own shuffle would use the global RNG
                 verbose=0,
             )
