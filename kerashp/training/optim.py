@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from kerashp.config import schema
@@ -70,6 +71,18 @@ class PresetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         if warmup_steps > 0:
             rate = rate * ops.minimum(1.0, (step + 1.0) / warmup_steps)
         return rate
+
+    def epoch_key(self, step: int) -> float | None:
+        """What the rate at `step` depends on when it changes only between epochs (constant, step and
+        staircase exponential shapes, no warm-up): the float32 floor(step / steps_per_epoch) that
+        `__call__` computes (IEEE division, so NumPy's float32 gives torch's bits). Equal keys mean
+        equal rates, so a caller may keep one rate per key; None for shapes that change every step."""
+        epochwise = self.schedule["name"] in ("constant", "step") or (
+            self.schedule["name"] == "exponential" and self.schedule["staircase"]
+        )
+        if not epochwise or self.schedule["warmup_epochs"] > 0:
+            return None
+        return float(np.floor(np.float32(step) / np.float32(self.steps_per_epoch)))
 
     def _constant(self, step):
         return ops.full_like(step, self.base_lr)

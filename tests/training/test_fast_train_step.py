@@ -139,3 +139,13 @@ def test_on_cuda_a_lean_sgd_step_never_waits_for_the_gpu():
         model.train_step((x, y))
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+def test_an_epochwise_schedule_is_evaluated_once_an_epoch(monkeypatch):
+    from kerashp.training.optim import PresetSchedule
+
+    evaluated = []
+    schedule_call = PresetSchedule.__call__
+    monkeypatch.setattr(PresetSchedule, "__call__", lambda self, step: (evaluated.append(int(step)), schedule_call(self, step))[1])
+    _fit(OPTIMIZERS["plain sgd, clipvalue, step schedule"], lean=True)  # 2 epochs of 3 steps, the rate halving between
+    assert evaluated == [0, 3]  # the lean step's bitwise equality with Keras's is the first test's

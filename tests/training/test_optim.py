@@ -119,6 +119,33 @@ def test_fractional_warmup_epochs():
     assert rates({"name": "constant", "warmup_epochs": 0.5}, expected) == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize(
+    "schedule, epochwise",
+    [
+        ({"name": "constant"}, True),
+        ({"name": "step", "step_epochs": 3, "gamma": 0.5}, True),
+        ({"name": "exponential", "staircase": True, "step_epochs": 2, "gamma": 0.7}, True),
+        ({"name": "exponential", "staircase": False}, False),
+        ({"name": "cosine"}, False),
+        ({"name": "step", "warmup_epochs": 1}, False),
+    ],
+)
+def test_an_epoch_key_stands_for_one_rate_to_the_bit(schedule, epochwise):
+    """A caller may evaluate an epoch-wise schedule once per key (the lean step does): every step
+    with the same key has exactly the same float32 rate, here over 1,000 epochs of 391 steps."""
+    preset_schedule = build_schedule(schedule, BASE_LR, 391, 1000)
+    steps = np.arange(0, 391_000, 97)
+    keys = [preset_schedule.epoch_key(int(step)) for step in steps]
+    if not epochwise:
+        assert set(keys) == {None}
+        return
+    assert keys == [float(step // 391) for step in steps]
+    computed = ops.convert_to_numpy(preset_schedule(ops.convert_to_tensor(steps)))
+    by_key: dict = {}
+    for key, rate in zip(keys, computed.tolist(), strict=True):
+        assert by_key.setdefault(key, rate) == rate
+
+
 def test_schedule_round_trips_through_keras_serialization():
     schedule = {"name": "one_cycle", "max_lr": 0.3, "warmup_epochs": 1}
     original = build_schedule(schedule, BASE_LR, STEPS_PER_EPOCH, EPOCHS)

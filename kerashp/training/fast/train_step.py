@@ -56,6 +56,7 @@ class _LeanStep:
         self.metrics: list = []  # the loss tracker and the accuracy, once fit's symbolic build has made them
         self.steps_done: int | None = None  # the optimizer's step count, kept on the host (see `_learning_rate`)
         self.counted: tuple[torch.Tensor, int] | None = None  # the step counter tensor and its version when counted
+        self.kept_rate: tuple[object, float, float] | None = None  # (schedule, epoch key, rate): `_learning_rate`
 
     def __call__(self, data):
         model = self.model
@@ -112,7 +113,9 @@ class _LeanStep:
         the optimizer once, then counted; read again if anything else changed the counter), giving
         the same float32 value on a CPU. On a GPU, a schedule's `cos` or `power` may round its last
         bit differently from Keras's GPU computation, which weight decay and the logged rate still
-        use. Other optimizers use the rate as a tensor, on the device.
+        use. A schedule that changes only between epochs (`PresetSchedule.epoch_key`) is evaluated
+        once an epoch (each evaluation is about 70 us of Keras ops). Other optimizers use the rate as
+        a tensor, on the device.
         """
         optimizer = self.model.optimizer
         schedule = optimizer._learning_rate
@@ -121,8 +124,15 @@ class _LeanStep:
         counter = optimizer._iterations.value
         if self.counted is None or self.counted[0] is not counter or self.counted[1] != counter._version:
             self.steps_done = int(counter)  # one read, at the first step (or after a load or assign)
+        key = schedule.epoch_key(self.steps_done) if hasattr(schedule, "epoch_key") else None
+        kept = self.kept_rate
+        if key is not None and kept is not None and kept[0] is schedule and kept[1] == key:
+            return kept[2]
         with keras.device("cpu"):
-            return float(schedule(torch.tensor(self.steps_done)))
+            rate = float(schedule(torch.tensor(self.steps_done)))
+        if key is not None:
+            self.kept_rate = (schedule, key, rate)
+        return rate
 
 
 def _slots_like_their_variables(optimizer, variables) -> None:
