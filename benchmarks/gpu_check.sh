@@ -11,6 +11,7 @@
 #
 # --dry-run: the CPU-safe parts, tiny (a 20-images-per-class copy of the data, 1-2 epochs, LeNet-5
 # only), so CI can check that every section still runs. A section that needs a GPU says it skipped.
+# On a GPU it ends with the speed paths' equivalence tests and the CUDA-only tests, run there.
 set -u
 
 DRY=0
@@ -142,6 +143,10 @@ EOF
     return $rc
 }
 
+# The tests that check a speed path against stock Keras or exercise CUDA-only code (those skip on a CPU).
+CUDA_TESTS="tests/training/test_device.py tests/training/test_layout.py tests/training/test_fast_train_step.py
+    tests/training/test_fastpath.py tests/training/test_precision.py"
+
 export -f kerashp versions run_and_show placement
 export DATA PYTHON WORK
 GPU=$("$PYTHON" -c 'import torch; print(torch.cuda.device_count())' 2>/dev/null || echo 0)
@@ -160,6 +165,7 @@ if [ "$DRY" = 1 ]; then
         --set train.batch_size=32 --set train.precision=mixed_bfloat16
     skipped "torch.compile" "compiling takes minutes on a CPU"
     section "search placement" 200 placement 1 "$WORK/tiny"
+    skipped "CUDA tests" "they skip without a GPU (the test suite runs them on the CPU)"
 else
     for precision in float32 mixed_bfloat16; do
         section "step throughput, $precision, batch 512" 80 "$PYTHON" benchmarks/step_throughput.py \
@@ -172,6 +178,8 @@ else
         --set "data.source=folder:$DATA" --set train.precision=mixed_bfloat16
     section "torch.compile" 90 "$PYTHON" benchmarks/compile_step.py --model resnet20 --steps 50 --batch-size 512
     section "search placement" 70 placement 2 "$DATA"
+    # the speed paths' equivalence tests, on this GPU (bitwise ones included); cuda_tests lists them
+    section "CUDA tests" 150 "$PYTHON" -m pytest -q -p no:cacheprovider $CUDA_TESTS
 fi
 
 printf '\n== summary ==\n'
