@@ -2,8 +2,8 @@
 
 On the torch backend every `layer(x)` goes through Keras's `Layer.__call__` (argument binding,
 autocast scopes, training-flag propagation, output tracking): about half a millisecond per
-layer per step, which for small models costs more than the arithmetic. A built float32
-Functional model needs none of it during training, so its forward pass can call each layer's
+layer per step, which for small models costs more than the arithmetic. A built Functional
+model needs none of it during training, so its forward pass can call each layer's
 `call` directly (or, for plain layers, its torch-functional equivalent from `kerashp.training.fast.lowering`), in
 the graph's own order, from a plan of the graph resolved once (Keras re-sorts the graph and
 re-maps every node's arguments at each call). Keras's `fit`, callbacks, metrics, optimizers and
