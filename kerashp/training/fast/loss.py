@@ -67,18 +67,31 @@ class TorchLoss:
         return -(y * F.log_softmax(y_pred, dim=-1)).sum(dim=-1).mean()
 
     def add_penalties(self, loss):
-        """`loss` plus each L2 penalty, summed in order."""
-        for factor, variable in self.l2:
-            if variable.trainable:
-                loss = loss + factor * torch.sum(torch.square(variable.value))
-        return loss
+        """`loss` plus each L2 penalty, as Keras adds them: each penalty l2 * sum(w * w), then one
+        sum over the stack [loss, penalty, ...] (`Trainer.compute_loss`), in as few calls as keep
+        those bits (multi-tensor products; a reduction order of Keras's own on any device)."""
+        factors, values = self._penalised()
+        if not values:
+            return loss
+        sums = [torch.sum(square) for square in torch._foreach_mul(values, values)]  # square(w) is w * w
+        penalties = torch._foreach_mul(sums, factors)
+        return torch.sum(torch.stack([loss, *penalties]))
 
     def add_penalty_gradients(self) -> None:
         """Add each penalty's gradient to its variable's `.grad`: autograd's (2 * w) * l2, as the
         one product 2 * l2 * w rounds to the same float, then one addition."""
-        for factor, variable in self.l2:
-            if not variable.trainable:
-                continue
-            value = variable.value
-            penalty = value * (2.0 * factor)
-            value.grad = penalty if value.grad is None else value.grad.add_(penalty)
+        factors, values = self._penalised()
+        if not values:
+            return
+        penalties = torch._foreach_mul(values, [2.0 * factor for factor in factors])
+        summed = [(value.grad, penalty) for value, penalty in zip(values, penalties) if value.grad is not None]
+        if summed:
+            torch._foreach_add_(*map(list, zip(*summed)))
+        for value, penalty in zip(values, penalties):
+            if value.grad is None:  # a variable the data loss does not reach
+                value.grad = penalty
+
+    def _penalised(self) -> tuple[list[float], list[torch.Tensor]]:
+        """The factors and torch values of the penalised variables that are trainable now."""
+        pairs = [(factor, variable.value) for factor, variable in self.l2 if variable.trainable]
+        return [factor for factor, _ in pairs], [value for _, value in pairs]
