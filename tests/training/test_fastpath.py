@@ -160,3 +160,16 @@ def test_a_bfloat16_model_takes_the_direct_pass_with_keras_casts(name, overrides
     float32 = build_model(name, preset["model"], (16, 16, 3), 5)  # the same weights, computing in float32
     float32.set_weights(model.get_weights())
     assert not np.allclose(direct, keras.ops.convert_to_numpy(float32(x, training=True)), rtol=1e-4, atol=1e-5)
+
+
+def test_torch_values_are_what_value_returns_inside_and_outside_keras_scopes():
+    from keras.src.backend.common.variables import AutocastScope
+
+    from kerashp.training.fast.variables import torch_values
+
+    variables = [keras.Variable(np.ones((2, 2), "float32")), keras.Variable(np.zeros(3, "float32"))]
+    assert all(ours is v.value for ours, v in zip(torch_values(variables), variables, strict=True))
+    with AutocastScope("bfloat16"):  # a mixed layer's call: Keras casts on every read
+        assert [t.dtype for t in torch_values(variables)] == [torch.bfloat16] * 2
+    with keras.StatelessScope(state_mapping=[(variables[0], np.full((2, 2), 5.0, "float32"))]):
+        assert float(torch_values(variables)[0][0, 0]) == 5.0

@@ -14,6 +14,8 @@ import keras
 import torch
 import torch.nn.functional as F
 
+from kerashp.training.fast.variables import torch_values
+
 
 def accelerate_loss(model: keras.Model) -> bool:
     """Swap in the torch loss where the compiled one is kerashp's; True when it was."""
@@ -93,5 +95,5 @@ class TorchLoss:
 
     def _penalised(self) -> tuple[list[float], list[torch.Tensor]]:
         """The factors and torch values of the penalised variables that are trainable now."""
-        pairs = [(factor, variable.value) for factor, variable in self.l2 if variable.trainable]
-        return [factor for factor, _ in pairs], [value for _, value in pairs]
+        pairs = [(factor, variable) for factor, variable in self.l2 if variable.trainable]
+        return [factor for factor, _ in pairs], torch_values(variable for _, variable in pairs)

@@ -24,6 +24,7 @@ from keras.src.trainers.compile_utils import CompileMetrics
 from keras.src.trainers.data_adapters.data_adapter_utils import unpack_x_y_sample_weight
 
 from kerashp.training.fast.loss import TorchLoss
+from kerashp.training.fast.variables import torch_values
 
 
 def lean_train_step(model: keras.Model) -> bool:
@@ -72,7 +73,7 @@ class _LeanStep:
 
         # the direct pass (fast.step) needs none of Model.__call__'s wrapping: no autocast, masks or added losses
         y_pred = model.call(x, training=True) if "call" in vars(model) else model(x, training=True)
-        parameters = [v.value for v in variables]
+        parameters = torch_values(variables)
         for parameter in parameters:  # Module.zero_grad()
             parameter.grad = None
         loss = model.compute_loss.data_loss(y, y_pred)
@@ -82,11 +83,15 @@ class _LeanStep:
             loss = model.compute_loss.add_penalties(loss.detach())
             self._update([parameter.grad for parameter in parameters], variables)
             batch = x.shape[0]
-            tracker.total.value.add_(loss * batch)  # Mean.update_state(loss, sample_weight=batch)
+            loss_total, loss_count, right, seen = torch_values(
+                (tracker.total, tracker.count, accuracy.total, accuracy.count)
+            )
+            loss_total.add_(loss * batch)  # Mean.update_state(loss, sample_weight=batch)
             matches = y.argmax(dim=-1) == y_pred.argmax(dim=-1)  # categorical_accuracy
-            accuracy.total.value.add_(matches.sum(dtype=accuracy.total.value.dtype))
-            torch._foreach_add_([tracker.count.value, accuracy.count.value], batch)  # both counts, one kernel
-            return {m.name: m.total.value / m.count.value for m in self.metrics}  # get_metrics_result(); count > 0
+            right.add_(matches.sum(dtype=right.dtype))
+            torch._foreach_add_([loss_count, seen], batch)  # both counts, one kernel
+            # get_metrics_result(); count > 0
+            return {tracker.name: loss_total / loss_count, accuracy.name: right / seen}
 
     def _update(self, grads, variables) -> None:
         """`optimizer.apply(grads, variables)` for the optimizers `lean_train_step` accepts."""
