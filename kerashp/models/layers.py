@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerashp.models.variables import torch_values
+
 
 def channel_axis() -> int:
     return 1 if keras.config.image_data_format() == "channels_first" else -1
@@ -30,17 +32,24 @@ class BatchNormalization(layers.BatchNormalization):
         if inputs.numel() <= inputs.shape[axis]:  # one value per channel: torch refuses, Keras copes
             return super().call(inputs, training=training, mask=mask)
         x = inputs if axis == 1 else inputs.movedim(axis, 1)
+        mean, variance, gamma, beta = _tensors(self.moving_mean, self.moving_variance, self.gamma, self.beta)
         y = F.batch_norm(
             x,
-            self.moving_mean.value,
-            self.moving_variance.value,
-            self.gamma.value if self.scale else None,
-            self.beta.value if self.center else None,
+            mean,
+            variance,
+            gamma,
+            beta,
             training=True,
             momentum=1.0 - self.momentum,
             eps=self.epsilon,
         )
         return y if axis == 1 else y.movedim(1, axis)
+
+
+def _tensors(*variables):
+    """Each variable's tensor (`torch_values`), None for one the layer lacks (gamma without `scale`)."""
+    values = iter(torch_values([variable for variable in variables if variable is not None]))
+    return [None if variable is None else next(values) for variable in variables]
 
 
 def batch_normalization() -> BatchNormalization:

@@ -165,7 +165,7 @@ def test_a_bfloat16_model_takes_the_direct_pass_with_keras_casts(name, overrides
 def test_torch_values_are_what_value_returns_inside_and_outside_keras_scopes():
     from keras.src.backend.common.variables import AutocastScope
 
-    from kerashp.training.fast.variables import torch_values
+    from kerashp.models.variables import torch_values
 
     variables = [keras.Variable(np.ones((2, 2), "float32")), keras.Variable(np.zeros(3, "float32"))]
     assert all(ours is v.value for ours, v in zip(torch_values(variables), variables, strict=True))
@@ -173,3 +173,13 @@ def test_torch_values_are_what_value_returns_inside_and_outside_keras_scopes():
         assert [t.dtype for t in torch_values(variables)] == [torch.bfloat16] * 2
     with keras.StatelessScope(state_mapping=[(variables[0], np.full((2, 2), 5.0, "float32"))]):
         assert float(torch_values(variables)[0][0, 0]) == 5.0
+
+
+def test_fused_batch_norm_without_gamma_or_beta_matches_keras():
+    x = np.random.default_rng(2).normal(1.0, 2.0, size=(8, 3, 4, 4)).astype("float32")
+    ours = BatchNormalization(axis=1, center=False, scale=False)
+    stock = keras.layers.BatchNormalization(axis=1, center=False, scale=False)
+    for layer in (ours, stock):
+        layer.build(x.shape)
+    outputs = [keras.ops.convert_to_numpy(layer(x, training=True)) for layer in (ours, stock)]
+    assert np.allclose(outputs[0], outputs[1], atol=1e-4)

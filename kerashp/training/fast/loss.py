@@ -14,7 +14,7 @@ import keras
 import torch
 import torch.nn.functional as F
 
-from kerashp.training.fast.variables import torch_values
+from kerashp.models.variables import torch_values
 
 
 def accelerate_loss(model: keras.Model) -> bool:

@@ -23,8 +23,8 @@ from keras.src.backend.torch.optimizers.torch_sgd import SGD as TorchSGD
 from keras.src.trainers.compile_utils import CompileMetrics
 from keras.src.trainers.data_adapters.data_adapter_utils import unpack_x_y_sample_weight
 
+from kerashp.models.variables import torch_values
 from kerashp.training.fast.loss import TorchLoss
-from kerashp.training.fast.variables import torch_values
 
 
 def lean_train_step(model: keras.Model) -> bool:

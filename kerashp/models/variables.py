@@ -15,9 +15,11 @@ def torch_values(variables: Iterable[keras.Variable]) -> list[torch.Tensor]:
     """What `variable.value` returns for each variable, outside Keras's scopes.
 
     `Variable.value` consults the stateless scope, the autocast scope and the device scope on
-    every read (about 2 us; a LeNet-5 training step made 85 reads). A training step runs outside
-    all three, where `value` is the variable's own tensor, so that is read directly; inside any of
-    them (a symbolic build on the meta device, say) each variable's `value` is read as usual.
+    every read (about 2 us; a LeNet-5 training step made 85 reads). A float32 training step runs
+    outside all three, where `value` is the variable's own tensor, so that is read directly; inside
+    any of them (a mixed-precision layer's call, a symbolic build on the meta device) each
+    variable's `value` is read as usual. The lean train step, the torch loss and the fused batch
+    norm read theirs here.
     """
     if in_stateless_scope() or get_autocast_scope() is not None or str(get_device()) == "meta":
         return [variable.value for variable in variables]
