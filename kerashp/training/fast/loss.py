@@ -69,22 +69,31 @@ class TorchLoss:
         return -(y * F.log_softmax(y_pred, dim=-1)).sum(dim=-1).mean()
 
     def add_penalties(self, loss):
-        """`loss` plus each L2 penalty, as Keras adds them: each penalty l2 * sum(w * w), then one
+        """`loss` plus each L2 penalty (differentiable: Keras's step differentiates the sum)."""
+        return self._plus_penalties(loss, *self._penalised())
+
+    def penalise(self, loss):
+        """The lean step's part, once `data_loss` is differentiated: add each penalty's gradient to
+        its variable's `.grad` and return `loss` plus the penalties, reading the variables once."""
+        factors, values = self._penalised()
+        if values:
+            self._add_penalty_gradients(factors, values)
+        return self._plus_penalties(loss, factors, values)
+
+    def _plus_penalties(self, loss, factors: list[float], values: list[torch.Tensor]):
+        """`loss` plus each penalty, as Keras adds them: each penalty l2 * sum(w * w), then one
         sum over the stack [loss, penalty, ...] (`Trainer.compute_loss`), in as few calls as keep
         those bits (multi-tensor products; a reduction order of Keras's own on any device)."""
-        factors, values = self._penalised()
         if not values:
             return loss
         sums = [torch.sum(square) for square in torch._foreach_mul(values, values)]  # square(w) is w * w
         penalties = torch._foreach_mul(sums, factors)
         return torch.sum(torch.stack([loss, *penalties]))
 
-    def add_penalty_gradients(self) -> None:
+    @staticmethod
+    def _add_penalty_gradients(factors: list[float], values: list[torch.Tensor]) -> None:
         """Add each penalty's gradient to its variable's `.grad`: autograd's (2 * w) * l2, as the
         one product 2 * l2 * w rounds to the same float, then one addition."""
-        factors, values = self._penalised()
-        if not values:
-            return
         penalties = torch._foreach_mul(values, [2.0 * factor for factor in factors])
         summed = [(value.grad, penalty) for value, penalty in zip(values, penalties) if value.grad is not None]
         if summed:

@@ -79,8 +79,7 @@ class _LeanStep:
         loss = model.compute_loss.data_loss(y, y_pred)
         loss.backward()
         with torch.no_grad():
-            model.compute_loss.add_penalty_gradients()  # the L2 terms, outside the graph (fast.loss.TorchLoss)
-            loss = model.compute_loss.add_penalties(loss.detach())
+            loss = model.compute_loss.penalise(loss.detach())  # the L2 terms, outside the graph (fast.loss.TorchLoss)
             self._update([parameter.grad for parameter in parameters], variables)
             batch = x.shape[0]
             loss_total, loss_count, right, seen = torch_values(
