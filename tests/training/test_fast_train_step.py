@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -41,12 +43,23 @@ OPTIMIZERS = {
 }
 
 
+# float16's loss scaling, set to take every branch in 2 x 3 steps: from 2 ** 20 LeNet-5's scaled
+# gradients overflow three times (the scale halves each time), two finite steps double it, and it
+# overflows once more
+LOSS_SCALING = {"initial_scale": 2.0**20, "dynamic_growth_steps": 2}
+UPDATES = {"float32": 2 * STEPS, "mixed_bfloat16": 2 * STEPS, "mixed_float16": 2}
+
+
 def _fit(overrides: list[str], lean: bool, precision: str = "float32") -> tuple[keras.Model, dict]:
-    preset = load_preset("lenet5", ["model.dropout=0.2", "train.label_smoothing=0.1", *overrides])
+    preset = load_preset(
+        "lenet5", ["model.dropout=0.2", "train.label_smoothing=0.1", f"train.precision={precision}", *overrides]
+    )
     set_random_seed(0)
     model = build_in_precision(lambda: build_model("lenet5", preset["model"], (32, 32, 3), 10), precision)
     apply_l2(model, preset["optimizer"]["l2"])
     compile_model(model, preset, steps_per_epoch=STEPS)
+    if isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer):
+        vars(model.optimizer).update(LOSS_SCALING)  # read when the optimizer is built, at the first step
     accelerate(model)
     assert ("train_step" in vars(model)) is True  # the lean step is in place for every preset optimizer
     if not lean:
@@ -59,14 +72,19 @@ def _fit(overrides: list[str], lean: bool, precision: str = "float32") -> tuple[
     return model, history.history
 
 
+MIXED = [  # bfloat16 needs no loss scaling; float16 scales its loss (LOSS_SCALING)
+    (name, precision)
+    for precision in ("mixed_bfloat16", "mixed_float16")
+    for name in ("sgd nesterov, L2", "plain sgd, clipvalue, step schedule", "adamw, cosine")
+]
+
+
 @pytest.mark.parametrize(
     "overrides, precision",
     [
-        *((overrides, "float32") for overrides in OPTIMIZERS.values()),
-        (OPTIMIZERS["sgd nesterov, L2"], "mixed_bfloat16"),  # bfloat16 needs no loss scaling: the lean step too
-        (OPTIMIZERS["adamw, cosine"], "mixed_bfloat16"),
+        *(pytest.param(overrides, "float32", id=name) for name, overrides in OPTIMIZERS.items()),
+        *(pytest.param(OPTIMIZERS[name], precision, id=f"{name}, {precision}") for name, precision in MIXED),
     ],
-    ids=[*OPTIMIZERS.keys(), "sgd nesterov, L2, bfloat16", "adamw, cosine, bfloat16"],
 )
 def test_lean_step_gives_keras_weights_optimizer_state_and_logs(overrides, precision):
     (lean, lean_logs), (stock, stock_logs) = _fit(overrides, True, precision), _fit(overrides, False, precision)
@@ -75,7 +93,7 @@ def test_lean_step_gives_keras_weights_optimizer_state_and_logs(overrides, preci
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.path)
     for ours, theirs in zip(lean.optimizer.variables, stock.optimizer.variables, strict=True):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.path)
-    assert int(lean.optimizer.iterations.numpy()) == 2 * STEPS
+    assert int(lean.optimizer.iterations.numpy()) == UPDATES[precision]
 
 
 def test_lean_step_steps_aside_where_it_would_differ():
@@ -95,10 +113,11 @@ def test_torch_compile_keeps_the_stock_step():
     assert "train_step" not in vars(model)
 
 
-def test_float16_keeps_the_stock_step_for_its_loss_scaling():
+def test_a_loss_scale_that_is_no_power_of_two_keeps_the_stock_step():
     preset = load_preset("lenet5", ["train.precision=mixed_float16"])
     model = build_in_precision(lambda: build_model("lenet5", preset["model"], (32, 32, 3), 10), "mixed_float16")
     compile_model(model, preset, steps_per_epoch=STEPS)
+    model.optimizer.initial_scale = 1000.0  # unscaling by it would round differently from Keras's division
     assert accelerate(model) is True  # the direct pass, in float16, and the torch loss Keras's step scales
     assert "train_step" not in vars(model) and {"call", "compute_loss"} <= set(vars(model))
 
@@ -139,6 +158,22 @@ def test_on_cuda_a_lean_sgd_step_never_waits_for_the_gpu():
         model.train_step((x, y))
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_a_lean_float16_step_reads_back_once():
+    model, _ = _fit(OPTIMIZERS["sgd nesterov, L2"], lean=True, precision="mixed_float16")
+    x = torch.zeros((8, *model.input_shape[1:]), device="cuda")
+    y = torch.eye(10, device="cuda")[:8]
+    torch.cuda.set_sync_debug_mode("warn")  # each device-to-host read warns
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.train_step((x, y))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    reads = [w for w in caught if "synchronizing" in str(w.message)]
+    assert len(reads) == 1, [str(w.message) for w in reads]  # whether the gradients are finite; Keras's step reads 2
 
 
 def test_an_epochwise_schedule_is_evaluated_once_an_epoch(monkeypatch):

@@ -72,12 +72,13 @@ class TorchLoss:
         """`loss` plus each L2 penalty (differentiable: Keras's step differentiates the sum)."""
         return self._plus_penalties(loss, *self._penalised())
 
-    def penalise(self, loss):
+    def penalise(self, loss, scale: torch.Tensor | None = None):
         """The lean step's part, once `data_loss` is differentiated: add each penalty's gradient to
-        its variable's `.grad` and return `loss` plus the penalties, reading the variables once."""
+        its variable's `.grad` and return `loss` plus the penalties, reading the variables once.
+        `scale` is what the backward pass started from, if not 1 (float16's loss scale)."""
         factors, values = self._penalised()
         if values:
-            self._add_penalty_gradients(factors, values)
+            self._add_penalty_gradients(factors, values, scale)
         return self._plus_penalties(loss, factors, values)
 
     def _plus_penalties(self, loss, factors: list[float], values: list[torch.Tensor]):
@@ -91,10 +92,13 @@ class TorchLoss:
         return torch.sum(torch.stack([loss, *penalties]))
 
     @staticmethod
-    def _add_penalty_gradients(factors: list[float], values: list[torch.Tensor]) -> None:
-        """Add each penalty's gradient to its variable's `.grad`: autograd's (2 * w) * l2, as the
-        one product 2 * l2 * w rounds to the same float, then one addition."""
+    def _add_penalty_gradients(factors: list[float], values: list[torch.Tensor], scale: torch.Tensor | None) -> None:
+        """Add each penalty's gradient to its variable's `.grad`: autograd's (2 * w) * (scale * l2),
+        as the products 2 * l2 * w and then * scale round to the same float (2 and a loss scale are
+        powers of two), then one addition."""
         penalties = torch._foreach_mul(values, [2.0 * factor for factor in factors])
+        if scale is not None:
+            torch._foreach_mul_(penalties, scale)
         summed = [(value.grad, penalty) for value, penalty in zip(values, penalties) if value.grad is not None]
         if summed:
             torch._foreach_add_(*map(list, zip(*summed)))

@@ -7,19 +7,23 @@ and reaches the optimizer's torch `_foreach` update through `apply` (name scopes
 checks, empty-gradient filtering, overwrite, accumulation and EMA branches): about a millisecond
 of a LeNet-5 step on a 2-core CPU. For what kerashp compiles (the torch loss of
 `kerashp.training.fast.loss`, one `CategoricalAccuracy`, a Keras optimizer with a `_foreach`
-update and no accumulation, EMA, loss scaling or constraints) the same arithmetic runs here on the
-same variables: Keras's own clipping, weight decay, learning-rate schedule and
-`_parallel_update_step`, and the metrics' `total`/`count` sums. Callbacks, logs, checkpoints and
-`fit` are Keras's. Anything else keeps Keras's step.
+update and no accumulation, EMA, fixed loss-scale factor or constraints) the same arithmetic runs
+here on the same variables: Keras's own clipping, weight decay, learning-rate schedule and
+`_parallel_update_step`, and the metrics' `total`/`count` sums. float16's dynamic loss scaling is
+Keras's `LossScaleOptimizer` arithmetic with one read back a step where Keras's makes two
+(`_unscale_if_finite`). Callbacks, logs, checkpoints and `fit` are Keras's. Anything else keeps Keras's step.
 """
 
 from __future__ import annotations
+
+import math
 
 import keras
 import torch
 from keras.optimizers.schedules import LearningRateSchedule
 from keras.src.backend.torch.optimizers.torch_parallel_optimizer import TorchParallelOptimizer
 from keras.src.backend.torch.optimizers.torch_sgd import SGD as TorchSGD
+from keras.src.optimizers.loss_scale_optimizer import LossScaleOptimizer
 from keras.src.trainers.compile_utils import CompileMetrics
 from keras.src.trainers.data_adapters.data_adapter_utils import unpack_x_y_sample_weight
 
@@ -29,7 +33,7 @@ from kerashp.training.fast.loss import TorchLoss
 
 def lean_train_step(model: keras.Model) -> bool:
     """Give `model` the lean step where it computes what Keras's would; True when it does."""
-    optimizer = model.optimizer
+    optimizer = _unscaled(model.optimizer)
     if (
         model.jit_compile  # torch.compile traces Keras's step and removes its Python itself (train.compile)
         or not isinstance(optimizer, TorchParallelOptimizer)  # kerashp's SGD with momentum > 1 updates per variable
@@ -41,6 +45,7 @@ def lean_train_step(model: keras.Model) -> bool:
         or not isinstance(model._compile_metrics, CompileMetrics)
         or [type(m) for m in model._compile_metrics._user_metrics] != [keras.metrics.CategoricalAccuracy]
         or model._compile_metrics._user_weighted_metrics
+        or not _scales_exactly(model.optimizer)
     ):
         return False
     if any(v.constraint is not None or v.overwrite_with_gradient for v in model.trainable_variables):
@@ -77,9 +82,10 @@ class _LeanStep:
         for parameter in parameters:  # Module.zero_grad()
             parameter.grad = None
         loss = model.compute_loss.data_loss(y, y_pred)
-        loss.backward()
+        scale = _loss_scale(model.optimizer, loss)  # float16's: the backward pass starts from it, not from 1
+        loss.backward(scale)
         with torch.no_grad():
-            loss = model.compute_loss.penalise(loss.detach())  # the L2 terms, outside the graph (fast.loss.TorchLoss)
+            loss = model.compute_loss.penalise(loss.detach(), scale)  # the L2 terms, outside the graph (fast.loss)
             self._update([parameter.grad for parameter in parameters], variables)
             batch = x.shape[0]
             loss_total, loss_count, right, seen = torch_values(
@@ -98,6 +104,10 @@ class _LeanStep:
         if not optimizer.built or any(grad is None for grad in grads):  # building, filtering: Keras's way
             optimizer.apply(grads, variables)
             return
+        scaled = isinstance(optimizer, LossScaleOptimizer)
+        if scaled and not _unscale_if_finite(optimizer, grads):
+            return  # skipped, as Keras skips a step whose scaled gradients overflowed
+        optimizer = _unscaled(optimizer)
         grads = optimizer._clip_gradients(grads)
         optimizer._apply_weight_decay(variables)
         optimizer._parallel_update_step(grads, variables, self._learning_rate())
@@ -106,6 +116,8 @@ class _LeanStep:
         if self.steps_done is not None:
             self.steps_done += 1
             self.counted = (counter, counter._version)
+        if scaled:
+            _count_finite_step(self.model.optimizer)
 
     def _learning_rate(self):
         """This step's rate, as Keras computes it (`optimizer.learning_rate`).
@@ -121,7 +133,7 @@ class _LeanStep:
         once an epoch (each evaluation is about 70 us of Keras ops). Other optimizers use the rate as
         a tensor, on the device.
         """
-        optimizer = self.model.optimizer
+        optimizer = _unscaled(self.model.optimizer)
         schedule = optimizer._learning_rate
         if not isinstance(optimizer, TorchSGD) or not isinstance(schedule, LearningRateSchedule):
             return optimizer.learning_rate
@@ -137,6 +149,59 @@ class _LeanStep:
         if key is not None:
             self.kept_rate = (schedule, key, rate)
         return rate
+
+
+def _unscaled(optimizer):
+    """The optimizer that updates the variables: a `LossScaleOptimizer`'s inner one."""
+    return optimizer.inner_optimizer if isinstance(optimizer, LossScaleOptimizer) else optimizer
+
+
+# float16's dynamic loss scaling. Keras's torch step reads two device values back every step
+# (whether the gradients are finite, whether the growth counter is due), each a wait for every
+# queued GPU kernel. Here the finite check and the unscaling are one fused kernel (the one torch's
+# `GradScaler` uses) and the counter updates on the device: one read back a step.
+
+
+def _scales_exactly(optimizer) -> bool:
+    """Whether the lean step gives `optimizer`'s loss scaling to the bit: none, or a power-of-two
+    scale (Keras's default 2 ** 15), which doubling and halving keep one. Multiplying by such a
+    scale, or by its reciprocal, then rounds as Keras's products and division do."""
+    if not isinstance(optimizer, LossScaleOptimizer):
+        return True
+    initial = float(optimizer.initial_scale)
+    return initial > 0 and math.frexp(initial)[0] == 0.5
+
+
+def _loss_scale(optimizer, loss: torch.Tensor) -> torch.Tensor | None:
+    """The factor Keras's step multiplies the loss by before differentiating it
+    (`LossScaleOptimizer.scale_loss`), as a tensor like `loss`; None when there is none."""
+    if not isinstance(optimizer, LossScaleOptimizer):
+        return None
+    if optimizer.built:
+        return torch_values([optimizer.dynamic_scale])[0]
+    return torch.full_like(loss, optimizer.initial_scale)
+
+
+def _unscale_if_finite(optimizer: LossScaleOptimizer, grads: list[torch.Tensor]) -> bool:
+    """Divide the gradients by the scale and say whether they are all finite (the step's one read
+    back); when they are not, halve the scale and restart its growth count, as Keras does."""
+    counter, scale = torch_values([optimizer.step_counter, optimizer.dynamic_scale])
+    overflowed = torch.zeros((), device=scale.device)
+    torch._amp_foreach_non_finite_check_and_unscale_(grads, overflowed, scale.reciprocal())
+    if not overflowed.item():
+        return True
+    counter.zero_()
+    scale.mul_(0.5)
+    return False
+
+
+def _count_finite_step(optimizer: LossScaleOptimizer) -> None:
+    """Keras's growth rule on the device: the scale doubles after `dynamic_growth_steps` finite
+    steps in a row, and the count restarts."""
+    counter, scale = torch_values([optimizer.step_counter, optimizer.dynamic_scale])
+    due = counter == optimizer.dynamic_growth_steps - 1
+    scale.mul_(torch.where(due, 2.0, 1.0))
+    counter.add_(1).masked_fill_(due, 0)
 
 
 def _slots_like_their_variables(optimizer, variables) -> None:
