@@ -167,7 +167,7 @@ if [ "$DRY" = 1 ]; then
     section "search placement" 200 placement 1 "$WORK/tiny"
     skipped "CUDA tests" "they skip without a GPU (the test suite runs them on the CPU)"
 else
-    for precision in float32 mixed_bfloat16; do
+    for precision in float32 mixed_bfloat16 mixed_float16; do
         section "step throughput, $precision, batch 512" 80 "$PYTHON" benchmarks/step_throughput.py \
             --models lenet5 resnet20 --repeats 3 --epochs 3 --batch-size 512 --precision "$precision" --data "$DATA"
     done

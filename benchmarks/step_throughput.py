@@ -10,15 +10,18 @@ They run alternately, `--repeats` times, and the medians of images/s are compare
 On a GPU (`--device auto` finds one, `cuda` insists on one) both sides train there: the PyTorch
 loop copies each uint8 batch from pinned memory and normalises it on the device, and clocks are
 read after `torch.cuda.synchronize()`. `--precision mixed_bfloat16` runs the PyTorch loop under
-`torch.autocast` (bfloat16) and kerashp with `train.precision = "mixed_bfloat16"`.
+`torch.autocast` (bfloat16) and kerashp with `train.precision = "mixed_bfloat16"`;
+`--precision mixed_float16` (a GPU only) runs it under float16 autocast with torch's `GradScaler`
+(dynamic loss scaling, as kerashp's `LossScaleOptimizer`).
 
     python benchmarks/step_throughput.py [--models lenet5 resnet20] [--repeats 3] [--epochs 3]
-        [--batch-size 128] [--precision float32|mixed_bfloat16] [--device auto|cpu|cuda]
+        [--batch-size 128] [--precision float32|mixed_bfloat16|mixed_float16] [--device auto|cpu|cuda]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -36,13 +39,17 @@ OVERRIDES = {
 }
 
 
+# each --precision's autocast dtype on the PyTorch side (None: no autocast)
+AUTOCAST = {"float32": None, "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(OVERRIDES), choices=list(OVERRIDES))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3, help="kerashp epochs per repeat (the first is warm-up)")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32")
+    parser.add_argument("--precision", choices=tuple(AUTOCAST), default="float32")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--data", default=str(MINI), help="ImageFolder dataset (default: shared cifar10-mini)")
     return parser.parse_args(argv)
@@ -142,7 +149,9 @@ def torch_epoch(
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     cuda = device.type == "cuda"
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "mixed_bfloat16")
+    dtype = AUTOCAST[precision]
+    autocast = torch.autocast(device.type, dtype=getattr(torch, dtype)) if dtype else contextlib.nullcontext()
+    scaler = torch.amp.GradScaler(device.type) if precision == "mixed_float16" else None
     model.train()
     synchronize(device)
     started = time.perf_counter()
@@ -161,8 +170,13 @@ def torch_epoch(
             logits = model(x)
             loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:  # float16: scaled, and a step skipped where its gradients overflowed
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
         loss_sum += loss.detach().float() * len(picked)
         correct += (logits.argmax(1) == y).sum()
     float(loss_sum), int(correct)  # one host sync per epoch, as a careful loop does
@@ -202,6 +216,8 @@ def kerashp_epochs(name: str, source: str, runs: Path, batch: int, epochs: int, 
 def main() -> None:
     args = ARGS
     device = pick_device(args.device)
+    if args.precision == "mixed_float16" and device.type != "cuda":
+        raise SystemExit("--precision mixed_float16: float16 training needs a CUDA GPU; use mixed_bfloat16 on a CPU")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # as a careful GPU loop does (kerashp's run shares the process)
     source = f"folder:{args.data}"
