@@ -158,6 +158,7 @@ if [ "$DRY" = 1 ]; then
     tiny_copy
     section "step throughput" 150 "$PYTHON" benchmarks/step_throughput.py --models lenet5 --repeats 1 --epochs 2 \
         --batch-size 32 --data "$WORK/tiny"
+    section "host time a step" 90 "$PYTHON" benchmarks/host_step.py --steps 5 --repeats 1
     rates=$(measured_rates)
     section "input pipeline" 150 "$PYTHON" benchmarks/input_pipeline.py --repeats 1 --epochs 2 --data "$WORK/tiny" \
         --workers auto ${rates:+--gpu-images-per-s "$rates"}
@@ -170,6 +171,10 @@ else
     for precision in float32 mixed_bfloat16 mixed_float16; do
         section "step throughput, $precision, batch 512" 80 "$PYTHON" benchmarks/step_throughput.py \
             --models lenet5 resnet20 --repeats 3 --epochs 3 --batch-size 512 --precision "$precision" --data "$DATA"
+    done
+    for precision in float32 mixed_float16; do  # a launch-bound step: what kerashp's Python costs on a GPU
+        section "host time a step, $precision, batch 2" 40 "$PYTHON" benchmarks/host_step.py --precision "$precision" \
+            --repeats 5
     done
     rates=$(measured_rates)
     section "input pipeline" 60 "$PYTHON" benchmarks/input_pipeline.py --repeats 1 --epochs 3 --data "$DATA" \

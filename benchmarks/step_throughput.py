@@ -130,6 +130,42 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def torch_model(name: str, device: torch.device) -> nn.Module:
+    """`name` in plain PyTorch on `device`, with the lenet5 preset's optimizer as `model.optimizer`."""
+    model = {"lenet5": torch_lenet5, "resnet20": torch_resnet20}[name]().to(device)
+    optimizer = load_preset("lenet5")["optimizer"]  # kerashp's side trains with the same settings
+    kernels = [p for p in model.parameters() if p.ndim > 1]  # kerashp's L2 covers kernels, not biases or norms
+    others = [p for p in model.parameters() if p.ndim <= 1]
+    model.optimizer = torch.optim.SGD(
+        [{"params": kernels, "weight_decay": 2 * optimizer["l2"]}, {"params": others}],  # d(l2 * w**2)/dw = 2 * l2 * w
+        lr=optimizer["learning_rate"], momentum=optimizer["momentum"], nesterov=optimizer["nesterov"],
+    )
+    return model
+
+
+def in_precision(device: torch.device, precision: str):
+    """The plain loop's autocast context and, for float16, its loss scaler (else None)."""
+    dtype = AUTOCAST[precision]
+    autocast = torch.autocast(device.type, dtype=getattr(torch, dtype)) if dtype else contextlib.nullcontext()
+    return autocast, torch.amp.GradScaler(device.type) if precision == "mixed_float16" else None
+
+
+def torch_step(model: nn.Module, x, y, autocast, scaler):
+    """One step of the plain loop; returns the logits and the loss."""
+    with autocast:
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits, y)
+    model.optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        model.optimizer.step()
+    else:  # float16: scaled, and a step skipped where its gradients overflowed
+        scaler.scale(loss).backward()
+        scaler.step(model.optimizer)
+        scaler.update()
+    return logits, loss
+
+
 def torch_epoch(
     model: nn.Module,
     images: np.ndarray,
@@ -142,16 +178,13 @@ def torch_epoch(
 ) -> float:
     """One epoch of a well-written PyTorch loop in `layout` (contiguous NCHW or channels_last) on
     `device`, in `precision`; returns images/s."""
-    optimizer = model.optimizer
     mean = torch.tensor([0.4914, 0.4822, 0.4465], device=device).view(1, 3, 1, 1)
     std = torch.tensor([0.2023, 0.1994, 0.2010], device=device).view(1, 3, 1, 1)
     order = np.random.default_rng(epoch).permutation(len(labels))
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     cuda = device.type == "cuda"
-    dtype = AUTOCAST[precision]
-    autocast = torch.autocast(device.type, dtype=getattr(torch, dtype)) if dtype else contextlib.nullcontext()
-    scaler = torch.amp.GradScaler(device.type) if precision == "mixed_float16" else None
+    autocast, scaler = in_precision(device, precision)
     model.train()
     synchronize(device)
     started = time.perf_counter()
@@ -166,17 +199,7 @@ def torch_epoch(
         if layout == "contiguous":
             x = x.contiguous()
         x = (x.float() / 255.0 - mean) / std
-        with autocast:
-            logits = model(x)
-            loss = nn.functional.cross_entropy(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is None:
-            loss.backward()
-            optimizer.step()
-        else:  # float16: scaled, and a step skipped where its gradients overflowed
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+        logits, loss = torch_step(model, x, y, autocast, scaler)
         loss_sum += loss.detach().float() * len(picked)
         correct += (logits.argmax(1) == y).sum()
     float(loss_sum), int(correct)  # one host sync per epoch, as a careful loop does
@@ -229,14 +252,7 @@ def main() -> None:
           f"device {where}, {args.precision}, batch {args.batch_size}, {len(labels)} training images, "
           f"{args.repeats} interleaved repeats")
     for name in args.models:
-        model = {"lenet5": torch_lenet5, "resnet20": torch_resnet20}[name]().to(device)
-        optimizer = load_preset("lenet5")["optimizer"]  # kerashp's side trains with the same settings
-        kernels = [p for p in model.parameters() if p.ndim > 1]  # kerashp's L2 covers kernels, not biases or norms
-        others = [p for p in model.parameters() if p.ndim <= 1]
-        model.optimizer = torch.optim.SGD(
-            [{"params": kernels, "weight_decay": 2 * optimizer["l2"]}, {"params": others}],  # d(l2 * w**2)/dw = 2 * l2 * w
-            lr=optimizer["learning_rate"], momentum=optimizer["momentum"], nesterov=optimizer["nesterov"],
-        )
+        model = torch_model(name, device)
         plain: dict[str, list[float]] = {layout: [] for layout in LAYOUTS}
         ours, chosen = [], []
         for layout in LAYOUTS:  # warm-up

@@ -149,8 +149,9 @@ def test_sgd_gets_its_rate_as_a_host_number_from_a_host_step_count(monkeypatch):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_on_cuda_a_lean_sgd_step_never_waits_for_the_gpu():
-    model, _ = _fit(OPTIMIZERS["sgd nesterov, L2"], lean=True)  # dropout included: unseeded, it is torch's own
+@pytest.mark.parametrize("overrides", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+def test_on_cuda_a_lean_float32_step_never_waits_for_the_gpu(overrides):
+    model, _ = _fit(overrides, lean=True)  # dropout included: unseeded, it is torch's own
     x = torch.zeros((8, *model.input_shape[1:]), device="cuda")
     y = torch.eye(10, device="cuda")[:8]
     torch.cuda.set_sync_debug_mode("error")  # any device-to-host read raises

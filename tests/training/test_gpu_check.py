@@ -13,7 +13,15 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.sh"
-SECTIONS = ("versions and warm-up", "step throughput", "input pipeline", "lenet5_aug run", "torch.compile", "CUDA tests")
+SECTIONS = (
+    "versions and warm-up",
+    "step throughput",
+    "host time a step",
+    "input pipeline",
+    "lenet5_aug run",
+    "torch.compile",
+    "CUDA tests",
+)
 
 
 @pytest.mark.timeout(900)  # about a minute on a quiet machine; each section has its own cap in the script
