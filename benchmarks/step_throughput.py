@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from common import machine
 
@@ -118,9 +119,15 @@ def torch_resnet20() -> nn.Module:
     return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 
 
+def refuse(message: str) -> NoReturn:
+    """Bad input: one line, exit code 2."""
+    print(f"step_throughput: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def pick_device(wanted: str) -> torch.device:
     if wanted == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: torch sees no CUDA device here; use --device auto or cpu")
+        refuse("--device cuda: torch sees no CUDA device here; use --device auto or cpu")
     return torch.device("cuda" if wanted != "cpu" and torch.cuda.is_available() else "cpu")
 
 
@@ -240,7 +247,7 @@ def main() -> None:
     args = ARGS
     device = pick_device(args.device)
     if args.precision == "mixed_float16" and device.type != "cuda":
-        raise SystemExit("--precision mixed_float16: float16 training needs a CUDA GPU; use mixed_bfloat16 on a CPU")
+        refuse("--precision mixed_float16: float16 training needs a CUDA GPU; use mixed_bfloat16 on a CPU")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # as a careful GPU loop does (kerashp's run shares the process)
     source = f"folder:{args.data}"
