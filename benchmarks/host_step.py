@@ -27,7 +27,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # before Keras is imported (ker
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from common import machine  # noqa: E402
-from step_throughput import AUTOCAST, OVERRIDES, in_precision, synchronize, torch_model, torch_step  # noqa: E402, I001
+from step_throughput import AUTOCAST, OVERRIDES, synchronize, torch_model, torch_step  # noqa: E402, I001
 
 from kerashp.backend import set_random_seed  # noqa: E402
 from kerashp.config import load_preset  # noqa: E402
@@ -49,11 +49,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def plain_step(name: str, precision: str, x: torch.Tensor, y: torch.Tensor) -> Callable[[], object]:
-    model = torch_model(name, x.device)
-    autocast, scaler = in_precision(x.device, precision)
+    model = torch_model(name, x.device, precision)
     labels = y.argmax(dim=1)
     model.train()
-    return lambda: torch_step(model, x, labels, autocast, scaler)
+    return lambda: torch_step(model, x, labels)
 
 
 def keras_step(name: str, precision: str, x: torch.Tensor, y: torch.Tensor, kerashp: bool) -> Callable[[], object]:

