@@ -171,6 +171,8 @@ def test_on_cuda_a_lean_float16_step_reads_back_once():
     model, _ = _fit(OPTIMIZERS["sgd nesterov, L2"], lean=True, precision="mixed_float16")
     x = torch.zeros((8, *model.input_shape[1:]), device="cuda")
     y = torch.eye(10, device="cuda")[:8]
+    model.optimizer.dynamic_scale.assign(1.0)  # no overflow from here
+    model.train_step((x, y))  # an update: the SGD step count is read once, at the first
     torch.cuda.set_sync_debug_mode("warn")  # each device-to-host read warns
     try:
         with warnings.catch_warnings(record=True) as caught:
