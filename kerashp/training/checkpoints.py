@@ -50,8 +50,10 @@ def committed_state(run: RunDir) -> dict[str, Any]:
     disagreements a kill can leave behind)."""
     on_disk = _checkpoint_epochs(run)
     history = run_files.read_history(run.history_file)
-    if not run.state_file.exists() and not (on_disk or history or run.best_checkpoint.exists()):
-        return {"epochs_done": 0}  # killed before its first epoch was committed
+    if not run.state_file.exists() and set(on_disk) <= {1} and len(history) <= 1 and not run.best_checkpoint.exists():
+        # killed before its first epoch was committed: the checkpoint and the history row written
+        # before the first state.json are an uncommitted epoch, as a kill leaves at any later one
+        return _uncommitted_only(run, {"epochs_done": 0}, history)
     try:
         state = run_files.read_state(run.state_file)
         done = state["epochs_done"]
@@ -61,6 +63,13 @@ def committed_state(run: RunDir) -> dict[str, Any]:
             raise RunError(f"{run.state_file}: epochs_done = {done}, but checkpoints of later epochs exist")
     except RunError as exc:
         raise RunError(f"{exc}; {_recovery(run, on_disk)}") from None
+    return _uncommitted_only(run, state, history)
+
+
+def _uncommitted_only(run: RunDir, state: dict[str, Any], history: list) -> dict[str, Any]:
+    """`state`, once history.csv holds its committed epochs, or one more that a kill left before the
+    commit (that epoch's checkpoint, written first, is then on disk too)."""
+    done = state["epochs_done"]
     uncommitted = len(history) == done + 1 and run.epoch_checkpoint(done + 1).exists()  # killed before the commit
     if len(history) != done and not uncommitted:
         raise RunError(

@@ -104,8 +104,7 @@ def resume(
             feeds.save(run)
             run.remove_temp_files()
             run.drop_partial_event()
-            if epochs_done:
-                run.keep_only_checkpoint(epochs_done)
+            run.keep_only_checkpoint(epochs_done)  # an uncommitted epoch's checkpoint goes (all of them, at 0)
             if epochs_done and state.get("best_epoch") == epochs_done:  # killed between the commit and the best copy
                 atomic_copy(run.epoch_checkpoint(epochs_done), run.best_checkpoint)
         control = control or RunControl()

@@ -89,6 +89,28 @@ train._evaluate = evaluate
 """,
 }
 
+# kills inside the first epoch's commit, before any state.json exists
+FIRST_COMMIT = {
+    # the first checkpoint written, nothing else of the epoch
+    "first-checkpoint-only": """
+real = runs.RunDir.write_history
+def write_history(self, rows):
+    if len(rows) == 1:
+        die()
+    real(self, rows)
+runs.RunDir.write_history = write_history
+""",
+    # the first checkpoint and history row written, the first commit record not
+    "before-first-commit": """
+real = runs.RunDir.write_state
+def write_state(self, state):
+    if state["epochs_done"] == 1:
+        die()
+    real(self, state)
+runs.RunDir.write_state = write_state
+""",
+}
+
 WRAPPER = """
 import os, signal, sys
 import kerashp.runs.folder as runs
@@ -130,7 +152,7 @@ def kill_after_event(args: list[str], runs: Path, event: int, delay: float) -> P
 
 def kill_by_injection(args: list[str], tmp_path: Path, runs: Path, point: str) -> Path:
     script = tmp_path / f"die_{point}.py"
-    script.write_text(WRAPPER.format(patch=INJECTED[point]))
+    script.write_text(WRAPPER.format(patch={**INJECTED, **FIRST_COMMIT}[point]))
     result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=240)
     assert result.returncode == -signal.SIGKILL, f"{point}: the process was not killed: {result.stderr}"
     return run_dir(runs)
@@ -207,4 +229,13 @@ def test_a_run_killed_at_a_chosen_point_resumes_whole(point, tiny_folder, tmp_pa
     assert state["wall_time"] >= trained  # the killed session's time is kept, committed epoch by epoch
     assert_resumes_whole(run, capsys)
     assert json.loads((run / "summary.json").read_text())["wall_time"] > state["wall_time"]
+    tally("kill points survived (injected)")
+
+
+@pytest.mark.parametrize("point", list(FIRST_COMMIT))
+def test_a_run_killed_inside_its_first_commit_resumes_from_the_start(point, tiny_folder, tmp_path, capsys, tally):
+    runs = tmp_path / "runs"
+    run = kill_by_injection(train_args(tiny_folder, runs), tmp_path, runs, point)
+    assert not (run / "state.json").exists() and (run / "checkpoints" / "epoch-0001.keras").exists()
+    assert_resumes_whole(run, capsys)  # the uncommitted first epoch is trained again
     tally("kill points survived (injected)")
