@@ -39,6 +39,18 @@ def train_args(tiny_folder: Path, runs: Path) -> list[str]:
     ]
 
 
+def before_commit(epoch: int) -> str:
+    """A kill once `epoch`'s checkpoint and history row are written, before its commit record."""
+    return f"""
+real = runs.RunDir.write_state
+def write_state(self, state):
+    if state["epochs_done"] == {epoch}:
+        die()
+    real(self, state)
+runs.RunDir.write_state = write_state
+"""
+
+
 INJECTED = {
     # a checkpoint half on disk: its temp file is truncated and the process dies before the rename
     "mid-checkpoint": """
@@ -53,15 +65,7 @@ def save(model, path):
     real(model, path)
 recorder.atomic_save = save
 """,
-    # the epoch's checkpoint and history row are written, its commit record is not
-    "before-commit": """
-real = runs.RunDir.write_state
-def write_state(self, state):
-    if state["epochs_done"] == 2:
-        die()
-    real(self, state)
-runs.RunDir.write_state = write_state
-""",
+    "before-commit": before_commit(2),
     # epoch 1 committed as the best so far, but best.keras not yet copied from it
     "before-best-copy": """
 real = recorder.atomic_copy
@@ -100,15 +104,7 @@ def write_history(self, rows):
     real(self, rows)
 runs.RunDir.write_history = write_history
 """,
-    # the first checkpoint and history row written, the first commit record not
-    "before-first-commit": """
-real = runs.RunDir.write_state
-def write_state(self, state):
-    if state["epochs_done"] == 1:
-        die()
-    real(self, state)
-runs.RunDir.write_state = write_state
-""",
+    "before-first-commit": before_commit(1),
 }
 
 WRAPPER = """
